@@ -1,0 +1,114 @@
+"""Maze bitmaps: recursive division with extra doorways, plus a plain-text form.
+
+A maze is a ``(height, width)`` ``numpy.uint8`` array, 1 = wall, 0 = open. Open cells sit on odd
+coordinates (rooms) and on the doorways between them, the same lattice convention as mazelib's and
+maze-dataset's: a 41x41 bitmap is a 20x20 lattice of rooms.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+WALL, OPEN = "#", "."
+
+
+def make_maze(height: int = 41, width: int = 41, seed: int = 2025, extra_door_frac: float = 0.5) -> np.ndarray:
+    """Build a maze by recursive division, then open a fraction of the removable walls.
+
+    Every draw comes from one ``random.Random(seed)`` in a fixed order, so the same arguments give
+    the same maze on every machine; the defaults give the FlexMDM paper's benchmark maze.
+    """
+    _check_size("height", height)
+    _check_size("width", width)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if isinstance(extra_door_frac, bool) or not isinstance(extra_door_frac, (int, float)) or not 0.0 <= extra_door_frac <= 1.0:
+        raise ValueError(f"extra_door_frac must be a number in [0, 1], got {extra_door_frac!r}")
+    rng = random.Random(int(seed))
+    grid = np.zeros((height, width), dtype=np.uint8)
+    grid[0, :] = grid[-1, :] = 1
+    grid[:, 0] = grid[:, -1] = 1
+    _divide(grid, rng, 1, 1, height - 2, width - 2)
+    _open_extra_doors(grid, rng, extra_door_frac)
+    return grid
+
+
+def _check_size(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < 5 or value % 2 == 0:
+        raise ValueError(f"{name} must be odd and at least 5 (2m+1 cells for m >= 2 rooms), got {value}")
+
+
+def _divide(grid: np.ndarray, rng: random.Random, top: int, left: int, h: int, w: int) -> None:
+    """Split the open region with one wall that has one gap, then recurse on both parts."""
+    if h <= 2 or w <= 2:
+        return
+    if w < h:
+        y = rng.randrange(top + 1, top + h - 1, 2)
+        gap = rng.randrange(left, left + w, 2)
+        grid[y, left : left + w] = 1
+        grid[y, gap] = 0
+        _divide(grid, rng, top, left, y - top, w)
+        _divide(grid, rng, y + 1, left, top + h - y - 1, w)
+    else:
+        x = rng.randrange(left + 1, left + w - 1, 2)
+        gap = rng.randrange(top, top + h, 2)
+        grid[top : top + h, x] = 1
+        grid[gap, x] = 0
+        _divide(grid, rng, top, left, h, x - left)
+        _divide(grid, rng, top, x + 1, h, left + w - x - 1)
+
+
+def _open_extra_doors(grid: np.ndarray, rng: random.Random, frac: float) -> None:
+    """Open ``int(frac * #candidates)`` interior walls that separate two open cells in a line."""
+    height, width = grid.shape
+    candidates = []
+    for r in range(1, height - 1):
+        for c in range(1, width - 1):
+            if grid[r, c] != 1:
+                continue
+            vertical = grid[r - 1, c] == 0 and grid[r + 1, c] == 0
+            horizontal = grid[r, c - 1] == 0 and grid[r, c + 1] == 0
+            if vertical or horizontal:
+                candidates.append((r, c))
+    for r, c in rng.sample(candidates, k=int(len(candidates) * frac)):
+        grid[r, c] = 0
+
+
+def maze_to_text(maze: np.ndarray) -> str:
+    """Render a maze as lines of ``#`` (wall) and ``.`` (open), one line per row."""
+    return "\n".join("".join(WALL if v else OPEN for v in row) for row in np.asarray(maze)) + "\n"
+
+
+def maze_from_text(text: str) -> np.ndarray:
+    """Parse the text form written by :func:`maze_to_text`; raise ValueError on anything else."""
+    lines = [line.rstrip("\r") for line in text.strip().splitlines()]
+    if not lines or not lines[0]:
+        raise ValueError("maze text is empty")
+    width = len(lines[0])
+    for i, line in enumerate(lines):
+        if len(line) != width:
+            raise ValueError(f"maze text line {i + 1} has {len(line)} characters, expected {width}")
+        bad = set(line) - {WALL, OPEN}
+        if bad:
+            raise ValueError(f"maze text line {i + 1} has characters other than '#' and '.': {sorted(bad)}")
+    return np.array([[1 if ch == WALL else 0 for ch in line] for line in lines], dtype=np.uint8)
+
+
+def save_maze(maze: np.ndarray, path: str | Path) -> None:
+    """Write the text form of a maze to ``path``."""
+    Path(path).write_text(maze_to_text(maze))
+
+
+def load_maze(path: str | Path) -> np.ndarray:
+    """Read a maze from a text file (``#`` wall, ``.`` open)."""
+    return maze_from_text(Path(path).read_text())
+
+
+def open_cells(maze: np.ndarray) -> np.ndarray:
+    """The ``(n, 2)`` array of open cells in row-major order."""
+    return np.argwhere(np.asarray(maze) == 0)
