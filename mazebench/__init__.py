@@ -1,5 +1,10 @@
 """mazebench: a benchmark suite for learned maze planners (FlexMDM vs masked diffusion)."""
 
+from mazebench.datasets import generate_dataset, load_dataset
 from mazebench.maze import load_maze, make_maze, maze_from_text, maze_to_text, save_maze
+from mazebench.scoring import score_path
 
-__all__ = ["make_maze", "maze_from_text", "maze_to_text", "load_maze", "save_maze"]
+__all__ = [
+    "make_maze", "maze_from_text", "maze_to_text", "load_maze", "save_maze",
+    "generate_dataset", "load_dataset", "score_path",
+]

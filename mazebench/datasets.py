@@ -1,0 +1,466 @@
+"""Path datasets: generation, the on-disk format, and loading.
+
+How a dataset is drawn (all randomness from one ``numpy.random.Generator(seed)``, in this order):
+
+1. Distances: breadth-first search from every open cell gives all shortest-path distances.
+2. Pairs: among the unordered pairs {a, b} of open cells whose shortest path has at least K cells,
+   ``pairs`` distinct ones are drawn uniformly without replacement; each gets a random orientation
+   (start, goal) by a fair coin. 5 % of the pairs (``val_frac``), drawn by a random permutation, are
+   held out; all paths of a pair go to the same split, so no pair (in either direction) is in both.
+3. Paths, pair by pair: first the shortest path from start to goal, walked from the start, each step
+   to a uniformly random neighbour one step closer to the goal (random tie-breaking). Then detours:
+   a waypoint w is drawn uniformly among the open cells with d(s, w) + d(w, g) + 1 <= max_detour_ratio
+   x (d(s, g) + 1) (the detour is at most that many times as long as the shortest path, in cells);
+   the path is a random shortest path from s to w followed by one from w to g (both walked from w
+   with random tie-breaking). It is kept only if it is loop-free (no cell twice) and new. Detours are
+   tried until the pair has ``paths_per_pair`` distinct paths or ``attempts_per_path x
+   (paths_per_pair - 1)`` waypoints were tried.
+4. Subgoals, path by path: g1 = start, gK = goal, and K-2 intermediate cells at distinct positions
+   drawn uniformly from 1 .. L-2 (L = path length), kept in path order.
+
+On disk a dataset is a folder: ``meta.json`` (format version, generator version, every parameter,
+counts, ``dataset_id``, content hash), ``maze.txt`` (the maze's text form) and ``train.npz`` /
+``val.npz`` (uncompressed, fixed zip timestamps, so the same configuration gives byte-identical
+files), each holding ``cells`` (all paths concatenated, int16 (N, 2)), ``offsets`` (int64 (n+1,)),
+``subgoal_index`` (int32 (n, K), positions of the subgoals in their path) and ``pair_id`` (int32 (n,)).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import click
+import numpy as np
+
+from mazebench.maze import load_maze, make_maze, maze_to_text, open_cells
+
+FORMAT_VERSION = 1
+GENERATOR_VERSION = "waypoint-detours-1"
+SPLITS = ("train", "val")
+ARRAY_DTYPES = {"cells": np.int16, "offsets": np.int64, "subgoal_index": np.int32, "pair_id": np.int32}
+MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+@dataclass(frozen=True)
+class Example:
+    """One path with its K subgoals (``subgoals == path[subgoal_index]``)."""
+
+    subgoals: np.ndarray
+    path: np.ndarray
+    subgoal_index: np.ndarray
+    pair_id: int
+
+
+class Split:
+    """The examples of one split, stored flat: paths concatenated in ``cells``, cut by ``offsets``."""
+
+    def __init__(self, cells: np.ndarray, offsets: np.ndarray, subgoal_index: np.ndarray, pair_id: np.ndarray):
+        self.cells = cells
+        self.offsets = offsets
+        self.subgoal_index = subgoal_index
+        self.pair_id = pair_id
+
+    def __len__(self) -> int:
+        return len(self.pair_id)
+
+    def __getitem__(self, i: int) -> Example:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"example {i} out of range for a split of {n}")
+        i %= n
+        path = self.cells[self.offsets[i] : self.offsets[i + 1]]
+        index = self.subgoal_index[i]
+        return Example(subgoals=path[index], path=path, subgoal_index=index, pair_id=int(self.pair_id[i]))
+
+    def __iter__(self) -> Iterator[Example]:
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Path lengths in cells."""
+        return np.diff(self.offsets)
+
+    def first_per_pair(self) -> np.ndarray:
+        """Indices of the first example of each pair, in increasing order."""
+        return np.sort(np.unique(self.pair_id, return_index=True)[1])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"cells": self.cells, "offsets": self.offsets, "subgoal_index": self.subgoal_index, "pair_id": self.pair_id}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset folder."""
+
+    maze: np.ndarray
+    train: Split
+    val: Split
+    meta: dict
+    path: Path
+
+    @property
+    def num_subgoals(self) -> int:
+        return int(self.meta["config"]["num_subgoals"])
+
+
+def default_data_dir(num_subgoals: int, maze_size: int = 41, maze_seed: int = 2025, root: str | Path = "data") -> Path:
+    """The conventional folder of a dataset, e.g. ``data/maze41-s2025-k12``."""
+    return Path(root) / f"maze{maze_size}-s{maze_seed}-k{num_subgoals}"
+
+
+def generate_dataset(
+    out_dir: str | Path,
+    *,
+    num_subgoals: int,
+    pairs: int = 15000,
+    paths_per_pair: int = 10,
+    maze_size: int = 41,
+    maze_seed: int = 2025,
+    seed: int = 0,
+    maze: np.ndarray | None = None,
+    extra_door_frac: float = 0.5,
+    val_frac: float = 0.05,
+    max_detour_ratio: float = 2.0,
+    attempts_per_path: int = 4,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Generate a dataset into ``out_dir`` (see the module docstring) and return the folder.
+
+    ``maze`` (a 0/1 array) overrides ``maze_size``/``maze_seed``/``extra_door_frac``. A folder that
+    already holds the same configuration is left as it is unless ``force``; one that holds another
+    dataset is an error unless ``force``. The folder is written atomically.
+    """
+    if maze is None:
+        grid = make_maze(maze_size, maze_size, maze_seed, extra_door_frac)
+        maze_params = {"maze_size": maze_size, "maze_seed": maze_seed, "extra_door_frac": extra_door_frac}
+    else:
+        grid = _check_maze(maze)
+        maze_params = {"maze_size": None, "maze_seed": None, "extra_door_frac": None}
+    config = {
+        "num_subgoals": num_subgoals,
+        "pairs": pairs,
+        "paths_per_pair": paths_per_pair,
+        "seed": seed,
+        "val_frac": val_frac,
+        "max_detour_ratio": max_detour_ratio,
+        "attempts_per_path": attempts_per_path,
+        **maze_params,
+        "maze_shape": list(grid.shape),
+        "maze_sha256": _sha256(maze_to_text(grid).encode()),
+    }
+    _check_config(config)
+    dataset_id = _sha256((json.dumps(config, sort_keys=True, separators=(",", ":")) + GENERATOR_VERSION).encode())
+    out = Path(out_dir)
+    if _up_to_date(out, dataset_id, force):
+        return out
+    splits, counts = _draw_examples(grid, config, progress)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "generator_version": GENERATOR_VERSION,
+        "dataset_id": dataset_id,
+        "config": config,
+        "counts": counts,
+        "content_sha256": _content_hash(grid, splits),
+        "split_checked": True,
+    }
+    _write_atomic(out, grid, splits, meta)
+    return out
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Load and check a dataset folder; raise ValueError if it is corrupt, truncated or of another format."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no dataset folder at {folder} (create one with `mazebench generate`)")
+    meta_file = folder / "meta.json"
+    if not meta_file.is_file():
+        raise ValueError(f"{folder} is not a mazebench dataset: it has no meta.json")
+    try:
+        meta = json.loads(meta_file.read_text())
+        version = meta["format_version"]
+        config = meta["config"]
+        num_subgoals = int(config["num_subgoals"])
+        if version != FORMAT_VERSION:
+            raise ValueError(f"dataset {folder} has format version {version}; this mazebench reads version "
+                             f"{FORMAT_VERSION}: regenerate it with --force")
+        maze = _read_maze(folder)
+        if _sha256(maze_to_text(maze).encode()) != config["maze_sha256"]:
+            raise _corrupt(folder, "maze.txt does not match the maze hash in meta.json")
+        splits = {name: _load_split(folder, name, num_subgoals) for name in SPLITS}
+        for name in SPLITS:
+            if len(splits[name]) != meta["counts"][f"{name}_examples"]:
+                raise _corrupt(folder, f"{name}.npz holds {len(splits[name])} examples, meta.json says "
+                                       f"{meta['counts'][f'{name}_examples']}")
+        if _content_hash(maze, splits) != meta["content_sha256"]:
+            raise _corrupt(folder, "the arrays do not match the content hash in meta.json")
+    except (KeyError, TypeError, json.JSONDecodeError, FileNotFoundError) as error:
+        raise _corrupt(folder, f"{type(error).__name__}: {error}") from None
+    return Dataset(maze=maze, train=splits["train"], val=splits["val"], meta=meta, path=folder)
+
+
+def _read_maze(folder: Path) -> np.ndarray:
+    try:
+        return load_maze(folder / "maze.txt")
+    except ValueError as error:
+        raise _corrupt(folder, f"maze.txt: {error}") from None
+
+
+def _corrupt(folder: Path, what: str) -> ValueError:
+    return ValueError(f"dataset {folder} is corrupt or incomplete ({what}); regenerate it with --force")
+
+
+def _load_split(folder: Path, name: str, num_subgoals: int) -> Split:
+    file = folder / f"{name}.npz"
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in ARRAY_DTYPES}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise _corrupt(folder, f"cannot read {file.name}: {error}") from None
+    for key, dtype in ARRAY_DTYPES.items():
+        if arrays[key].dtype != dtype:
+            raise _corrupt(folder, f"{name}.{key} has dtype {arrays[key].dtype}, expected {np.dtype(dtype)}")
+    cells, offsets, index, pair_id = (arrays[key] for key in ARRAY_DTYPES)
+    n = len(pair_id)
+    shapes_ok = (
+        cells.ndim == 2 and cells.shape[1] == 2 and pair_id.ndim == 1
+        and offsets.shape == (n + 1,) and index.shape == (n, num_subgoals)
+    )
+    if not shapes_ok or offsets[0] != 0 or offsets[-1] != len(cells) or np.any(np.diff(offsets) < num_subgoals):
+        raise _corrupt(folder, f"the arrays of {name}.npz have inconsistent shapes or offsets")
+    return Split(cells, offsets, index, pair_id)
+
+
+def _check_maze(maze: np.ndarray) -> np.ndarray:
+    grid = np.asarray(maze)
+    if grid.ndim != 2 or grid.size == 0 or not np.isin(grid, (0, 1)).all():
+        raise ValueError(f"maze must be a 2-D array of 0 (open) and 1 (wall), got shape {grid.shape}")
+    return grid.astype(np.uint8)
+
+
+def _check_config(config: dict) -> None:
+    def integer(name: str, low: int) -> None:
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        config[name] = int(value)
+
+    integer("num_subgoals", 2)
+    integer("pairs", 2)
+    integer("paths_per_pair", 1)
+    integer("seed", 0)
+    integer("attempts_per_path", 1)
+    if not 0.0 < config["val_frac"] < 1.0:
+        raise ValueError(f"val_frac must be in (0, 1), got {config['val_frac']!r}")
+    if not config["max_detour_ratio"] >= 1.0:
+        raise ValueError(f"max_detour_ratio must be >= 1, got {config['max_detour_ratio']!r}")
+    config["val_frac"] = float(config["val_frac"])
+    config["max_detour_ratio"] = float(config["max_detour_ratio"])
+    n_val = round(config["pairs"] * config["val_frac"])
+    if not 0 < n_val < config["pairs"]:
+        raise ValueError(f"{config['pairs']} pairs with val_frac {config['val_frac']} leave a split empty")
+
+
+def _up_to_date(out: Path, dataset_id: str, force: bool) -> bool:
+    """True if ``out`` already holds this dataset; raise if it holds something that must not be replaced."""
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder")
+    if not any(out.iterdir()):
+        return False
+    if not (out / "meta.json").is_file():
+        raise ValueError(f"{out} is not empty and is not a mazebench dataset: refusing to overwrite it")
+    if force:
+        return False
+    existing = load_dataset(out)
+    if existing.meta["dataset_id"] != dataset_id:
+        raise ValueError(f"{out} already holds a dataset with another configuration "
+                         f"(id {existing.meta['dataset_id'][:12]}); use --force to overwrite it or choose another --out")
+    return True
+
+
+class _Graph:
+    """The open cells of a maze, their neighbours and all shortest-path distances between them."""
+
+    def __init__(self, maze: np.ndarray):
+        self.coords = open_cells(maze)
+        n = len(self.coords)
+        index = np.full((maze.shape[0] + 2, maze.shape[1] + 2), -1, dtype=np.int64)
+        index[self.coords[:, 0] + 1, self.coords[:, 1] + 1] = np.arange(n)
+        nb = np.stack([index[self.coords[:, 0] + 1 + dr, self.coords[:, 1] + 1 + dc] for dr, dc in MOVES])
+        self.neighbours = [[int(m) for m in nb[:, i] if m >= 0] for i in range(n)]
+        self.dist = _all_pairs_distances(nb)
+
+    def walk(self, start: int, dist_to_target: list[int], draws: np.ndarray) -> list[int]:
+        """A shortest path from ``start`` to the target of ``dist_to_target``, ties broken by ``draws``."""
+        path = [start]
+        cell = start
+        for u in draws[: dist_to_target[start]]:
+            closer = dist_to_target[cell] - 1
+            steps = [m for m in self.neighbours[cell] if dist_to_target[m] == closer]
+            cell = steps[int(u * len(steps))]
+            path.append(cell)
+        return path
+
+
+def _all_pairs_distances(nb: np.ndarray) -> np.ndarray:
+    """Breadth-first search from all cells at once; ``nb`` is (4, n) neighbour indices (-1 = none); -1 = unreachable."""
+    n = nb.shape[1]
+    dist = np.full((n, n), -1, dtype=np.int16)
+    frontier = np.eye(n, dtype=bool)
+    seen = frontier.copy()
+    np.fill_diagonal(dist, 0)
+    depth = 0
+    while frontier.any():
+        depth += 1
+        reached = np.zeros_like(frontier)
+        for move in nb:
+            has = move >= 0
+            reached[:, has] |= frontier[:, move[has]]
+        reached &= ~seen
+        dist[reached] = depth
+        seen |= reached
+        frontier = reached
+    return dist
+
+
+def _draw_examples(maze: np.ndarray, config: dict, progress: bool) -> tuple[dict[str, Split], dict]:
+    """Draw pairs, paths and subgoals as the module docstring describes; return the splits and counts."""
+    rng = np.random.default_rng(config["seed"])
+    graph = _Graph(maze)
+    k, num_pairs = config["num_subgoals"], config["pairs"]
+    first, second = np.nonzero(np.triu(graph.dist >= k - 1, k=1))
+    if len(first) < num_pairs:
+        raise ValueError(f"the maze has only {len(first)} start-goal pairs whose shortest path has at least {k} cells; "
+                         f"ask for fewer pairs")
+    chosen = rng.choice(len(first), size=num_pairs, replace=False)
+    flip = rng.random(num_pairs) < 0.5
+    starts = np.where(flip, second[chosen], first[chosen])
+    goals = np.where(flip, first[chosen], second[chosen])
+    is_val = np.zeros(num_pairs, dtype=bool)
+    is_val[rng.permutation(num_pairs)[: round(num_pairs * config["val_frac"])]] = True
+
+    examples: dict[str, list] = {name: [] for name in SPLITS}
+    bar = click.progressbar(length=num_pairs, label=f"K={k}: paths for {num_pairs} pairs") if progress else None
+    with bar or contextlib.nullcontext():
+        for pair_id in range(num_pairs):
+            split = examples["val" if is_val[pair_id] else "train"]
+            for path in _pair_paths(graph, int(starts[pair_id]), int(goals[pair_id]), config, rng):
+                split.append((path, _subgoal_index(len(path), k, rng), pair_id))
+            if bar is not None and (pair_id + 1) % 500 == 0:
+                bar.update(500)
+        if bar is not None:
+            bar.update(num_pairs % 500)
+
+    train_pairs = {frozenset((int(starts[i]), int(goals[i]))) for i in np.flatnonzero(~is_val)}
+    val_pairs = {frozenset((int(starts[i]), int(goals[i]))) for i in np.flatnonzero(is_val)}
+    assert not train_pairs & val_pairs, "a start-goal pair is in both splits"
+    splits = {name: _pack(graph.coords, examples[name], k) for name in SPLITS}
+    lengths = np.concatenate([splits[name].lengths for name in SPLITS])
+    counts = {
+        "eligible_pairs": int(len(first)),
+        "train_pairs": len(train_pairs),
+        "val_pairs": len(val_pairs),
+        "train_examples": len(splits["train"]),
+        "val_examples": len(splits["val"]),
+        "mean_path_length": round(float(lengths.mean()), 3),
+        "max_path_length": int(lengths.max()),
+        "open_cells": int(len(graph.coords)),
+    }
+    return splits, counts
+
+
+def _pair_paths(graph: _Graph, start: int, goal: int, config: dict, rng: np.random.Generator) -> list[list[int]]:
+    """The shortest path from ``start`` to ``goal`` plus up to ``paths_per_pair - 1`` distinct loop-free detours."""
+    to_start, to_goal = graph.dist[start], graph.dist[goal]
+    row_start, row_goal = to_start.tolist(), to_goal.tolist()
+    shortest = graph.walk(start, row_goal, rng.random(row_goal[start]))
+    paths, seen = [shortest], {tuple(shortest)}
+    if config["paths_per_pair"] == 1:
+        return paths
+    max_steps = config["max_detour_ratio"] * len(shortest) - 1
+    waypoints = np.flatnonzero((to_start >= 0) & (to_start.astype(np.int32) + to_goal <= max_steps))
+    attempts = config["attempts_per_path"] * (config["paths_per_pair"] - 1)
+    for w in waypoints[rng.integers(len(waypoints), size=attempts)].tolist():
+        draws = rng.random(row_start[w] + row_goal[w])
+        to_w = graph.walk(w, row_start, draws[: row_start[w]])[::-1]
+        path = to_w + graph.walk(w, row_goal, draws[row_start[w] :])[1:]
+        key = tuple(path)
+        if len(set(path)) == len(path) and key not in seen:
+            paths.append(path)
+            seen.add(key)
+            if len(paths) == config["paths_per_pair"]:
+                break
+    return paths
+
+
+def _subgoal_index(length: int, num_subgoals: int, rng: np.random.Generator) -> list[int]:
+    """Positions 0 and L-1 plus K-2 distinct uniform positions from 1 .. L-2, increasing."""
+    inner = np.sort(rng.choice(length - 2, size=num_subgoals - 2, replace=False)) + 1 if num_subgoals > 2 else []
+    return [0, *map(int, inner), length - 1]
+
+
+def _pack(coords: np.ndarray, examples: list, num_subgoals: int) -> Split:
+    lengths = [len(path) for path, _, _ in examples]
+    flat = np.fromiter((c for path, _, _ in examples for c in path), dtype=np.int64, count=sum(lengths))
+    offsets = np.zeros(len(examples) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return Split(
+        cells=coords[flat].astype(np.int16),
+        offsets=offsets,
+        subgoal_index=np.array([index for _, index, _ in examples], dtype=np.int32).reshape(-1, num_subgoals),
+        pair_id=np.array([pair for _, _, pair in examples], dtype=np.int32),
+    )
+
+
+def _content_hash(maze: np.ndarray, splits: dict[str, Split]) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(maze, dtype=np.uint8).tobytes())
+    for name in SPLITS:
+        for key, array in splits[name].arrays().items():
+            digest.update(f"{name}.{key}:{array.dtype.str}:{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_npz(file: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Like ``np.savez`` (uncompressed) but with a fixed zip timestamp, so equal arrays give equal bytes."""
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key, array in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _write_atomic(out: Path, maze: np.ndarray, splits: dict[str, Split], meta: dict) -> None:
+    """Write the folder beside ``out`` and move it into place, so a crash never leaves a half dataset."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    old = None
+    try:
+        tmp.chmod(0o755)
+        (tmp / "maze.txt").write_text(maze_to_text(maze))
+        for name in SPLITS:
+            _write_npz(tmp / f"{name}.npz", splits[name].arrays())
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / out.name)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
