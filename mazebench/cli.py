@@ -1,0 +1,178 @@
+"""The ``mazebench`` command line: generate datasets, evaluate planners, render paths.
+
+Each command is one function registered with ``@cli.command()``; errors in the library (ValueError,
+FileNotFoundError) are shown as one line and exit with status 1, usage errors with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from agents import AGENT_NAMES, make_agent
+from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
+from mazebench.maze import load_maze
+
+
+class _OneLineErrors(click.Group):
+    """A command group that reports ValueError and FileNotFoundError as a one-line click error."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (ValueError, FileNotFoundError) as error:
+            raise click.ClickException(" ".join(str(error).split())) from None
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def cli() -> None:
+    """mazebench: a benchmark for learned maze planners (subgoal-conditioned paths on a fixed maze)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``mazebench`` console script."""
+    cli.main(args=argv, prog_name="mazebench")
+
+
+def _k_list(_ctx, _param, value: str) -> list[int]:
+    try:
+        ks = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected a comma-separated list of integers such as 2,7,12, got {value!r}") from None
+    if not ks or min(ks) < 2:
+        raise click.BadParameter(f"every K must be at least 2, got {value!r}")
+    return ks
+
+
+@cli.command()
+@click.option("--subgoals", default="12", callback=_k_list,
+              help="K, the number of subgoals per path (start and goal included); a list such as 2,7,12 makes one dataset per K.")
+@click.option("--pairs", default=15000, type=click.IntRange(min=2), help="Distinct start-goal pairs.")
+@click.option("--paths-per-pair", default=10, type=click.IntRange(min=1), help="At most this many distinct paths per pair.")
+@click.option("--maze-size", default=41, type=int, help="Height and width of the generated maze (odd).")
+@click.option("--maze-seed", default=2025, type=int, help="Seed of the generated maze (2025 = the FlexMDM paper's).")
+@click.option("--extra-door-frac", default=0.5, type=float, help="Fraction of removable walls opened in the generated maze.")
+@click.option("--maze-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this maze text file ('#' wall, '.' open) instead of a generated maze.")
+@click.option("--seed", default=0, type=click.IntRange(min=0), help="Seed of the pair, path and subgoal draws.")
+@click.option("--val-frac", default=0.05, type=float, help="Fraction of the pairs held out for validation.")
+@click.option("--max-detour-ratio", default=2.0, type=float, help="A detour has at most this many times the shortest path's cells.")
+@click.option("--attempts-per-path", default=4, type=click.IntRange(min=1), help="Waypoints tried per wanted detour.")
+@click.option("--out", default=Path("data"), type=click.Path(file_okay=False, path_type=Path),
+              help="Root folder: datasets go to <out>/maze<size>-s<seed>-k<K> (or <out>/<maze file name>-k<K>).")
+@click.option("--force", is_flag=True, help="Regenerate even if the folder holds a dataset (same or other configuration).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def generate(subgoals, pairs, paths_per_pair, maze_size, maze_seed, extra_door_frac, maze_file, seed, val_frac,
+             max_detour_ratio, attempts_per_path, out, force, quiet) -> None:
+    """Generate one path dataset per K."""
+    maze = load_maze(maze_file) if maze_file else None
+    for k in subgoals:
+        folder = out / f"{maze_file.stem}-k{k}" if maze_file else default_data_dir(k, maze_size, maze_seed, root=out)
+        previous_id = _dataset_id(folder)
+        generate_dataset(folder, num_subgoals=k, pairs=pairs, paths_per_pair=paths_per_pair, maze_size=maze_size,
+                         maze_seed=maze_seed, seed=seed, maze=maze, extra_door_frac=extra_door_frac, val_frac=val_frac,
+                         max_detour_ratio=max_detour_ratio, attempts_per_path=attempts_per_path, force=force,
+                         progress=not quiet)
+        dataset = load_dataset(folder)
+        state = "up to date" if previous_id == dataset.meta["dataset_id"] and not force else "written"
+        click.echo(f"K={k}: {folder} {state}: {len(dataset.train)} train / {len(dataset.val)} val paths, "
+                   f"mean length {dataset.meta['counts']['mean_path_length']}, id {dataset.meta['dataset_id'][:12]}")
+
+
+def _dataset_id(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "meta.json").read_text())["dataset_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@cli.command()
+@click.option("--agent", default="bfs", type=click.Choice(AGENT_NAMES), help="The planner to evaluate.")
+@click.option("--subgoals", default=None, type=click.IntRange(min=2),
+              help="K; selects the default dataset data/maze41-s2025-k<K>  [default: 12, or the K of --data]")
+@click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder  [default: data/maze41-s2025-k<K>]")
+@click.option("--checkpoint", default=None, type=click.Path(path_type=Path), help="Model checkpoint (learned agents).")
+@click.option("--steps", default=None, type=click.IntRange(min=1), help="Sampling steps (learned agents).")
+@click.option("--sampler", default=None, help="Sampler name (learned agents).")
+@click.option("--temperature", default=None, type=float, help="Sampling temperature (learned agents).")
+@click.option("--device", default=None, help="Torch device (learned agents).")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
+@click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")
+@click.option("--num-pngs", default=8, type=click.IntRange(min=0), help="Examples in each of the success and failure galleries.")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder  [default: reports/<agent>-k<K>]")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, device, limit, batch_size, num_pngs, out,
+             quiet) -> None:
+    """Plan and score the held-out examples (one per pair); write reports/<run>/ and print a table."""
+    from mazebench.evaluation import evaluate as run_evaluation
+
+    dataset = load_dataset(data or default_data_dir(subgoals or 12))
+    if subgoals is not None and subgoals != dataset.num_subgoals:
+        raise ValueError(f"--subgoals {subgoals} does not match the dataset {dataset.path} (K={dataset.num_subgoals})")
+    out = out or Path("reports") / f"{agent}-k{dataset.num_subgoals}"
+    planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, sampler=sampler,
+                         temperature=temperature, device=device)
+    summary = run_evaluation(planner, dataset, out_dir=out, limit=limit, batch_size=batch_size, num_pngs=num_pngs,
+                             progress=not quiet)
+    click.echo(_table(agent, dataset.num_subgoals, summary))
+    click.echo(f"report: {out}")
+
+
+def _table(agent: str, k: int, summary: dict) -> str:
+    low, high = summary["success_ci95"]
+    header = f"{'agent':<10} {'K':>3} {'n':>6}  {'success':>8} {'95% CI':>15}  {'valid':>7} {'in-order':>8}  mean length (ref)"
+    if not summary["n"]:
+        return header + f"\n{agent:<10} {k:>3} {0:>6}  (no examples)"
+    row = (f"{agent:<10} {k:>3} {summary['n']:>6}  {summary['success_rate']:>8.1%} "
+           f"{f'[{low:.1%}, {high:.1%}]':>15}  {summary['valid_rate']:>7.1%} {summary['in_order_rate']:>8.1%}  "
+           f"{summary['mean_length']:.1f} ({summary['mean_reference_length']:.1f})")
+    return header + "\n" + row
+
+
+@cli.command()
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A dataset folder, or an evaluation folder (with samples.jsonl).")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the PNG files  [default: reports/render-<name of --data>]")
+@click.option("--count", default=8, type=click.IntRange(min=1), help="Number of examples to draw.")
+@click.option("--split", default="val", type=click.Choice(["train", "val"]), help="Split to draw from (datasets only).")
+def render(data, out, count, split) -> None:
+    """Draw examples into PNG files: the first of a dataset split, or an evaluation's failures first."""
+    from mazebench.rendering import save_path_png
+    from mazebench.scoring import score_path
+
+    out = out or Path("reports") / f"render-{data.resolve().name}"
+    out.mkdir(parents=True, exist_ok=True)
+    if (data / "samples.jsonl").is_file():
+        maze = load_maze(data / "maze.txt")
+        samples = _read_samples(data / "samples.jsonl")
+        samples.sort(key=lambda sample: bool(sample["success"]))  # stable: failures first, then file order
+        items = [(f"sample-{s['index']:05d}-{s['failure_kind'] or 'ok'}", s["subgoals"], s["path"]) for s in samples]
+    else:
+        dataset = load_dataset(data)
+        maze, chosen = dataset.maze, getattr(dataset, split)
+        items = [(f"{split}-{i:05d}", chosen[i].subgoals, chosen[i].path) for i in range(len(chosen))]
+    for name, subgoals, path in items[:count]:
+        score = score_path(maze, subgoals, path)
+        save_path_png(out / f"{name}.png", maze, subgoals, path, score=score, title=f"{name}: {score.reason}")
+    click.echo(f"{min(count, len(items))} PNG files in {out}")
+
+
+SAMPLE_KEYS = {"index", "success", "subgoals", "path", "failure_kind"}
+
+
+def _read_samples(file: Path) -> list[dict]:
+    samples = []
+    for number, line in enumerate(file.read_text().splitlines(), start=1):
+        try:
+            sample = json.loads(line)
+        except ValueError:
+            sample = None
+        if not isinstance(sample, dict) or not SAMPLE_KEYS <= sample.keys():
+            raise ValueError(f"{file} line {number} is not an evaluation sample")
+        samples.append(sample)
+    return samples

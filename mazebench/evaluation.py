@@ -1,0 +1,121 @@
+"""Evaluate a planner on the held-out examples of a dataset and write a report folder."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from agents.base import Planner
+from mazebench.datasets import Dataset
+from mazebench.maze import save_maze
+from mazebench.scoring import PathScore, score_path
+
+
+def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: int | None = None,
+             batch_size: int = 256, num_pngs: int = 8, progress: bool = True) -> dict:
+    """Plan and score one held-out example per pair (the first ``limit``); write the report; return the summary.
+
+    ``out_dir`` receives ``results.json`` (the summary), ``samples.jsonl`` (one line per example),
+    ``maze.txt`` and galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of examples, got {limit}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    indices = dataset.val.first_per_pair()[:limit]
+    examples = [dataset.val[int(i)] for i in indices]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    paths: list[Any] = []
+    bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
+    with bar or contextlib.nullcontext():
+        for first in range(0, len(examples), batch_size):
+            batch = [example.subgoals for example in examples[first : first + batch_size]]
+            planned = planner.plan(dataset.maze, batch)
+            if len(planned) != len(batch):
+                raise ValueError(f"planner {planner.name} returned {len(planned)} paths for {len(batch)} subgoal sequences")
+            paths += planned
+            if bar is not None:
+                bar.update(len(batch))
+    plan_seconds = time.perf_counter() - started
+    scores = [score_path(dataset.maze, example.subgoals, path) for example, path in zip(examples, paths)]
+
+    samples = [
+        {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": _jsonable(path),
+         "reference_length": len(example.path), **asdict(score)}
+        for i, example, path, score in zip(indices, examples, paths, scores)
+    ]
+    summary = _summarize(scores, examples, planner, dataset, limit, batch_size)
+    summary.update(plan_seconds=round(plan_seconds, 3), wall_seconds=round(time.perf_counter() - started, 3),
+                   paths_per_second=round(len(examples) / plan_seconds, 2) if plan_seconds > 0 else None)
+    with open(out / "samples.jsonl", "w") as handle:
+        for sample in samples:
+            handle.write(json.dumps(sample) + "\n")
+    save_maze(dataset.maze, out / "maze.txt")
+    _save_galleries(out, dataset.maze, examples, paths, scores, indices, num_pngs)
+    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95 % for z = 1.96); (0, 1) when n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _summarize(scores: list, examples: list, planner: Planner, dataset: Dataset, limit: int | None,
+               batch_size: int) -> dict:
+    n = len(scores)
+    successes = sum(score.success for score in scores)
+    low, high = wilson_interval(successes, n)
+    return {
+        "n": n,
+        "success_rate": successes / n if n else None,
+        "success_ci95": [low, high],
+        "valid_rate": sum(score.valid for score in scores) / n if n else None,
+        "in_order_rate": sum(score.in_order for score in scores) / n if n else None,
+        "mean_length": float(np.mean([score.length for score in scores])) if n else None,
+        "mean_reference_length": float(np.mean([len(example.path) for example in examples])) if n else None,
+        "failure_kinds": dict(Counter(score.failure_kind for score in scores if not score.success)),
+        "planner": planner.describe(),
+        "dataset": {"path": str(dataset.path), "dataset_id": dataset.meta["dataset_id"],
+                    "num_subgoals": dataset.num_subgoals, "meta": dataset.meta},
+        "evaluation": {"split": "val", "one_per_pair": True, "limit": limit, "batch_size": batch_size},
+    }
+
+
+def _jsonable(path: Any) -> Any:
+    """A planned path as JSON (nested lists); anything unserialisable is written as its repr."""
+    value = path.tolist() if hasattr(path, "tolist") else path
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def _save_galleries(out: Path, maze: np.ndarray, examples: list, paths: list, scores: list[PathScore],
+                    indices: np.ndarray, num_pngs: int) -> None:
+    """Galleries of the first ``num_pngs`` successes and failures (an empty group gets no file)."""
+    from mazebench.rendering import save_gallery_png  # matplotlib loads only when drawing
+
+    for name, wanted in (("successes", True), ("failures", False)):
+        chosen = [i for i, score in enumerate(scores) if score.success == wanted][:num_pngs]
+        if chosen:
+            items = [(examples[i].subgoals, paths[i], scores[i], f"#{indices[i]}: {scores[i].reason}") for i in chosen]
+            save_gallery_png(out / f"{name}.png", maze, items)
