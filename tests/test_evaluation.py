@@ -1,0 +1,79 @@
+"""Evaluation reports: the summary, the samples, the galleries, and the Wilson interval."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from agents.base import Planner
+from agents.bfs import BFSPlanner
+from mazebench.evaluation import evaluate, wilson_interval
+
+
+class _DropEveryOtherGoal(Planner):
+    """Plans the BFS path but cuts the last cell off every second path (so half of them fail)."""
+
+    name = "broken"
+
+    def plan(self, maze, subgoal_batch):
+        paths = BFSPlanner().plan(maze, subgoal_batch)
+        return [path[:-1] if i % 2 else path for i, path in enumerate(paths)]
+
+    def describe(self):
+        return {"name": self.name}
+
+
+def test_the_oracle_scores_100_percent_and_writes_the_report(tiny_dataset, tmp_path):
+    summary = evaluate(BFSPlanner(), tiny_dataset, out_dir=tmp_path, progress=False)
+    n_pairs = tiny_dataset.meta["counts"]["val_pairs"]
+    assert summary["n"] == n_pairs
+    assert summary["success_rate"] == summary["valid_rate"] == summary["in_order_rate"] == 1.0
+    assert summary["failure_kinds"] == {}
+    assert summary["success_ci95"][1] == 1.0 and summary["success_ci95"][0] < 1.0
+    # the first path of a pair is a shortest path, and its subgoals lie on it: BFS finds paths just as long
+    assert summary["mean_length"] == pytest.approx(summary["mean_reference_length"])
+    assert summary["planner"]["paths_planned"] == n_pairs
+    assert summary["dataset"]["dataset_id"] == tiny_dataset.meta["dataset_id"]
+    assert json.loads((tmp_path / "results.json").read_text()) == summary
+    samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [s["index"] for s in samples] == tiny_dataset.val.first_per_pair().tolist()
+    assert all(s["success"] and s["reason"] == "ok" for s in samples)
+    assert (tmp_path / "successes.png").stat().st_size > 0 and not (tmp_path / "failures.png").exists()
+    assert (tmp_path / "maze.txt").is_file()
+
+
+def test_failures_are_counted_and_drawn(tiny_dataset, tmp_path):
+    summary = evaluate(_DropEveryOtherGoal(), tiny_dataset, out_dir=tmp_path, limit=6, batch_size=4, progress=False)
+    assert summary["n"] == 6
+    # batches of 4 and 2: paths 1 and 3 of the first batch and 1 of the second lose their goal
+    assert summary["success_rate"] == pytest.approx(3 / 6)
+    assert summary["failure_kinds"] == {"wrong_end": 3}
+    assert summary["valid_rate"] == 1.0 and summary["in_order_rate"] == pytest.approx(0.5)
+    assert (tmp_path / "failures.png").stat().st_size > 0
+
+
+def test_a_planner_returning_too_few_paths_is_an_error(tiny_dataset, tmp_path):
+    class Lazy(_DropEveryOtherGoal):
+        def plan(self, maze, subgoal_batch):
+            return []
+
+    with pytest.raises(ValueError, match="returned 0 paths"):
+        evaluate(Lazy(), tiny_dataset, out_dir=tmp_path, progress=False)
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    low, high = wilson_interval(8, 10)  # Wilson (1927) / Newcombe (1998): 0.490 .. 0.943
+    assert (round(low, 3), round(high, 3)) == (0.490, 0.943)
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and high == pytest.approx(0.161, abs=1e-3)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    for k in range(0, 31, 5):
+        low, high = wilson_interval(k, 30)
+        assert low <= k / 30 <= high and math.isfinite(low)
+
+
+def test_bad_limit_is_a_value_error(tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="limit"):
+        evaluate(BFSPlanner(), tiny_dataset, out_dir=tmp_path, limit=0, progress=False)
