@@ -142,7 +142,7 @@ def generate_dataset(
     """
     if maze is None:
         grid = make_maze(maze_size, maze_size, maze_seed, extra_door_frac)
-        maze_params = {"maze_size": maze_size, "maze_seed": maze_seed, "extra_door_frac": extra_door_frac}
+        maze_params = {"maze_size": int(maze_size), "maze_seed": int(maze_seed), "extra_door_frac": float(extra_door_frac)}
     else:
         grid = _check_maze(maze)
         maze_params = {"maze_size": None, "maze_seed": None, "extra_door_frac": None}
