@@ -1,6 +1,7 @@
 """mazebench: a benchmark suite for learned maze planners (FlexMDM vs masked diffusion)."""
 
 from mazebench.datasets import generate_dataset, load_dataset
+from mazebench.env import MazeEnv, run_path_in_env  # noqa: F401  (importing it registers "mazebench/Maze-v0")
 from mazebench.maze import load_maze, make_maze, maze_from_text, maze_to_text, save_maze
 from mazebench.scoring import score_path
 
