@@ -1,0 +1,204 @@
+"""Samplers: tau-leaping on a uniform time grid for FlexMDM (insert + unmask) and the padded MDM (unmask).
+
+Both take a *predictor* instead of a network, so the exact posterior of a toy distribution can be
+plugged in to test them (``tests/test_samplers.py``). Unmasking is ``vanilla`` (each mask revealed
+when exactly one of its per-token Poisson clocks rings) or ``adaptive`` (a Poisson number of the
+most confident masks per row). Random draws use float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import torch
+
+from agents.schedules import PolynomialSchedule
+
+UNMASK_MODES = ("vanilla", "adaptive")
+CONFIDENCES = ("top_prob", "margin")
+
+
+class FlexPredictor(Protocol):
+    def __call__(self, tokens, fixed, lengths, t, query) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (M, C) at the ``query`` positions in row-major order, log expected gaps (B, N + 1))."""
+
+
+class MaskPredictor(Protocol):
+    def __call__(self, tokens, t, query) -> torch.Tensor:
+        """Logits (M, C) at the ``query`` positions in row-major order."""
+
+
+@dataclass
+class UnmaskRule:
+    """How masks are revealed on each step."""
+
+    mode: str = "adaptive"
+    confidence: str = "top_prob"
+    window: int | None = None  # adaptive: only the leftmost ``window`` masks of a row compete
+    temperature: float = 1.0  # 0 = argmax
+
+    def __post_init__(self):
+        if self.mode not in UNMASK_MODES:
+            raise ValueError(f"unknown unmasking mode {self.mode!r}; choose from {UNMASK_MODES}")
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f"unknown confidence {self.confidence!r}; choose from {CONFIDENCES}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if self.window is not None and self.window < 1:
+            raise ValueError(f"window must be a positive number of masks, got {self.window}")
+
+
+@dataclass
+class SamplerStats:
+    """Counters reported with every result."""
+
+    network_calls: int = 0
+    steps: int = 0
+    final_reveals: int = 0  # masks left to the final argmax at t = 1
+    capped_insertions: int = 0  # (row, step) events whose insertions were dropped at the length cap
+    extra: dict = field(default_factory=dict)
+
+
+def draw_tokens(logits: torch.Tensor, temperature: float, generator) -> torch.Tensor:
+    """One token per row of ``logits`` (M, C): Gumbel-max in float64, or argmax at temperature 0."""
+    if temperature == 0 or logits.shape[0] == 0:
+        return logits.argmax(-1)
+    u = torch.rand(logits.shape, generator=generator, dtype=torch.float64).clamp_(1e-300, 1.0)
+    return (logits.double() / temperature - torch.log(-torch.log(u))).argmax(-1)
+
+
+def confidence_scores(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    probs = torch.softmax(logits.double(), dim=-1)
+    if kind == "top_prob":
+        return probs.max(-1).values
+    top2 = probs.topk(min(2, probs.shape[-1]), dim=-1).values
+    return top2[:, 0] - (top2[:, 1] if top2.shape[1] > 1 else 0)
+
+
+def reveal(tokens, query, logits, leap_rate, rule: UnmaskRule, generator) -> torch.Tensor:
+    """One unmasking step. ``leap_rate`` = tau * b'(t) / (1 - b(t)); returns the new tokens (B, N)."""
+    values = draw_tokens(logits, rule.temperature, generator)
+    if rule.mode == "vanilla":
+        # Per token-value clocks Poisson(leap_rate * f[v]): exactly one rings with prob lam e^-lam.
+        lam = torch.as_tensor(leap_rate, dtype=torch.float64)
+        prob = lam * torch.exp(-lam)
+        chosen = torch.rand(values.shape, generator=generator, dtype=torch.float64) < prob
+    else:
+        counts = torch.poisson(leap_rate * query.sum(1).double(), generator=generator)
+        candidates = query
+        if rule.window is not None:
+            candidates = query & (query.cumsum(1) <= rule.window)
+        conf = torch.full(query.shape, -1.0, dtype=torch.float64)
+        conf[query] = confidence_scores(logits, rule.confidence)
+        conf[~candidates] = -2.0
+        order = conf.argsort(dim=1, descending=True, stable=True)
+        ranks = torch.empty_like(order)
+        ranks.scatter_(1, order, torch.arange(order.shape[1]).expand_as(order))
+        chosen = (candidates & (ranks < counts[:, None]))[query]
+    out = tokens.clone()
+    rows, cols = query.nonzero(as_tuple=True)
+    out[rows[chosen], cols[chosen]] = values[chosen]
+    return out
+
+
+def insert_masks(tokens, fixed, lengths, counts, *, mask_id: int, pad_id: int):
+    """Insert ``counts[b, i]`` masks into slot i (before token i) of each row; flags move with their tokens."""
+    batch, width = tokens.shape
+    new_lengths = lengths + counts.sum(1)
+    new_width = int(new_lengths.max())
+    new_pos = torch.arange(width)[None, :] + counts.cumsum(1)[:, :width]
+    valid = torch.arange(width)[None, :] < lengths[:, None]
+    new_valid = torch.arange(new_width)[None, :] < new_lengths[:, None]
+    new_tokens = torch.full((batch, new_width), pad_id, dtype=tokens.dtype).masked_fill_(new_valid, mask_id)
+    new_fixed = torch.zeros((batch, new_width), dtype=torch.bool)
+    rows = torch.arange(batch)[:, None].expand(batch, width)
+    new_tokens[rows[valid], new_pos[valid]] = tokens[valid]
+    new_fixed[rows[valid], new_pos[valid]] = fixed[valid]
+    return new_tokens, new_fixed, new_lengths
+
+
+def flex_sample(
+    predict: FlexPredictor,
+    tokens: torch.Tensor,
+    fixed: torch.Tensor,
+    lengths: torch.Tensor,
+    *,
+    steps: int,
+    rule: UnmaskRule,
+    insertion: PolynomialSchedule,
+    unmasking: PolynomialSchedule,
+    mask_id: int,
+    pad_id: int,
+    max_len: int,
+    generator: torch.Generator | None = None,
+    on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, SamplerStats]:
+    """Grow every row from its start state (e.g. the subgoals) to a full sequence; returns (tokens, lengths, stats)."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    stats = SamplerStats(steps=steps)
+    for k in range(steps):
+        t, s = k / steps, (k + 1) / steps
+        tau = s - t
+        query = tokens == mask_id
+        t_batch = torch.full((tokens.shape[0],), t)
+        logits, log_gaps = predict(tokens, fixed, lengths, t_batch, query)
+        stats.network_calls += 1
+        rate_a = float(insertion.rate(torch.tensor(t, dtype=torch.float64)))
+        rate_b = float(unmasking.rate(torch.tensor(t, dtype=torch.float64)))
+        tokens = reveal(tokens, query, logits, tau * rate_b, rule, generator)
+        slots = torch.arange(tokens.shape[1] + 1)[None, :] <= lengths[:, None]
+        counts = torch.poisson((tau * rate_a * log_gaps.double().exp()).masked_fill(~slots, 0.0), generator=generator)
+        counts = counts.long()
+        over = lengths + counts.sum(1) > max_len
+        stats.capped_insertions += int(over.sum())
+        counts[over] = 0
+        if counts.any():
+            tokens, fixed, lengths = insert_masks(tokens, fixed, lengths, counts, mask_id=mask_id, pad_id=pad_id)
+        if on_step is not None:
+            on_step(k, tokens, lengths)
+    query = tokens == mask_id
+    if query.any():
+        logits, _ = predict(tokens, fixed, lengths, torch.ones(tokens.shape[0]), query)
+        stats.network_calls += 1
+        stats.final_reveals += int(query.sum())
+        tokens = tokens.clone()
+        tokens[query] = logits.argmax(-1)
+    return tokens, lengths, stats
+
+
+def mdm_sample(
+    predict: MaskPredictor,
+    tokens: torch.Tensor,
+    *,
+    steps: int,
+    rule: UnmaskRule,
+    unmasking: PolynomialSchedule,
+    mask_id: int,
+    generator: torch.Generator | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> tuple[torch.Tensor, SamplerStats]:
+    """Reveal the masks of fixed-length rows ``tokens`` (B, L) over ``steps`` steps, then argmax the rest."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    stats = SamplerStats(steps=steps)
+    for k in range(steps):
+        t, s = k / steps, (k + 1) / steps
+        query = tokens == mask_id
+        if not query.any():
+            break
+        logits = predict(tokens, torch.full((tokens.shape[0],), t), query)
+        stats.network_calls += 1
+        rate_b = float(unmasking.rate(torch.tensor(t, dtype=torch.float64)))
+        tokens = reveal(tokens, query, logits, (s - t) * rate_b, rule, generator)
+        if on_step is not None:
+            on_step(k, tokens)
+    query = tokens == mask_id
+    if query.any():
+        logits = predict(tokens, torch.ones(tokens.shape[0]), query)
+        stats.network_calls += 1
+        stats.final_reveals += int(query.sum())
+        tokens = tokens.clone()
+        tokens[query] = logits.argmax(-1)
+    return tokens, stats
