@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from agents.base import Planner
@@ -12,7 +13,35 @@ def _make_bfs(**_options: Any) -> Planner:
     return BFSPlanner()  # the oracle needs no dataset, checkpoint or sampler options
 
 
-AGENT_FACTORIES: dict[str, Callable[..., Planner]] = {"bfs": _make_bfs}
+def default_run_dir(agent: str, num_subgoals: int, preset: str = "cpu") -> Path:
+    """Where ``mazebench train`` puts a run by default: runs/<preset>/<agent>-k<K>."""
+    return Path("runs") / preset / f"{agent}-k{num_subgoals}"
+
+
+def _learned(agent: str) -> Callable[..., Planner]:
+    def make(*, dataset=None, checkpoint=None, steps=None, sampler=None, temperature=None, device=None) -> Planner:
+        from agents.learned import LearnedPlanner  # torch loads only for learned agents
+
+        if checkpoint is None:
+            if dataset is None:
+                raise ValueError(f"agent {agent!r} needs --checkpoint (a run folder) or a dataset to find its default run")
+            checkpoint = default_run_dir(agent, dataset.num_subgoals)
+        if not Path(checkpoint).exists():
+            k = dataset.num_subgoals if dataset is not None else "K"
+            raise FileNotFoundError(
+                f"no trained {agent} model at {checkpoint}; run `mazebench train --agent {agent} --subgoals {k}` first"
+            )
+        planner = LearnedPlanner.from_checkpoint(checkpoint, steps=steps, sampler=sampler, temperature=temperature,
+                                                 device=device)
+        if dataset is not None:
+            planner.check_compatible(dataset)
+        return planner
+
+    return make
+
+
+AGENT_FACTORIES: dict[str, Callable[..., Planner]] = {"bfs": _make_bfs, "flexmdm": _learned("flexmdm"),
+                                                       "mdm": _learned("mdm")}
 AGENT_NAMES = tuple(AGENT_FACTORIES)
 
 
@@ -25,4 +54,4 @@ def make_agent(name: str, *, dataset=None, checkpoint=None, steps=None, sampler=
                                  temperature=temperature, device=device)
 
 
-__all__ = ["AGENT_NAMES", "Planner", "make_agent"]
+__all__ = ["AGENT_NAMES", "Planner", "default_run_dir", "make_agent"]

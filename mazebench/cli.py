@@ -88,16 +88,73 @@ def _dataset_id(folder: Path) -> str | None:
         return None
 
 
+def _train_setting_options(command):
+    """One ``--<name>`` option per training setting (agents.training.TrainConfig); unset = the preset's value."""
+    from dataclasses import fields
+
+    from agents.training import PRESETS, TrainConfig
+
+    for field in reversed(fields(TrainConfig)):
+        default = getattr(PRESETS["cpu"], field.name)
+        kind = bool if isinstance(default, bool) else (float if field.name == "max_minutes" else type(default))
+        name = "--" + field.name.replace("_", "-")
+        if kind is bool:
+            decl, kwargs = f"{name}/--no-{field.name.replace('_', '-')}", {}
+        else:
+            decl, kwargs = name, {"type": kind}
+        command = click.option(decl, field.name, default=None, show_default=False,
+                               help=f"Training setting {field.name}  [cpu preset: {default}]", **kwargs)(command)
+    return command
+
+
+@cli.command()
+@click.option("--agent", required=True, type=click.Choice(["flexmdm", "mdm"]), help="The planner to train.")
+@click.option("--subgoals", default=12, type=click.IntRange(min=2), help="K; selects (and if missing generates) data/maze41-s2025-k<K>.")
+@click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder  [default: data/maze41-s2025-k<K>]")
+@click.option("--preset", default=None, type=click.Choice(["cpu", "paper", "tiny"]),
+              help="Model size and budget  [default: paper on CUDA, cpu otherwise]")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Run folder  [default: runs/<preset>/<agent>-k<K>]")
+@click.option("--device", default="auto", help="Torch device: auto (CUDA if present), cpu, cuda, cuda:1 ...")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_train_setting_options
+def train(agent, subgoals, data, preset, out, device, resume, quiet, **settings) -> None:
+    """Train a FlexMDM or MDM planner; checkpoints, metrics.jsonl and summary.json go to the run folder."""
+    import torch
+
+    from agents import default_run_dir
+    from agents.learned import quick_success
+    from agents.training import preset_config, train as run_training
+
+    folder = data or default_data_dir(subgoals)
+    if data is None and not (folder / "meta.json").exists():
+        click.echo(f"no dataset at {folder}: generating it first (mazebench generate --subgoals {subgoals})")
+        generate_dataset(folder, num_subgoals=subgoals, progress=not quiet)
+    dataset = load_dataset(folder)
+    preset = preset or ("paper" if torch.cuda.is_available() and device != "cpu" else "cpu")
+    cfg = preset_config(preset, **settings)
+    out = out or default_run_dir(agent, dataset.num_subgoals, preset)
+    summary = run_training(
+        dataset, agent, cfg, out, device=device, resume=resume, progress=not quiet,
+        quick_eval=lambda model, method: quick_success(model, method, dataset, examples=cfg.eval_examples,
+                                                       steps=cfg.eval_steps),
+    )
+    click.echo(f"{agent}: {summary['steps']} steps, {summary['epochs_done']:.2f} epochs, "
+               f"{summary['train_minutes']:.1f} min ({summary['stopped_by']}); run folder {out}")
+
+
 @cli.command()
 @click.option("--agent", default="bfs", type=click.Choice(AGENT_NAMES), help="The planner to evaluate.")
 @click.option("--subgoals", default=None, type=click.IntRange(min=2),
               help="K; selects the default dataset data/maze41-s2025-k<K>  [default: 12, or the K of --data]")
 @click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Dataset folder  [default: data/maze41-s2025-k<K>]")
-@click.option("--checkpoint", default=None, type=click.Path(path_type=Path), help="Model checkpoint (learned agents).")
-@click.option("--steps", default=None, type=click.IntRange(min=1), help="Sampling steps (learned agents).")
-@click.option("--sampler", default=None, help="Sampler name (learned agents).")
-@click.option("--temperature", default=None, type=float, help="Sampling temperature (learned agents).")
+@click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
+              help="Run folder or checkpoint file of a learned agent  [default: runs/cpu/<agent>-k<K>]")
+@click.option("--steps", default=None, type=click.IntRange(min=1), help="Sampling steps of learned agents  [default: 64]")
+@click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]),
+              help="Unmasking rule of learned agents  [default: adaptive]")
+@click.option("--temperature", default=None, type=click.FloatRange(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: 0]")
 @click.option("--device", default=None, help="Torch device (learned agents).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
 @click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")

@@ -1,0 +1,74 @@
+"""Turning dataset splits into token tensors, and grouping examples into length-sorted batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agents.tokenizer import CellTokenizer
+
+
+@dataclass
+class TokenizedSplit:
+    """All paths of a split as one flat token array plus offsets, with the subgoal positions."""
+
+    tokens: torch.Tensor  # (total,) long
+    offsets: torch.Tensor  # (n + 1,) long
+    subgoal_index: torch.Tensor  # (n, K) long
+
+    @classmethod
+    def from_split(cls, split, tokenizer: CellTokenizer) -> "TokenizedSplit":
+        return cls(
+            torch.from_numpy(tokenizer.encode(split.cells)),
+            torch.from_numpy(np.asarray(split.offsets, dtype=np.int64)),
+            torch.from_numpy(np.asarray(split.subgoal_index, dtype=np.int64)),
+        )
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.offsets[1:] - self.offsets[:-1]
+
+    def paths(self, indices: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Right-padded paths (B, L), their lengths (B,) and the subgoal flags (B, L) of examples ``indices``."""
+        starts, lengths = self.offsets[indices], self.lengths[indices]
+        width = int(lengths.max())
+        cols = torch.arange(width)[None, :]
+        valid = cols < lengths[:, None]
+        flat = (starts[:, None] + cols).clamp_max(len(self.tokens) - 1)
+        tokens = torch.where(valid, self.tokens[flat], torch.full_like(flat, pad_id))
+        fixed = torch.zeros(tokens.shape, dtype=torch.bool)
+        fixed.scatter_(1, self.subgoal_index[indices], True)
+        return tokens, lengths, fixed
+
+
+def stratified_times(count: int, t_max: float, generator: torch.Generator) -> torch.Tensor:
+    """Low-discrepancy times: one uniform draw in each of ``count`` equal slices of [0, t_max), shuffled."""
+    u = torch.rand(count, generator=generator, dtype=torch.float64)
+    t = (torch.arange(count, dtype=torch.float64) + u) / count * t_max
+    return t[torch.randperm(count, generator=generator)]
+
+
+def epoch_batches(
+    num_examples: int, batch_size: int, cost: "callable", t_max: float, generator: torch.Generator, group: int = 32
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of (indices, times) batches.
+
+    Examples are shuffled, cut into groups of ``group`` batches, given stratified times within the
+    group, and sorted inside the group by ``cost(indices, times)`` (the expected noisy length) so a
+    batch holds sequences of similar length; the batch order is shuffled again.
+    """
+    order = torch.randperm(num_examples, generator=generator)
+    batches = []
+    for start in range(0, num_examples, batch_size * group):
+        chunk = order[start : start + batch_size * group]
+        times = stratified_times(len(chunk), t_max, generator)
+        sort = torch.argsort(cost(chunk, times), stable=True)
+        chunk, times = chunk[sort], times[sort]
+        batches += [(chunk[i : i + batch_size], times[i : i + batch_size]) for i in range(0, len(chunk), batch_size)]
+    shuffle = torch.randperm(len(batches), generator=generator)
+    return [batches[i] for i in shuffle]

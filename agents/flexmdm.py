@@ -1,0 +1,77 @@
+"""FlexMDM on the maze task: the path grows from its subgoals by insertions, and masks are revealed.
+
+Training sequence x1 = the path's cell tokens; the K subgoal tokens are exempt (never absent or
+masked), so x_0 = (g1 .. gK). The model carries an insertion head.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from agents.batching import TokenizedSplit
+from agents.interpolants import flex_interpolate
+from agents.losses import flex_loss
+from agents.model import DiT
+from agents.samplers import UnmaskRule, flex_sample
+from agents.schedules import PolynomialSchedule
+from agents.tokenizer import CellTokenizer
+
+
+class FlexMDM:
+    """Batch construction, loss and sampling of FlexMDM with subgoal-exempt tokens."""
+
+    name = "flexmdm"
+    insertion_head = True
+
+    def __init__(self, tokenizer: CellTokenizer, num_subgoals: int, max_path_len: int):
+        self.tokenizer = tokenizer
+        self.num_subgoals = num_subgoals
+        self.max_path_len = max_path_len
+        self.insertion = PolynomialSchedule(1.0)
+        self.unmasking = PolynomialSchedule(1.0)
+
+    @property
+    def num_classes(self) -> int:
+        return self.tokenizer.num_cells
+
+    @property
+    def max_len(self) -> int:
+        """Length cap of a generated sequence: twice the longest training path."""
+        return 2 * self.max_path_len
+
+    def expected_length(self, data: TokenizedSplit, indices: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Expected length of x_t: the subgoals plus a fraction a_t of the other tokens."""
+        lengths = data.lengths[indices].double()
+        return self.num_subgoals + self.insertion.value(t) * (lengths - self.num_subgoals)
+
+    def loss(self, model: DiT, data: TokenizedSplit, indices, t, generator):
+        """(loss, metrics, number of tokens the network processed) for one batch."""
+        tokens, lengths, fixed = data.paths(indices, self.tokenizer.pad)
+        state = flex_interpolate(
+            tokens, lengths, fixed, t, insertion=self.insertion, unmasking=self.unmasking,
+            pad_id=self.tokenizer.pad, mask_id=self.tokenizer.mask, generator=generator,
+        )
+        device = next(model.parameters()).device
+        state = type(state)(*(v.to(device) for v in vars(state).values()))
+        loss, metrics = flex_loss(
+            model, state, insertion=self.insertion, unmasking=self.unmasking, normalizer=float(lengths.sum())
+        )
+        return loss, metrics, int(state.lengths.sum()) + len(indices)
+
+    @torch.no_grad()
+    def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule: UnmaskRule, generator=None, on_step=None):
+        """Paths (list of token tensors) grown from subgoal tokens (B, K); returns (paths, stats)."""
+        device = next(model.parameters()).device
+        batch = subgoals.shape[0]
+
+        def predict(tokens, fixed, lengths, t, query):
+            hidden = model(tokens.to(device), fixed.to(device), lengths.to(device), t.to(device))
+            return model.unmask_logits(hidden, query.to(device)).cpu(), model.gap_log_rates(hidden).cpu()
+
+        tokens, lengths, stats = flex_sample(
+            predict, subgoals, torch.ones(subgoals.shape, dtype=torch.bool), torch.full((batch,), subgoals.shape[1]),
+            steps=steps, rule=rule, insertion=self.insertion, unmasking=self.unmasking,
+            mask_id=self.tokenizer.mask, pad_id=self.tokenizer.pad, max_len=self.max_len,
+            generator=generator, on_step=on_step,
+        )
+        return [tokens[b, : lengths[b]] for b in range(batch)], stats

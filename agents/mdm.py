@@ -1,0 +1,84 @@
+"""The padded masked-diffusion baseline: ``g1 .. gK [SEP] path [PAD] ..`` to a fixed length.
+
+The prompt (subgoals and SEP) is never masked; every other position, PAD included, is an ordinary
+target, so the model learns where the path ends. The path is the non-PAD tokens after SEP.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from agents.batching import TokenizedSplit
+from agents.interpolants import mdm_interpolate
+from agents.losses import mdm_loss
+from agents.model import DiT
+from agents.samplers import UnmaskRule, mdm_sample
+from agents.schedules import PolynomialSchedule
+from agents.tokenizer import CellTokenizer
+
+
+class MDM:
+    """Batch construction, loss and sampling of the padded MDM."""
+
+    name = "mdm"
+    insertion_head = False
+
+    def __init__(self, tokenizer: CellTokenizer, num_subgoals: int, max_path_len: int):
+        self.tokenizer = tokenizer
+        self.num_subgoals = num_subgoals
+        self.max_path_len = max_path_len
+        self.unmasking = PolynomialSchedule(1.0)
+
+    @property
+    def num_classes(self) -> int:
+        return self.tokenizer.num_cells + 1  # cells, then PAD (whose id is num_cells)
+
+    @property
+    def prompt_len(self) -> int:
+        return self.num_subgoals + 1
+
+    @property
+    def max_len(self) -> int:
+        return self.prompt_len + self.max_path_len
+
+    def expected_length(self, data: TokenizedSplit, indices: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.full((len(indices),), float(self.max_len), dtype=torch.float64)
+
+    def prompt(self, subgoals: torch.Tensor) -> torch.Tensor:
+        return torch.cat([subgoals, torch.full((subgoals.shape[0], 1), self.tokenizer.sep)], dim=1)
+
+    def loss(self, model: DiT, data: TokenizedSplit, indices, t, generator):
+        paths, lengths, fixed = data.paths(indices, self.tokenizer.pad)
+        subgoals = paths.gather(1, data.subgoal_index[indices])
+        clean = torch.full((len(indices), self.max_len), self.tokenizer.pad, dtype=torch.long)
+        clean[:, : self.prompt_len] = self.prompt(subgoals)
+        clean[:, self.prompt_len : self.prompt_len + paths.shape[1]] = paths
+        noisy, is_mask = mdm_interpolate(
+            clean, self.prompt_len, t, unmasking=self.unmasking, mask_id=self.tokenizer.mask, generator=generator
+        )
+        device = next(model.parameters()).device
+        loss, metrics = mdm_loss(
+            model, noisy.to(device), is_mask.to(device), clean.to(device), t.to(device),
+            unmasking=self.unmasking, normalizer=float(len(indices) * self.max_path_len),
+        )
+        return loss, metrics, clean.numel()
+
+    @torch.no_grad()
+    def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule: UnmaskRule, generator=None, on_step=None):
+        device = next(model.parameters()).device
+        batch = subgoals.shape[0]
+        tokens = torch.full((batch, self.max_len), self.tokenizer.mask, dtype=torch.long)
+        tokens[:, : self.prompt_len] = self.prompt(subgoals)
+        lengths = torch.full((batch,), self.max_len, device=device)
+        no_flags = torch.zeros((batch, self.max_len), dtype=torch.bool, device=device)
+
+        def predict(tokens, t, query):
+            hidden = model(tokens.to(device), no_flags, lengths, t.to(device))
+            return model.unmask_logits(hidden, query.to(device)).cpu()
+
+        tokens, stats = mdm_sample(
+            predict, tokens, steps=steps, rule=rule, unmasking=self.unmasking, mask_id=self.tokenizer.mask,
+            generator=generator, on_step=on_step,
+        )
+        body = tokens[:, self.prompt_len :]
+        return [row[row < self.tokenizer.num_cells] for row in body], stats

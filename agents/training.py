@@ -1,0 +1,330 @@
+"""One training loop for both planners: AdamW with warm-up, EMA weights, low-discrepancy times,
+length-sorted batches, bf16 autocast on CPUs that support it, atomic checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import click
+import torch
+
+from agents.batching import TokenizedSplit, epoch_batches
+from agents.flexmdm import FlexMDM
+from agents.mdm import MDM
+from agents.model import DiT, ModelConfig
+from agents.samplers import UnmaskRule
+from agents.tokenizer import CellTokenizer
+
+METHODS = {"flexmdm": FlexMDM, "mdm": MDM}
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a training run (the presets below fill them in)."""
+
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 4
+    cond_dim: int = 128
+    dropout: float = 0.0
+    geometry: bool = True
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_epochs: float = 0.2
+    lr_schedule: str = "cosine"  # or "constant" after warm-up
+    ema_decay: float = 0.999
+    batch_size: int = 128
+    epochs: float = 10.0
+    max_minutes: float | None = None
+    t_max: float = 0.999  # times are drawn on [0, t_max): the 1/(1-t) weights stay <= 1000
+    grad_clip: float = 1.0
+    seed: int = 0
+    eval_every_minutes: float = 5.0
+    eval_examples: int = 200
+    eval_steps: int = 64
+    checkpoint_every_minutes: float = 2.0
+
+    def __post_init__(self):
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if not 0 < self.t_max < 1:
+            raise ValueError(f"t_max must lie in (0, 1), got {self.t_max}")
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise ValueError("d_model must split into n_heads heads of even size")
+        for name in ("batch_size", "n_layers", "n_heads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+
+
+PRESETS = {
+    # Appendix F.2 of the paper (4 A100s there): 8 layers, hidden 256, 8 heads, cond 128.
+    "paper": TrainConfig(
+        d_model=256, n_heads=8, n_layers=8, cond_dim=128, dropout=0.1, lr=1e-4, weight_decay=0.01,
+        warmup_epochs=20, lr_schedule="constant", ema_decay=0.9999, batch_size=256, epochs=100,
+    ),
+    # About 20 minutes on a 2-core CPU (see the README for the measurements behind it).
+    "cpu": TrainConfig(epochs=12.0, max_minutes=20.0),
+    # For tests: seconds.
+    "tiny": TrainConfig(
+        d_model=64, n_heads=4, n_layers=2, cond_dim=64, batch_size=64, epochs=1.0, lr=2e-3,
+        eval_every_minutes=1e9, eval_examples=50, eval_steps=32,
+    ),
+}
+
+
+def preset_config(preset: str, **overrides) -> TrainConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown training settings: {sorted(unknown)}")
+    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+def bf16_autocast_supported(device: torch.device) -> bool:
+    """bf16 autocast pays off on CUDA and on CPUs with native bf16 matrix instructions."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def build_method(agent: str, tokenizer: CellTokenizer, num_subgoals: int, max_path_len: int):
+    if agent not in METHODS:
+        raise ValueError(f"unknown trainable agent {agent!r}; choose from {', '.join(METHODS)}")
+    return METHODS[agent](tokenizer, num_subgoals, max_path_len)
+
+
+def build_model(method, tokenizer: CellTokenizer, cfg: TrainConfig) -> DiT:
+    return DiT(ModelConfig(
+        height=tokenizer.height, width=tokenizer.width, vocab_size=tokenizer.vocab_size,
+        num_classes=method.num_classes, d_model=cfg.d_model, n_heads=cfg.n_heads, n_layers=cfg.n_layers,
+        cond_dim=cfg.cond_dim, dropout=cfg.dropout, geometry=cfg.geometry,
+        insertion_head=method.insertion_head, max_len=method.max_len + 1,
+    ))
+
+
+class EMA:
+    """Exponential moving average of the weights with the warm-up decay min(decay, (1 + n) / (10 + n))."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.updates = 0
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for ema_p, p in zip(self.model.parameters(), model.parameters()):
+            ema_p.lerp_(p.detach(), 1 - decay)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.updates = state["updates"]
+
+
+def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int, total_steps: int) -> float:
+    warmup = max(1, int(cfg.warmup_epochs * steps_per_epoch))
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    dataset,
+    agent: str,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    resume: bool = False,
+    progress: bool = True,
+    quick_eval=None,
+    stop_after: int | None = None,
+) -> dict:
+    """Train ``agent`` on ``dataset`` into ``out_dir`` (checkpoint.pt, metrics.jsonl, config.json).
+
+    ``quick_eval(planner_model, method) -> float`` (held-out success) is called periodically with the
+    EMA model. ``stop_after`` ends this call after that many steps (as an interruption would; the
+    run can be resumed). Returns a summary of the run.
+    """
+    out = Path(out_dir)
+    ckpt_path = out / CHECKPOINT
+    if ckpt_path.exists() and not resume:
+        raise ValueError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if resume and not ckpt_path.exists():
+        raise ValueError(f"--resume: no checkpoint at {ckpt_path}")
+    out.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    height, width = dataset.maze.shape
+    tokenizer = CellTokenizer(height, width)
+    data = TokenizedSplit.from_split(dataset.train, tokenizer)
+    max_path_len = int(max(data.lengths.max(), TokenizedSplit.from_split(dataset.val, tokenizer).lengths.max()))
+    method = build_method(agent, tokenizer, dataset.num_subgoals, max_path_len)
+    torch.manual_seed(cfg.seed)
+    model = build_model(method, tokenizer, cfg).to(dev)
+    ema = EMA(model, cfg.ema_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    total_steps = max(1, int(cfg.epochs * steps_per_epoch))
+    step, elapsed, tokens_seen = 0, 0.0, 0
+    if resume:
+        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        _check_resumable(state, agent, dataset, cfg)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed, tokens_seen = state["step"], state["elapsed"], state["tokens_seen"]
+        torch.set_rng_state(state["torch_rng"])
+    use_bf16 = bf16_autocast_supported(dev)
+    run_info = {
+        "agent": agent, "train_config": asdict(cfg), "model_config": model.cfg.to_dict(),
+        "parameters": model.num_parameters(), "device": str(dev), "bf16_autocast": use_bf16,
+        "dataset_id": dataset.meta["dataset_id"], "dataset_path": str(dataset.path),
+        "num_subgoals": dataset.num_subgoals, "max_path_len": max_path_len, "steps_per_epoch": steps_per_epoch,
+        "total_steps": total_steps,
+    }
+    (out / "config.json").write_text(json.dumps(run_info, indent=2) + "\n")
+
+    def checkpoint():
+        save_atomic({
+            **run_info, "tokenizer": tokenizer.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(),
+            "optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed, "tokens_seen": tokens_seen,
+            "torch_rng": torch.get_rng_state(), "maze": dataset.maze,
+        }, ckpt_path)
+
+    log = (out / "metrics.jsonl").open("a")
+    deadline = None if cfg.max_minutes is None else cfg.max_minutes * 60
+    last_eval = last_ckpt = elapsed
+    bar = click.progressbar(length=total_steps, label=f"train {agent}", show_pos=True, file=None if progress else open(os.devnull, "w"))
+    bar.update(step)
+    model.train()
+    stopped_by = "epochs"
+    def batch_stream():
+        # Each epoch's batches depend only on (seed, epoch): a resumed run skips the ones it did.
+        epoch, offset = divmod(step, steps_per_epoch)
+        while True:
+            batches = epoch_batches(
+                len(data), cfg.batch_size, lambda idx, t: method.expected_length(data, idx, t), cfg.t_max,
+                torch.Generator().manual_seed(cfg.seed * 100_003 + epoch),
+            )
+            yield from batches[offset:]
+            epoch, offset = epoch + 1, 0
+
+    last_label = 0.0
+    first_step = step
+    with bar:
+        for indices, t in batch_stream():
+            if step >= total_steps:
+                break
+            if stop_after is not None and step - first_step >= stop_after:
+                stopped_by = "stop_after"
+                break
+            if deadline is not None and elapsed >= deadline:
+                stopped_by = "max_minutes"
+                break
+            noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # per step: exact resume
+            started = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step, steps_per_epoch, total_steps)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss, metrics, n_tokens = method.loss(model, data, indices, t, noise)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if torch.isfinite(grad_norm):
+                optimizer.step()
+            ema.update(model)
+            seconds = time.perf_counter() - started
+            step += 1
+            elapsed += seconds
+            tokens_seen += n_tokens
+            record = {"step": step, "epoch": step / steps_per_epoch, "loss": loss.item(), **metrics,
+                      "grad_norm": float(grad_norm), "lr": optimizer.param_groups[0]["lr"],
+                      "tokens_per_s": n_tokens / seconds, "elapsed_s": elapsed}
+            if quick_eval is not None and elapsed - last_eval >= cfg.eval_every_minutes * 60:
+                record["val_success"] = quick_eval(ema.model, method)
+                last_eval = elapsed
+            log.write(json.dumps(record) + "\n")
+            if elapsed - last_label >= 10:
+                bar.label = f"train {agent} loss {loss.item():.3f} {tokens_seen / elapsed:.0f} tok/s"
+                last_label = elapsed
+            bar.update(1)
+            if elapsed - last_ckpt >= cfg.checkpoint_every_minutes * 60:
+                checkpoint()
+                log.flush()
+                last_ckpt = elapsed
+    checkpoint()
+    log.close()
+    summary = {**run_info, "steps": step, "epochs_done": step / steps_per_epoch, "train_minutes": elapsed / 60,
+               "tokens_seen": tokens_seen, "stopped_by": stopped_by}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _check_resumable(state: dict, agent: str, dataset, cfg: TrainConfig) -> None:
+    if state["agent"] != agent:
+        raise ValueError(f"the run to resume trained {state['agent']!r}, not {agent!r}")
+    if state["dataset_id"] != dataset.meta["dataset_id"]:
+        raise ValueError("the run to resume was trained on another dataset")
+    budget = {"epochs", "max_minutes", "eval_every_minutes", "checkpoint_every_minutes"}
+    changed = sorted(k for k, v in asdict(cfg).items() if k not in budget and state["train_config"].get(k) != v)
+    if changed:
+        raise ValueError(f"the run to resume used other training settings ({', '.join(changed)}); resume with the same options")
+
+
+def load_checkpoint(path: str | Path, device: str = "auto"):
+    """(method, EMA model in eval mode, checkpoint dict) from a run folder or a checkpoint file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    dev = pick_device(device)
+    state = torch.load(path, map_location=dev, weights_only=False)
+    tokenizer = CellTokenizer(**state["tokenizer"])
+    method = build_method(state["agent"], tokenizer, state["num_subgoals"], state["max_path_len"])
+    model = DiT(ModelConfig(**state["model_config"])).to(dev)
+    model.load_state_dict(state["ema"]["model"])
+    return method, model.eval(), state
+
+
+def default_rule(sampler: str | None, temperature: float | None) -> UnmaskRule:
+    return UnmaskRule(mode=sampler or "adaptive", temperature=0.0 if temperature is None else temperature)
