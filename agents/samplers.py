@@ -17,6 +17,7 @@ from agents.schedules import PolynomialSchedule
 
 UNMASK_MODES = ("vanilla", "adaptive")
 CONFIDENCES = ("top_prob", "margin")
+COUNT_LAWS = ("poisson", "binomial")
 
 
 class FlexPredictor(Protocol):
@@ -31,14 +32,24 @@ class MaskPredictor(Protocol):
 
 @dataclass
 class UnmaskRule:
-    """How masks are revealed on each step."""
+    """How masks are revealed (and, for FlexMDM, how many are inserted) on each step.
+
+    ``count_law`` "poisson" is the paper's tau-leaping: Poisson(tau x rate) events. "binomial" uses
+    the interpolant's exact step law instead: each pending event (a mask's reveal, a missing
+    token's insertion) falls in [t, t + tau] with probability (a(t+tau) - a(t)) / (1 - a(t)); for
+    insertions the pending count is the expected gap g rounded stochastically (mean kept). At the
+    last step that probability is 1, so nothing is left to chance at t = 1.
+    """
 
     mode: str = "adaptive"
     confidence: str = "top_prob"
     window: int | None = None  # adaptive: only the leftmost ``window`` masks of a row compete
     temperature: float = 1.0  # 0 = argmax
+    count_law: str = "poisson"  # or "binomial": the exact per-step law of the interpolant
 
     def __post_init__(self):
+        if self.count_law not in COUNT_LAWS:
+            raise ValueError(f"unknown count law {self.count_law!r}; choose from {COUNT_LAWS}")
         if self.mode not in UNMASK_MODES:
             raise ValueError(f"unknown unmasking mode {self.mode!r}; choose from {UNMASK_MODES}")
         if self.confidence not in CONFIDENCES:
@@ -76,16 +87,25 @@ def confidence_scores(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return top2[:, 0] - (top2[:, 1] if top2.shape[1] > 1 else 0)
 
 
-def reveal(tokens, query, logits, leap_rate, rule: UnmaskRule, generator) -> torch.Tensor:
-    """One unmasking step. ``leap_rate`` = tau * b'(t) / (1 - b(t)); returns the new tokens (B, N)."""
+def reveal(tokens, query, logits, leap_rate, step_prob, rule: UnmaskRule, generator) -> torch.Tensor:
+    """One unmasking step; returns the new tokens (B, N).
+
+    ``leap_rate`` = tau * b'(t) / (1 - b(t)) (Poisson law), ``step_prob`` = (b(t+tau) - b(t)) / (1 - b(t))
+    (binomial law).
+    """
     values = draw_tokens(logits, rule.temperature, generator)
+    binomial = rule.count_law == "binomial"
     if rule.mode == "vanilla":
         # Per token-value clocks Poisson(leap_rate * f[v]): exactly one rings with prob lam e^-lam.
         lam = torch.as_tensor(leap_rate, dtype=torch.float64)
-        prob = lam * torch.exp(-lam)
+        prob = torch.as_tensor(step_prob, dtype=torch.float64) if binomial else lam * torch.exp(-lam)
         chosen = torch.rand(values.shape, generator=generator, dtype=torch.float64) < prob
     else:
-        counts = torch.poisson(leap_rate * query.sum(1).double(), generator=generator)
+        masks = query.sum(1).double()
+        if binomial:
+            counts = torch.binomial(masks, torch.full_like(masks, step_prob), generator=generator)
+        else:
+            counts = torch.poisson(leap_rate * masks, generator=generator)
         candidates = query
         if rule.window is not None:
             candidates = query & (query.cumsum(1) <= rule.window)
@@ -100,6 +120,12 @@ def reveal(tokens, query, logits, leap_rate, rule: UnmaskRule, generator) -> tor
     rows, cols = query.nonzero(as_tuple=True)
     out[rows[chosen], cols[chosen]] = values[chosen]
     return out
+
+
+def step_laws(schedule: PolynomialSchedule, t: float, s: float) -> tuple[float, float]:
+    """(tau x rate(t), P(event in [t, s] | not before t)) of a schedule for the step [t, s]."""
+    t64, s64 = torch.tensor(t, dtype=torch.float64), torch.tensor(s, dtype=torch.float64)
+    return float((s64 - t64) * schedule.rate(t64)), float(schedule.conditional_prob(t64, s64))
 
 
 def insert_masks(tokens, fixed, lengths, counts, *, mask_id: int, pad_id: int):
@@ -140,16 +166,19 @@ def flex_sample(
     stats = SamplerStats(steps=steps)
     for k in range(steps):
         t, s = k / steps, (k + 1) / steps
-        tau = s - t
         query = tokens == mask_id
         t_batch = torch.full((tokens.shape[0],), t)
         logits, log_gaps = predict(tokens, fixed, lengths, t_batch, query)
         stats.network_calls += 1
-        rate_a = float(insertion.rate(torch.tensor(t, dtype=torch.float64)))
-        rate_b = float(unmasking.rate(torch.tensor(t, dtype=torch.float64)))
-        tokens = reveal(tokens, query, logits, tau * rate_b, rule, generator)
+        leap_a, prob_a = step_laws(insertion, t, s)
+        tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), rule, generator)
         slots = torch.arange(tokens.shape[1] + 1)[None, :] <= lengths[:, None]
-        counts = torch.poisson((tau * rate_a * log_gaps.double().exp()).masked_fill(~slots, 0.0), generator=generator)
+        gaps = log_gaps.double().exp().masked_fill(~slots, 0.0)
+        if rule.count_law == "binomial":
+            pending = gaps.floor() + (torch.rand(gaps.shape, generator=generator, dtype=torch.float64) < gaps.frac())
+            counts = torch.binomial(pending, torch.full_like(pending, prob_a), generator=generator)
+        else:
+            counts = torch.poisson(leap_a * gaps, generator=generator)
         counts = counts.long()
         over = lengths + counts.sum(1) > max_len
         stats.capped_insertions += int(over.sum())
@@ -190,8 +219,7 @@ def mdm_sample(
             break
         logits = predict(tokens, torch.full((tokens.shape[0],), t), query)
         stats.network_calls += 1
-        rate_b = float(unmasking.rate(torch.tensor(t, dtype=torch.float64)))
-        tokens = reveal(tokens, query, logits, (s - t) * rate_b, rule, generator)
+        tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), rule, generator)
         if on_step is not None:
             on_step(k, tokens)
     query = tokens == mask_id
