@@ -20,3 +20,7 @@ class Planner(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> dict:
         """Configuration and counters (e.g. network evaluations) to store with the results."""
+
+    def trace(self, subgoals: np.ndarray, frames: int = 8) -> tuple[list[list], list[str]] | None:
+        """Snapshots of the generation process for one query (frames, titles), or None if there is none."""
+        return None

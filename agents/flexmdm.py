@@ -44,34 +44,42 @@ class FlexMDM:
         lengths = data.lengths[indices].double()
         return self.num_subgoals + self.insertion.value(t) * (lengths - self.num_subgoals)
 
-    def loss(self, model: DiT, data: TokenizedSplit, indices, t, generator):
-        """(loss, metrics, number of tokens the network processed) for one batch."""
+    def loss(self, model: DiT, data: TokenizedSplit, indices, t, generator, shard=slice(None), shards: int = 1):
+        """(loss, metrics, number of tokens the network processed) for one batch.
+
+        Data-parallel training: the noise is drawn for the whole batch, the network sees rows
+        ``shard`` only, and the loss is scaled by ``shards`` so that averaging the shards' gradients
+        gives the whole batch's gradient.
+        """
         tokens, lengths, fixed = data.paths(indices, self.tokenizer.pad)
         state = flex_interpolate(
             tokens, lengths, fixed, t, insertion=self.insertion, unmasking=self.unmasking,
             pad_id=self.tokenizer.pad, mask_id=self.tokenizer.mask, generator=generator,
-        )
+        ).rows(shard)
         device = next(model.parameters()).device
         state = type(state)(*(v.to(device) for v in vars(state).values()))
         loss, metrics = flex_loss(
-            model, state, insertion=self.insertion, unmasking=self.unmasking, normalizer=float(lengths.sum())
+            model, state, insertion=self.insertion, unmasking=self.unmasking, normalizer=float(lengths.sum()) / shards
         )
-        return loss, metrics, int(state.lengths.sum()) + len(indices)
+        return loss, metrics, int(state.lengths.sum()) + len(state.lengths)
 
     @torch.no_grad()
     def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule: UnmaskRule, generator=None, on_step=None):
-        """Paths (list of token tensors) grown from subgoal tokens (B, K); returns (paths, stats)."""
+        """Paths (list of token tensors) grown from subgoal tokens (B, K); returns (paths, stats).
+
+        ``on_step(k, body)`` sees the sequences (B, N; PAD after each row's end) after step k.
+        """
         device = next(model.parameters()).device
         batch = subgoals.shape[0]
 
         def predict(tokens, fixed, lengths, t, query):
-            hidden = model(tokens.to(device), fixed.to(device), lengths.to(device), t.to(device))
-            return model.unmask_logits(hidden, query.to(device)).cpu(), model.gap_log_rates(hidden).cpu()
+            logits, log_gaps = model(tokens.to(device), fixed.to(device), lengths.to(device), t.to(device), query.to(device))
+            return logits.cpu(), log_gaps.cpu()
 
         tokens, lengths, stats = flex_sample(
             predict, subgoals, torch.ones(subgoals.shape, dtype=torch.bool), torch.full((batch,), subgoals.shape[1]),
             steps=steps, rule=rule, insertion=self.insertion, unmasking=self.unmasking,
             mask_id=self.tokenizer.mask, pad_id=self.tokenizer.pad, max_len=self.max_len,
-            generator=generator, on_step=on_step,
+            generator=generator, on_step=None if on_step is None else lambda k, tokens, lengths: on_step(k, tokens),
         )
         return [tokens[b, : lengths[b]] for b in range(batch)], stats

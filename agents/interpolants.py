@@ -32,6 +32,15 @@ class FlexState:
     gaps: torch.Tensor
     t: torch.Tensor
 
+    def rows(self, index) -> "FlexState":
+        """The states of rows ``index`` (a slice or index tensor), trimmed to their longest row."""
+        lengths = self.lengths[index]
+        width = int(lengths.max()) if len(lengths) else 0
+        return FlexState(
+            self.tokens[index, :width], self.fixed[index, :width], lengths, self.targets[index, :width],
+            self.is_mask[index, :width], self.gaps[index, : width + 1], self.t[index],
+        )
+
 
 def sample_event_times(shape, insertion: PolynomialSchedule, unmasking: PolynomialSchedule, generator=None):
     """Per-token insertion time T1 ~ a and unmasking time T2 >= T1 with P(T2 <= t | T1) = (b_t - b_T1)/(1 - b_T1)."""

@@ -57,6 +57,30 @@ class LearnedPlanner(Planner):
         self.counters["capped_insertions"] += stats.capped_insertions
         return [tokenizer.decode(p.numpy()) for p in paths]
 
+    def trace(self, subgoals, frames: int = 8) -> tuple[list[list], list[str]]:
+        """Snapshots of one generation from ``subgoals``, for a filmstrip: (frames, titles).
+
+        A frame holds one entry per position of the sequence: a (row, col) cell, or None for a mask.
+        """
+        tokenizer = self.method.tokenizer
+        shown = set(np.linspace(0, self.steps - 1, frames - 1).round().astype(int).tolist())
+        snapshots, titles = [], []
+
+        def cells(row):
+            return [None if x == tokenizer.mask else tuple(tokenizer.decode([x])[0]) for x in row
+                    if x == tokenizer.mask or x < tokenizer.num_cells]
+
+        def on_step(k, body):
+            if k in shown:
+                snapshots.append(cells(body[0].tolist()))
+                titles.append(f"after step {k + 1}/{self.steps}")
+
+        encoded = torch.from_numpy(tokenizer.encode(subgoals))[None]
+        paths, stats = self.method.sample(self.model, encoded, steps=self.steps, rule=self.rule,
+                                          generator=torch.Generator().manual_seed(0), on_step=on_step)
+        final = "final" if not stats.final_reveals else f"final ({stats.final_reveals} masks argmax-filled)"
+        return snapshots + [cells(paths[0].tolist())], titles + [final]
+
     def describe(self) -> dict:
         return {"agent": self.name, "steps": self.steps, "sampler": vars(self.rule), **self.checkpoint_info,
                 "counters": dict(self.counters)}

@@ -25,13 +25,12 @@ def flex_loss(
     normalizer: float,
 ) -> tuple[torch.Tensor, dict]:
     """Eq. 7: b'/(1-b) x cross-entropy at masks + a'/(1-a) x phi(gap, g) over the n + 1 slots."""
-    hidden = model(state.tokens, state.fixed, state.lengths, state.t)
+    logits, log_gaps = model(state.tokens, state.fixed, state.lengths, state.t, state.is_mask)
     t = state.t.float()
-    logits = model.unmask_logits(hidden, state.is_mask)
     ce = F.cross_entropy(logits, state.targets[state.is_mask], reduction="none")
     mask_weight = unmasking.rate(t)[:, None].expand_as(state.is_mask)[state.is_mask]
     slots = torch.arange(state.gaps.shape[1])[None, :] <= state.lengths[:, None]
-    gap_terms = poisson_bregman(state.gaps, model.gap_log_rates(hidden)) * slots
+    gap_terms = poisson_bregman(state.gaps, log_gaps) * slots
     unmask_loss = (mask_weight * ce).sum() / normalizer
     insert_loss = (insertion.rate(t)[:, None] * gap_terms).sum() / normalizer
     metrics = {
@@ -54,8 +53,7 @@ def mdm_loss(
 ) -> tuple[torch.Tensor, dict]:
     """Eq. 4: b'/(1-b) x cross-entropy at masked positions (PAD is an ordinary target)."""
     lengths = torch.full((noisy.shape[0],), noisy.shape[1], dtype=torch.long)
-    hidden = model(noisy, torch.zeros_like(is_mask), lengths, t)
-    logits = model.unmask_logits(hidden, is_mask)
+    logits, _ = model(noisy, torch.zeros_like(is_mask), lengths, t, is_mask)
     ce = F.cross_entropy(logits, clean[is_mask], reduction="none")
     weight = unmasking.rate(t.float())[:, None].expand_as(is_mask)[is_mask]
     loss = (weight * ce).sum() / normalizer

@@ -47,7 +47,8 @@ class MDM:
     def prompt(self, subgoals: torch.Tensor) -> torch.Tensor:
         return torch.cat([subgoals, torch.full((subgoals.shape[0], 1), self.tokenizer.sep)], dim=1)
 
-    def loss(self, model: DiT, data: TokenizedSplit, indices, t, generator):
+    def loss(self, model: DiT, data: TokenizedSplit, indices, t, generator, shard=slice(None), shards: int = 1):
+        """(loss, metrics, tokens processed); ``shard`` / ``shards`` as in FlexMDM.loss."""
         paths, lengths, fixed = data.paths(indices, self.tokenizer.pad)
         subgoals = paths.gather(1, data.subgoal_index[indices])
         clean = torch.full((len(indices), self.max_len), self.tokenizer.pad, dtype=torch.long)
@@ -56,15 +57,20 @@ class MDM:
         noisy, is_mask = mdm_interpolate(
             clean, self.prompt_len, t, unmasking=self.unmasking, mask_id=self.tokenizer.mask, generator=generator
         )
+        noisy, is_mask, clean, t = noisy[shard], is_mask[shard], clean[shard], t[shard]
         device = next(model.parameters()).device
         loss, metrics = mdm_loss(
             model, noisy.to(device), is_mask.to(device), clean.to(device), t.to(device),
-            unmasking=self.unmasking, normalizer=float(len(indices) * self.max_path_len),
+            unmasking=self.unmasking, normalizer=float(len(indices) * self.max_path_len) / shards,
         )
         return loss, metrics, clean.numel()
 
     @torch.no_grad()
     def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule: UnmaskRule, generator=None, on_step=None):
+        """Paths (non-PAD cell tokens after SEP) for subgoal tokens (B, K); returns (paths, stats).
+
+        ``on_step(k, body)`` sees the tokens after SEP (B, max_path_len) after step k.
+        """
         device = next(model.parameters()).device
         batch = subgoals.shape[0]
         tokens = torch.full((batch, self.max_len), self.tokenizer.mask, dtype=torch.long)
@@ -73,12 +79,13 @@ class MDM:
         no_flags = torch.zeros((batch, self.max_len), dtype=torch.bool, device=device)
 
         def predict(tokens, t, query):
-            hidden = model(tokens.to(device), no_flags, lengths, t.to(device))
-            return model.unmask_logits(hidden, query.to(device)).cpu()
+            logits, _ = model(tokens.to(device), no_flags, lengths, t.to(device), query.to(device))
+            return logits.cpu()
 
         tokens, stats = mdm_sample(
             predict, tokens, steps=steps, rule=rule, unmasking=self.unmasking, mask_id=self.tokenizer.mask,
-            generator=generator, on_step=on_step,
+            generator=generator,
+            on_step=None if on_step is None else lambda k, tokens: on_step(k, tokens[:, self.prompt_len :]),
         )
         body = tokens[:, self.prompt_len :]
         return [row[row < self.tokenizer.num_cells] for row in body], stats

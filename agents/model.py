@@ -153,7 +153,16 @@ class DiT(nn.Module):
             x = x + self.row_emb(self.token_row[tokens]) + self.col_emb(self.token_col[tokens])
         return x
 
-    def forward(self, tokens: torch.Tensor, fixed: torch.Tensor, lengths: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens, fixed, lengths, t, query) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(unmask logits at the ``query`` positions, gap log rates or None): both heads in one call.
+
+        Training goes through this call so that DistributedDataParallel sees every parameter used.
+        """
+        hidden = self.hidden_states(tokens, fixed, lengths, t)
+        log_gaps = self.gap_log_rates(hidden) if self.cfg.insertion_head else None
+        return self.unmask_logits(hidden, query), log_gaps
+
+    def hidden_states(self, tokens: torch.Tensor, fixed: torch.Tensor, lengths: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Final hidden states (B, N', d) in fp32; N' = N + 1 with the insertion head (BOS first)."""
         if self.cfg.insertion_head:
             tokens = F.pad(tokens, (1, 0), value=self.bos_id)

@@ -15,6 +15,7 @@ import click
 import torch
 
 from agents.batching import TokenizedSplit, epoch_batches
+from agents.distributed import join_process_group
 from agents.flexmdm import FlexMDM
 from agents.mdm import MDM
 from agents.model import DiT, ModelConfig
@@ -40,11 +41,12 @@ class TrainConfig:
     warmup_epochs: float = 0.2
     lr_schedule: str = "cosine"  # or "constant" after warm-up
     ema_decay: float = 0.999
-    batch_size: int = 128
+    batch_size: int = 128  # the global batch: split over the processes of a data-parallel run
     epochs: float = 10.0
     max_minutes: float | None = None
     t_max: float = 0.999  # times are drawn on [0, t_max): the 1/(1-t) weights stay <= 1000
     grad_clip: float = 1.0
+    bf16: bool = True  # bf16 autocast where the hardware has native bf16 matrix units (fp32 otherwise)
     seed: int = 0
     eval_every_minutes: float = 5.0
     eval_examples: int = 200
@@ -183,6 +185,10 @@ def train(
     ``quick_eval(planner_model, method) -> float`` (held-out success) is called periodically with the
     EMA model. ``stop_after`` ends this call after that many steps (as an interruption would; the
     run can be resumed). Returns a summary of the run.
+
+    Under torchrun (WORLD_SIZE > 1) every process calls this: each batch of ``cfg.batch_size`` is
+    split across the ranks (same noise as one process would draw), gradients are averaged by
+    DistributedDataParallel, and rank 0 alone writes the run folder and shows progress.
     """
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
@@ -190,8 +196,13 @@ def train(
         raise ValueError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if resume and not ckpt_path.exists():
         raise ValueError(f"--resume: no checkpoint at {ckpt_path}")
-    out.mkdir(parents=True, exist_ok=True)
-    dev = pick_device(device)
+    world, dev = join_process_group(pick_device(device))
+    if cfg.batch_size % world.size:
+        raise ValueError(f"batch size {cfg.batch_size} does not split over {world.size} processes; "
+                         f"choose a multiple of {world.size}")
+    world.barrier()  # every rank has checked the run folder before rank 0 writes into it
+    if world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     height, width = dataset.maze.shape
     tokenizer = CellTokenizer(height, width)
     data = TokenizedSplit.from_split(dataset.train, tokenizer)
@@ -199,6 +210,7 @@ def train(
     method = build_method(agent, tokenizer, dataset.num_subgoals, max_path_len)
     torch.manual_seed(cfg.seed)
     model = build_model(method, tokenizer, cfg).to(dev)
+    trained = model if world.size == 1 else torch.nn.parallel.DistributedDataParallel(model)
     ema = EMA(model, cfg.ema_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -213,27 +225,30 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed, tokens_seen = state["step"], state["elapsed"], state["tokens_seen"]
         torch.set_rng_state(state["torch_rng"])
-    use_bf16 = bf16_autocast_supported(dev)
+    use_bf16 = cfg.bf16 and bf16_autocast_supported(dev)
     run_info = {
         "agent": agent, "train_config": asdict(cfg), "model_config": model.cfg.to_dict(),
         "parameters": model.num_parameters(), "device": str(dev), "bf16_autocast": use_bf16,
         "dataset_id": dataset.meta["dataset_id"], "dataset_path": str(dataset.path),
         "num_subgoals": dataset.num_subgoals, "max_path_len": max_path_len, "steps_per_epoch": steps_per_epoch,
-        "total_steps": total_steps,
+        "total_steps": total_steps, "processes": world.size,
     }
-    (out / "config.json").write_text(json.dumps(run_info, indent=2) + "\n")
+    if world.is_main:
+        (out / "config.json").write_text(json.dumps(run_info, indent=2) + "\n")
 
     def checkpoint():
+        if not world.is_main:
+            return
         save_atomic({
             **run_info, "tokenizer": tokenizer.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(),
             "optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed, "tokens_seen": tokens_seen,
             "torch_rng": torch.get_rng_state(), "maze": dataset.maze,
         }, ckpt_path)
 
-    log = (out / "metrics.jsonl").open("a")
+    log = (out / "metrics.jsonl").open("a") if world.is_main else open(os.devnull, "w")
     deadline = None if cfg.max_minutes is None else cfg.max_minutes * 60
     last_eval = last_ckpt = elapsed
-    bar = click.progressbar(length=total_steps, label=f"train {agent}", show_pos=True, file=None if progress else open(os.devnull, "w"))
+    bar = click.progressbar(length=total_steps, label=f"train {agent}", show_pos=True, file=None if progress and world.is_main else open(os.devnull, "w"))
     bar.update(step)
     model.train()
     stopped_by = "epochs"
@@ -257,34 +272,42 @@ def train(
             if stop_after is not None and step - first_step >= stop_after:
                 stopped_by = "stop_after"
                 break
-            if deadline is not None and elapsed >= deadline:
+            if deadline is not None and world.all_agree(elapsed >= deadline):
                 stopped_by = "max_minutes"
                 break
+            if len(indices) < world.size:  # an epoch's last batch too small to split: skipped by all ranks
+                step += 1
+                bar.update(1)
+                continue
             noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # per step: exact resume
             started = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step, steps_per_epoch, total_steps)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss, metrics, n_tokens = method.loss(model, data, indices, t, noise)
+                loss, metrics, n_tokens = method.loss(
+                    trained, data, indices, t, noise, shard=world.shard(len(indices)), shards=world.size
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             if torch.isfinite(grad_norm):
                 optimizer.step()
             ema.update(model)
+            batch_loss, n_tokens = world.mean([loss.item(), n_tokens])  # the whole batch's loss and tokens / rank
+            n_tokens = round(n_tokens * world.size)
             seconds = time.perf_counter() - started
             step += 1
             elapsed += seconds
             tokens_seen += n_tokens
-            record = {"step": step, "epoch": step / steps_per_epoch, "loss": loss.item(), **metrics,
+            record = {"step": step, "epoch": step / steps_per_epoch, "loss": batch_loss, **metrics,
                       "grad_norm": float(grad_norm), "lr": optimizer.param_groups[0]["lr"],
                       "tokens_per_s": n_tokens / seconds, "elapsed_s": elapsed}
-            if quick_eval is not None and elapsed - last_eval >= cfg.eval_every_minutes * 60:
+            if world.is_main and quick_eval is not None and elapsed - last_eval >= cfg.eval_every_minutes * 60:
                 record["val_success"] = quick_eval(ema.model, method)
                 last_eval = elapsed
             log.write(json.dumps(record) + "\n")
             if elapsed - last_label >= 10:
-                bar.label = f"train {agent} loss {loss.item():.3f} {tokens_seen / elapsed:.0f} tok/s"
+                bar.label = f"train {agent} loss {batch_loss:.3f} {tokens_seen / elapsed:.0f} tok/s"
                 last_label = elapsed
             bar.update(1)
             if elapsed - last_ckpt >= cfg.checkpoint_every_minutes * 60:
@@ -294,8 +317,10 @@ def train(
     checkpoint()
     log.close()
     summary = {**run_info, "steps": step, "epochs_done": step / steps_per_epoch, "train_minutes": elapsed / 60,
-               "tokens_seen": tokens_seen, "stopped_by": stopped_by}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+               "tokens_seen": tokens_seen, "stopped_by": stopped_by, "ranks_in_sync": world.in_sync(model)}
+    if world.is_main:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    world.barrier()  # the run folder is complete when any rank returns
     return summary
 
 

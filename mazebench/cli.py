@@ -215,7 +215,7 @@ def render(data, out, count, split) -> None:
         items = [(f"{split}-{i:05d}", chosen[i].subgoals, chosen[i].path) for i in range(len(chosen))]
     for name, subgoals, path in items[:count]:
         score = score_path(maze, subgoals, path)
-        save_path_png(out / f"{name}.png", maze, subgoals, path, score=score, title=f"{name}: {score.reason}")
+        save_path_png(out / f"{name}.png", maze, subgoals, path, score=score, title=name)
     click.echo(f"{min(count, len(items))} PNG files in {out}")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mazebench.maze import make_maze, open_cells
-from mazebench.scoring import _parse_path as parse_path  # the scorer's reading of untrusted cells
+from mazebench.scoring import parse_path  # the scorer's reading of untrusted cells
 
 ENV_ID = "mazebench/Maze-v0"
 

@@ -25,7 +25,8 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     """Plan and score one held-out example per pair (the first ``limit``); write the report; return the summary.
 
     ``out_dir`` receives ``results.json`` (the summary), ``samples.jsonl`` (one line per example),
-    ``maze.txt`` and galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each.
+    ``maze.txt``, galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each and,
+    for planners with a generation process, ``generation.png``: a filmstrip of the first query's states.
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of examples, got {limit}")
@@ -64,6 +65,8 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
             handle.write(json.dumps(sample) + "\n")
     save_maze(dataset.maze, out / "maze.txt")
     _save_galleries(out, dataset.maze, examples, paths, scores, indices, num_pngs)
+    if examples and num_pngs:
+        _save_generation(out / "generation.png", planner, dataset.maze, examples[0].subgoals)
     (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -117,5 +120,13 @@ def _save_galleries(out: Path, maze: np.ndarray, examples: list, paths: list, sc
     for name, wanted in (("successes", True), ("failures", False)):
         chosen = [i for i, score in enumerate(scores) if score.success == wanted][:num_pngs]
         if chosen:
-            items = [(examples[i].subgoals, paths[i], scores[i], f"#{indices[i]}: {scores[i].reason}") for i in chosen]
+            items = [(examples[i].subgoals, paths[i], scores[i], f"val #{indices[i]}") for i in chosen]
             save_gallery_png(out / f"{name}.png", maze, items)
+
+
+def _save_generation(out_path: Path, planner: Planner, maze: np.ndarray, subgoals: np.ndarray) -> None:
+    from mazebench.rendering import save_filmstrip_png
+
+    traced = planner.trace(subgoals)
+    if traced is not None:
+        save_filmstrip_png(out_path, maze, *traced, ncols=4)

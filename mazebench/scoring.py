@@ -44,7 +44,7 @@ def score_path(maze: np.ndarray, subgoals: Any, path: Any) -> PathScore:
     """Score ``path`` (a sequence of (row, col) cells) on ``maze`` against ``subgoals`` (K cells)."""
     grid = _check_maze(maze)
     goals = _check_subgoals(subgoals)
-    cells = _parse_path(path)
+    cells = parse_path(path)
     if cells is None:
         return PathScore(False, False, False, f"path is not a sequence of cells: {_short(path)}", None, "bad_cell", 0, 0)
     if not cells:
@@ -68,13 +68,13 @@ def _check_maze(maze: Any) -> np.ndarray:
 
 
 def _check_subgoals(subgoals: Any) -> list[tuple[int, int]]:
-    goals = _parse_path(subgoals)
+    goals = parse_path(subgoals)
     if not goals or any(g is None for g in goals):
         raise ValueError(f"subgoals must be a non-empty sequence of (row, col) integer pairs, got {_short(subgoals)}")
     return goals
 
 
-def _parse_path(path: Any) -> list[tuple[int, int] | None] | None:
+def parse_path(path: Any) -> list[tuple[int, int] | None] | None:
     """The cells of ``path`` as integer pairs (``None`` for an unreadable cell); ``None`` if not a sequence."""
     path = _plain(path)
     if path is None or isinstance(path, (str, bytes, dict)):

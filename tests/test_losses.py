@@ -146,7 +146,7 @@ def test_flex_loss_weights_by_hand():
     normalizer = 37.0
     loss, metrics = flex_loss(model, state, insertion=INSERTION, unmasking=UNMASKING, normalizer=normalizer)
     with torch.no_grad():
-        hidden = model(state.tokens, state.fixed, state.lengths, state.t)
+        hidden = model.hidden_states(state.tokens, state.fixed, state.lengths, state.t)
         every = model.unmask_logits(hidden, torch.ones_like(state.is_mask)).view(*state.tokens.shape, -1)
         log_rates = model.gap_log_rates(hidden)
     unmask = insert = 0.0
@@ -175,7 +175,7 @@ def test_mdm_loss_weights_by_hand():
     model = make_model(insertion_head=False, num_classes=num_classes)
     loss, metrics = mdm_loss(model, noisy, is_mask, clean, t, unmasking=UNMASKING, normalizer=23.0)
     with torch.no_grad():
-        hidden = model(noisy, torch.zeros_like(is_mask), torch.full((4,), 10), t)
+        hidden = model.hidden_states(noisy, torch.zeros_like(is_mask), torch.full((4,), 10), t)
         every = model.unmask_logits(hidden, torch.ones_like(is_mask)).view(4, 10, -1)
     expected = sum(rate(1.5, float(t[b])) * -float(every[b, i].double().log_softmax(-1)[clean[b, i]])
                    for b in range(4) for i in range(10) if is_mask[b, i])

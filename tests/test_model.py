@@ -47,7 +47,7 @@ def random_rows(batch, max_len, seed):
 
 def outputs(model, tokens, fixed, lengths, t):
     """Unmask logits at every real position (row-major) and gap log-rates at every real slot."""
-    hidden = model(tokens, fixed, lengths, t)
+    hidden = model.hidden_states(tokens, fixed, lengths, t)
     valid = torch.arange(tokens.shape[1])[None] < lengths[:, None]
     logits = model.unmask_logits(hidden, valid)
     gaps = None
@@ -61,7 +61,7 @@ def outputs(model, tokens, fixed, lengths, t):
 def test_output_shapes(insertion_head):
     model = make_model(insertion_head)
     tokens, fixed, lengths, t = random_rows(3, 7, seed=0)
-    hidden = model(tokens, fixed, lengths, t)
+    hidden = model.hidden_states(tokens, fixed, lengths, t)
     assert hidden.shape == (3, 7 + insertion_head, 32) and hidden.dtype == torch.float32
     query = tokens == TOK.mask
     assert model.unmask_logits(hidden, query).shape == (int(query.sum()), TOK.num_cells)
@@ -73,7 +73,7 @@ def test_sequence_longer_than_max_len_raises():
     model = make_model()
     tokens, fixed, lengths, t = random_rows(1, 64, seed=0)  # + BOS = 65 > max_len
     with pytest.raises(ValueError):
-        model(tokens, fixed, lengths, t)
+        model.hidden_states(tokens, fixed, lengths, t)
 
 
 @pytest.mark.parametrize("insertion_head", [True, False])
@@ -121,7 +121,7 @@ def test_unmask_logits_follow_row_major_query_order(insertion_head):
     model = make_model(insertion_head)
     tokens, fixed, lengths, t = random_rows(3, 8, seed=3)
     with torch.no_grad():
-        hidden = model(tokens, fixed, lengths, t)
+        hidden = model.hidden_states(tokens, fixed, lengths, t)
         every = model.unmask_logits(hidden, torch.ones_like(tokens, dtype=torch.bool)).view(3, 8, -1)
         gen = torch.Generator().manual_seed(4)
         for _ in range(5):
@@ -135,7 +135,7 @@ def test_gap_log_rates_are_finite_and_exact_for_extreme_pre_activations():
     tokens, fixed, lengths, t = random_rows(1, 5, seed=5)
     last = model.gap_head[-1]
     with torch.no_grad():
-        hidden = model(tokens, fixed, lengths, t)
+        hidden = model.hidden_states(tokens, fixed, lengths, t)
         last.weight.zero_()
     for pre in [-1e4, -200.0, -30.0, -20.5, -20.0, -19.5, -5.0, 0.0, 5.0, 30.0, 1e4]:
         with torch.no_grad():
@@ -155,9 +155,9 @@ def test_runs_under_bf16_autocast_with_fp32_heads():
     tokens, fixed, lengths, t = random_rows(3, 7, seed=6)
     query = tokens == TOK.mask
     with torch.no_grad():
-        ref_logits = model.unmask_logits(model(tokens, fixed, lengths, t), query)
+        ref_logits = model.unmask_logits(model.hidden_states(tokens, fixed, lengths, t), query)
         with torch.autocast("cpu", torch.bfloat16):
-            hidden = model(tokens, fixed, lengths, t)
+            hidden = model.hidden_states(tokens, fixed, lengths, t)
             logits = model.unmask_logits(hidden, query)
             log_rates = model.gap_log_rates(hidden)
     assert hidden.dtype == logits.dtype == log_rates.dtype == torch.float32

@@ -1,0 +1,87 @@
+"""Data-parallel training with PyTorch's own stack: join the process group that torchrun describes.
+
+``torchrun --nproc_per_node=N -m mazebench train ...`` starts N processes with RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR and MASTER_PORT set; each calls ``join_process_group``. A plain
+``mazebench train`` (no WORLD_SIZE, or WORLD_SIZE=1) is a world of one and touches nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    """Where this process sits: its rank among ``size`` processes and its local rank on the node."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes logs, checkpoints and progress bars."""
+        return self.rank == 0
+
+    def shard(self, count: int) -> slice:
+        """This rank's contiguous share of ``count`` rows (sizes differ by at most one)."""
+        base, extra = divmod(count, self.size)
+        start = self.rank * base + min(self.rank, extra)
+        return slice(start, start + base + (self.rank < extra))
+
+    def all_agree(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any rank (e.g. rank 0 ran out of time)."""
+        if self.size == 1:
+            return flag
+        value = torch.tensor([float(flag)])
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def mean(self, values: list[float]) -> list[float]:
+        """The mean of each of ``values`` over the ranks."""
+        if self.size == 1:
+            return list(values)
+        tensor = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(tensor)
+        return (tensor / self.size).tolist()
+
+    def in_sync(self, module: torch.nn.Module) -> bool:
+        """Whether every rank holds exactly the same parameters as the others."""
+        if self.size == 1:
+            return True
+        flat = torch.cat([p.detach().reshape(-1).float().cpu() for p in module.parameters()])
+        high, low = flat.clone(), flat.clone()
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        return bool(torch.equal(high, low))
+
+    def barrier(self) -> None:
+        if self.size > 1:
+            dist.barrier()
+
+
+def join_process_group(device: torch.device) -> tuple[World, torch.device]:
+    """Join torchrun's process group (gloo on CPU, NCCL on CUDA) if WORLD_SIZE > 1; returns (world, device).
+
+    On CUDA each process takes the GPU of its local rank unless the device names one.
+    """
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return World(), device
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return World(dist.get_rank(), dist.get_world_size(), local_rank), device
+
+
+def leave_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
