@@ -19,7 +19,7 @@ def default_run_dir(agent: str, num_subgoals: int, preset: str = "cpu") -> Path:
 
 
 def _learned(agent: str) -> Callable[..., Planner]:
-    def make(*, dataset=None, checkpoint=None, steps=None, sampler=None, temperature=None, device=None) -> Planner:
+    def make(*, dataset=None, checkpoint=None, steps=None, sampling=None, device=None) -> Planner:
         from agents.learned import LearnedPlanner  # torch loads only for learned agents
 
         if checkpoint is None:
@@ -31,8 +31,7 @@ def _learned(agent: str) -> Callable[..., Planner]:
             raise FileNotFoundError(
                 f"no trained {agent} model at {checkpoint}; run `mazebench train --agent {agent} --subgoals {k}` first"
             )
-        planner = LearnedPlanner.from_checkpoint(checkpoint, steps=steps, sampler=sampler, temperature=temperature,
-                                                 device=device)
+        planner = LearnedPlanner.from_checkpoint(checkpoint, steps=steps, sampling=sampling, device=device)
         if dataset is not None:
             planner.check_compatible(dataset)
         return planner
@@ -45,13 +44,14 @@ AGENT_FACTORIES: dict[str, Callable[..., Planner]] = {"bfs": _make_bfs, "flexmdm
 AGENT_NAMES = tuple(AGENT_FACTORIES)
 
 
-def make_agent(name: str, *, dataset=None, checkpoint=None, steps=None, sampler=None, temperature=None,
-               device=None) -> Planner:
-    """Build the planner called ``name``; options it does not use are ignored."""
+def make_agent(name: str, *, dataset=None, checkpoint=None, steps=None, sampling=None, device=None) -> Planner:
+    """Build the planner called ``name``; options it does not use are ignored.
+
+    ``sampling`` holds settings of ``agents.samplers.UnmaskRule`` (mode, temperature, count_law ...).
+    """
     if name not in AGENT_FACTORIES:
         raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENT_NAMES)}")
-    return AGENT_FACTORIES[name](dataset=dataset, checkpoint=checkpoint, steps=steps, sampler=sampler,
-                                 temperature=temperature, device=device)
+    return AGENT_FACTORIES[name](dataset=dataset, checkpoint=checkpoint, steps=steps, sampling=sampling, device=device)
 
 
 __all__ = ["AGENT_NAMES", "Planner", "default_run_dir", "make_agent"]

@@ -9,13 +9,22 @@ import numpy as np
 
 
 class Planner(abc.ABC):
-    """Plans paths on a maze through given subgoal sequences."""
+    """Plans paths on a maze through given subgoal sequences.
+
+    ``counters`` holds running totals (paths planned, network calls ...) that evaluation adds up
+    across worker processes and stores with the results.
+    """
 
     name: str
+    counters: dict[str, int]
 
     @abc.abstractmethod
-    def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """One ``(L, 2)`` path of (row, col) cells per ``(K, 2)`` subgoal sequence of the batch."""
+    def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray], seed: int = 0) -> list[np.ndarray]:
+        """One ``(L, 2)`` path of (row, col) cells per ``(K, 2)`` subgoal sequence of the batch.
+
+        A stochastic planner draws from ``seed`` alone, so a batch's paths do not depend on the
+        batches planned before it (evaluation in several processes gives the serial result).
+        """
 
     @abc.abstractmethod
     def describe(self) -> dict:

@@ -18,10 +18,9 @@ class BFSPlanner(Planner):
     name = "bfs"
 
     def __init__(self) -> None:
-        self.paths_planned = 0
-        self.segments_searched = 0
+        self.counters = {"paths_planned": 0, "segments_searched": 0}
 
-    def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray], seed: int = 0) -> list[np.ndarray]:
         grid = np.asarray(maze)
         paths = []
         for subgoals in subgoal_batch:
@@ -29,13 +28,13 @@ class BFSPlanner(Planner):
             path = [cells[0]]
             for start, goal in zip(cells, cells[1:]):
                 path += shortest_path(grid, start, goal)[1:]
-            self.segments_searched += len(cells) - 1
-            self.paths_planned += 1
+            self.counters["segments_searched"] += len(cells) - 1
+            self.counters["paths_planned"] += 1
             paths.append(np.array(path, dtype=np.int64).reshape(-1, 2))
         return paths
 
     def describe(self) -> dict:
-        return {"name": self.name, "paths_planned": self.paths_planned, "segments_searched": self.segments_searched}
+        return {"name": self.name, **self.counters}
 
 
 def shortest_path(maze: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> list[tuple[int, int]]:

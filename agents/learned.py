@@ -16,41 +16,41 @@ from agents.training import load_checkpoint
 class LearnedPlanner(Planner):
     """Samples one path per subgoal sequence with a trained model (EMA weights)."""
 
-    def __init__(self, method, model, *, steps: int = 64, rule: UnmaskRule | None = None, seed: int = 0,
-                 checkpoint: dict | None = None):
+    def __init__(self, method, model, *, steps: int = 64, rule: UnmaskRule | None = None, checkpoint: dict | None = None):
         self.name = method.name
         self.method = method
         self.model = model
         self.steps = steps
-        self.rule = rule or UnmaskRule()
-        self.generator = torch.Generator().manual_seed(seed)
-        self.checkpoint = checkpoint or {}
-        self.checkpoint_info = {k: self.checkpoint[k] for k in ("dataset_id", "parameters", "train_config") if k in self.checkpoint}
+        self.rule = rule or UnmaskRule(temperature=0.0)
+        kept = ("dataset_id", "parameters", "train_config", "num_subgoals", "maze")
+        self.trained_on = {k: (checkpoint or {})[k] for k in kept if k in (checkpoint or {})}
         self.counters = {"paths": 0, "network_calls": 0, "final_reveals": 0, "capped_insertions": 0}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, steps: int | None = None, sampler: str | None = None,
-                        temperature: float | None = None, device: str | None = None) -> "LearnedPlanner":
+    def from_checkpoint(cls, path: str | Path, *, steps: int | None = None, sampling: dict | None = None,
+                        device: str | None = None) -> "LearnedPlanner":
+        """The EMA model of a run; ``sampling`` overrides the default rule (adaptive, argmax: temperature 0)."""
         method, model, state = load_checkpoint(path, device or "auto")
-        rule = UnmaskRule(mode=sampler or "adaptive", temperature=0.0 if temperature is None else temperature)
-        return cls(method, model, steps=steps or 64, rule=rule, checkpoint=state)
+        return cls(method, model, steps=steps or 64, rule=UnmaskRule(**{"temperature": 0.0, **(sampling or {})}),
+                   checkpoint=state)
 
     def check_compatible(self, dataset) -> None:
         """Refuse a dataset whose maze or K differs from the one the model was trained on."""
-        trained_k = self.checkpoint.get("num_subgoals")
+        trained_k = self.trained_on.get("num_subgoals")
         if trained_k is not None and trained_k != dataset.num_subgoals:
             raise ValueError(f"the {self.name} checkpoint was trained with K={trained_k}, the dataset has "
                              f"K={dataset.num_subgoals}; run `mazebench train --agent {self.name} --subgoals "
                              f"{dataset.num_subgoals}`")
-        maze = self.checkpoint.get("maze")
+        maze = self.trained_on.get("maze")
         if maze is not None and not np.array_equal(maze, dataset.maze):
             raise ValueError(f"the {self.name} checkpoint was trained on another maze than {dataset.path}; "
                              f"train on this dataset with `mazebench train --agent {self.name} --data {dataset.path}`")
 
-    def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray], seed: int = 0) -> list[np.ndarray]:
         tokenizer = self.method.tokenizer
         subgoals = torch.from_numpy(np.stack([tokenizer.encode(s) for s in subgoal_batch]))
-        paths, stats = self.method.sample(self.model, subgoals, steps=self.steps, rule=self.rule, generator=self.generator)
+        paths, stats = self.method.sample(self.model, subgoals, steps=self.steps, rule=self.rule,
+                                          generator=torch.Generator().manual_seed(seed))
         self.counters["paths"] += len(paths)
         self.counters["network_calls"] += stats.network_calls
         self.counters["final_reveals"] += stats.final_reveals
@@ -82,8 +82,8 @@ class LearnedPlanner(Planner):
         return snapshots + [cells(paths[0].tolist())], titles + [final]
 
     def describe(self) -> dict:
-        return {"agent": self.name, "steps": self.steps, "sampler": vars(self.rule), **self.checkpoint_info,
-                "counters": dict(self.counters)}
+        info = {k: v for k, v in self.trained_on.items() if k not in ("maze", "num_subgoals")}
+        return {"agent": self.name, "steps": self.steps, "sampler": vars(self.rule), **info, "counters": dict(self.counters)}
 
 
 def quick_success(model, method, dataset, *, examples: int, steps: int) -> float:

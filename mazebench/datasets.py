@@ -1,6 +1,8 @@
 """Path datasets: generation, the on-disk format, and loading.
 
-How a dataset is drawn (all randomness from one ``numpy.random.Generator(seed)``, in this order):
+How a dataset is drawn (pairs and the split from ``numpy.random.Generator(seed)``; the paths and
+subgoals of pair number p from their own ``numpy.random.Generator([seed, p])``, so pairs can be
+drawn by several processes with the same result):
 
 1. Distances: breadth-first search from every open cell gives all shortest-path distances.
 2. Pairs: among the unordered pairs {a, b} of open cells whose shortest path has at least K cells,
@@ -30,10 +32,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -44,7 +48,7 @@ import numpy as np
 from mazebench.maze import load_maze, make_maze, maze_to_text, open_cells
 
 FORMAT_VERSION = 1
-GENERATOR_VERSION = "waypoint-detours-1"
+GENERATOR_VERSION = "waypoint-detours-2"  # 2: one random stream per pair
 SPLITS = ("train", "val")
 ARRAY_DTYPES = {"cells": np.int16, "offsets": np.int64, "subgoal_index": np.int32, "pair_id": np.int32}
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
@@ -133,13 +137,17 @@ def generate_dataset(
     attempts_per_path: int = 4,
     force: bool = False,
     progress: bool = True,
+    workers: int = 1,
 ) -> Path:
     """Generate a dataset into ``out_dir`` (see the module docstring) and return the folder.
 
     ``maze`` (a 0/1 array) overrides ``maze_size``/``maze_seed``/``extra_door_frac``. A folder that
     already holds the same configuration is left as it is unless ``force``; one that holds another
-    dataset is an error unless ``force``. The folder is written atomically.
+    dataset is an error unless ``force``. The folder is written atomically. ``workers`` processes
+    draw the paths (the files are byte-identical for any number of workers).
     """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     if maze is None:
         grid = make_maze(maze_size, maze_size, maze_seed, extra_door_frac)
         maze_params = {"maze_size": int(maze_size), "maze_seed": int(maze_seed), "extra_door_frac": float(extra_door_frac)}
@@ -163,7 +171,7 @@ def generate_dataset(
     out = Path(out_dir)
     if _up_to_date(out, dataset_id, force):
         return out
-    splits, counts = _draw_examples(grid, config, progress)
+    splits, counts = _draw_examples(grid, config, progress, workers)
     meta = {
         "format_version": FORMAT_VERSION,
         "generator_version": GENERATOR_VERSION,
@@ -334,7 +342,7 @@ def _all_pairs_distances(nb: np.ndarray) -> np.ndarray:
     return dist
 
 
-def _draw_examples(maze: np.ndarray, config: dict, progress: bool) -> tuple[dict[str, Split], dict]:
+def _draw_examples(maze: np.ndarray, config: dict, progress: bool, workers: int) -> tuple[dict[str, Split], dict]:
     """Draw pairs, paths and subgoals as the module docstring describes; return the splits and counts."""
     rng = np.random.default_rng(config["seed"])
     graph = _Graph(maze)
@@ -351,16 +359,16 @@ def _draw_examples(maze: np.ndarray, config: dict, progress: bool) -> tuple[dict
     is_val[rng.permutation(num_pairs)[: round(num_pairs * config["val_frac"])]] = True
 
     examples: dict[str, list] = {name: [] for name in SPLITS}
+    chunks = [range(first_pair, min(first_pair + PAIRS_PER_TASK, num_pairs))
+              for first_pair in range(0, num_pairs, PAIRS_PER_TASK)]
+    tasks = [(pairs, starts[pairs].tolist(), goals[pairs].tolist()) for pairs in chunks]
     bar = click.progressbar(length=num_pairs, label=f"K={k}: paths for {num_pairs} pairs") if progress else None
-    with bar or contextlib.nullcontext():
-        for pair_id in range(num_pairs):
-            split = examples["val" if is_val[pair_id] else "train"]
-            for path in _pair_paths(graph, int(starts[pair_id]), int(goals[pair_id]), config, rng):
-                split.append((path, _subgoal_index(len(path), k, rng), pair_id))
-            if bar is not None and (pair_id + 1) % 500 == 0:
-                bar.update(500)
-        if bar is not None:
-            bar.update(num_pairs % 500)
+    with bar or contextlib.nullcontext(), _task_runner(workers, graph, config) as run:
+        for pairs, drawn in zip(chunks, run(tasks)):
+            for pair_id, pair_examples in zip(pairs, drawn):
+                examples["val" if is_val[pair_id] else "train"] += [(path, index, pair_id) for path, index in pair_examples]
+            if bar is not None:
+                bar.update(len(pairs))
 
     train_pairs = {frozenset((int(starts[i]), int(goals[i]))) for i in np.flatnonzero(~is_val)}
     val_pairs = {frozenset((int(starts[i]), int(goals[i]))) for i in np.flatnonzero(is_val)}
@@ -378,6 +386,40 @@ def _draw_examples(maze: np.ndarray, config: dict, progress: bool) -> tuple[dict
         "open_cells": int(len(graph.coords)),
     }
     return splits, counts
+
+
+PAIRS_PER_TASK = 250
+_WORKER_STATE: tuple = ()
+
+
+@contextlib.contextmanager
+def _task_runner(workers: int, graph: _Graph, config: dict):
+    """A function mapping pair tasks to their examples, in order: in this process or in a pool."""
+    if workers == 1:
+        yield lambda tasks: (_draw_pairs(graph, config, *task) for task in tasks)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads (torch)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(graph, config)) as pool:
+        yield lambda tasks: pool.map(_draw_pairs_in_worker, tasks)
+
+
+def _init_worker(graph: _Graph, config: dict) -> None:
+    global _WORKER_STATE
+    _WORKER_STATE = (graph, config)
+
+
+def _draw_pairs_in_worker(task: tuple) -> list:
+    return _draw_pairs(*_WORKER_STATE, *task)
+
+
+def _draw_pairs(graph: _Graph, config: dict, pairs: range, starts: list[int], goals: list[int]) -> list:
+    """For each pair: its (path, subgoal positions) examples, drawn from the pair's own random stream."""
+    drawn = []
+    for pair_id, start, goal in zip(pairs, starts, goals):
+        rng = np.random.default_rng([config["seed"], pair_id])
+        paths = _pair_paths(graph, start, goal, config, rng)
+        drawn.append([(path, _subgoal_index(len(path), config["num_subgoals"], rng)) for path in paths])
+    return drawn
 
 
 def _pair_paths(graph: _Graph, start: int, goal: int, config: dict, rng: np.random.Generator) -> list[list[int]]:

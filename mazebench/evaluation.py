@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import multiprocessing
+import os
+import sys
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,17 +25,20 @@ from mazebench.scoring import PathScore, score_path
 
 
 def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: int | None = None,
-             batch_size: int = 256, num_pngs: int = 8, progress: bool = True) -> dict:
+             batch_size: int = 256, num_pngs: int = 8, progress: bool = True, workers: int = 1) -> dict:
     """Plan and score one held-out example per pair (the first ``limit``); write the report; return the summary.
 
     ``out_dir`` receives ``results.json`` (the summary), ``samples.jsonl`` (one line per example),
-    ``maze.txt``, galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each and,
+    ``workers`` processes plan the batches (each batch is seeded by its position, so the results
+    are those of one process). ``maze.txt``, galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each and,
     for planners with a generation process, ``generation.png``: a filmstrip of the first query's states.
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of examples, got {limit}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     indices = dataset.val.first_per_pair()[:limit]
     examples = [dataset.val[int(i)] for i in indices]
     out = Path(out_dir)
@@ -40,13 +47,16 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     started = time.perf_counter()
     paths: list[Any] = []
     bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
-    with bar or contextlib.nullcontext():
-        for first in range(0, len(examples), batch_size):
-            batch = [example.subgoals for example in examples[first : first + batch_size]]
-            planned = planner.plan(dataset.maze, batch)
+    tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
+             for first in range(0, len(examples), batch_size)]
+    with bar or contextlib.nullcontext(), _batch_runner(planner, dataset.maze, workers) as run:
+        for (first, batch), (planned, counts) in zip(tasks, run(tasks)):
             if len(planned) != len(batch):
                 raise ValueError(f"planner {planner.name} returned {len(planned)} paths for {len(batch)} subgoal sequences")
             paths += planned
+            if workers > 1:
+                for key, value in counts.items():
+                    planner.counters[key] = planner.counters.get(key, 0) + value
             if bar is not None:
                 bar.update(len(batch))
     plan_seconds = time.perf_counter() - started
@@ -69,6 +79,35 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         _save_generation(out / "generation.png", planner, dataset.maze, examples[0].subgoals)
     (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+_WORKER_STATE: tuple = ()
+
+
+@contextlib.contextmanager
+def _batch_runner(planner: Planner, maze: np.ndarray, workers: int):
+    """A function mapping (first index, subgoal batch) tasks to (paths, counter increments), in order."""
+    if workers == 1:
+        yield lambda tasks: ((planner.plan(maze, batch, seed=first), {}) for first, batch in tasks)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork: torch's thread pools are not fork-safe
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(planner, maze, workers)) as pool:
+        yield lambda tasks: pool.map(_plan_in_worker, tasks)
+
+
+def _init_worker(planner: Planner, maze: np.ndarray, workers: int) -> None:
+    global _WORKER_STATE
+    _WORKER_STATE = (planner, maze)
+    if "torch" in sys.modules:  # share the cores between the workers
+        sys.modules["torch"].set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _plan_in_worker(task: tuple) -> tuple[list, dict]:
+    planner, maze = _WORKER_STATE
+    before = dict(planner.counters)
+    paths = planner.plan(maze, task[1], seed=task[0])
+    return paths, {key: value - before.get(key, 0) for key, value in planner.counters.items()}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -235,3 +235,13 @@ def test_generated_paths_always_score_as_successes(small_maze, k, seed, per_pair
         score = score_path(dataset.maze, example.subgoals, example.path)
         assert score.success and score.subgoals_reached == k
         assert np.all(np.diff(example.subgoal_index) > 0)
+
+
+def test_parallel_generation_is_byte_identical_to_serial(tmp_path):
+    config = dict(TINY_DATASET, pairs=600)  # three tasks of 250 pairs
+    serial = generate_dataset(tmp_path / "serial", progress=False, **config)
+    parallel = generate_dataset(tmp_path / "parallel", progress=False, workers=2, **config)
+    for name in ("meta.json", "maze.txt", "train.npz", "val.npz"):
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes()
+    with pytest.raises(ValueError, match="workers"):
+        generate_dataset(tmp_path / "none", progress=False, workers=0, **config)

@@ -17,7 +17,7 @@ class _DropEveryOtherGoal(Planner):
 
     name = "broken"
 
-    def plan(self, maze, subgoal_batch):
+    def plan(self, maze, subgoal_batch, seed=0):
         paths = BFSPlanner().plan(maze, subgoal_batch)
         return [path[:-1] if i % 2 else path for i, path in enumerate(paths)]
 
@@ -56,7 +56,7 @@ def test_failures_are_counted_and_drawn(tiny_dataset, tmp_path):
 
 def test_a_planner_returning_too_few_paths_is_an_error(tiny_dataset, tmp_path):
     class Lazy(_DropEveryOtherGoal):
-        def plan(self, maze, subgoal_batch):
+        def plan(self, maze, subgoal_batch, seed=0):
             return []
 
     with pytest.raises(ValueError, match="returned 0 paths"):

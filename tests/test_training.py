@@ -84,3 +84,20 @@ def test_planner_refuses_another_k(tiny_dataset, tmp_path):
                                           progress=False))
     with pytest.raises(ValueError, match="K=4"):
         make_agent("mdm", dataset=other, checkpoint=tmp_path / "run")
+
+
+def test_parallel_evaluation_matches_serial_and_draws_the_generation(tiny_dataset, tmp_path):
+    from mazebench.evaluation import evaluate
+
+    train(tiny_dataset, "flexmdm", preset_config("tiny", **FAST), tmp_path / "run", progress=False, stop_after=2)
+    summaries = {}
+    for workers in (1, 2):
+        planner = make_agent("flexmdm", dataset=tiny_dataset, checkpoint=tmp_path / "run", steps=8,
+                             sampling={"temperature": 1.0})
+        summaries[workers] = evaluate(planner, tiny_dataset, out_dir=tmp_path / f"w{workers}", batch_size=3,
+                                      progress=False, workers=workers)
+    serial, parallel = ((tmp_path / f"w{w}" / "samples.jsonl").read_text() for w in (1, 2))
+    assert serial == parallel and len(serial.splitlines()) == summaries[1]["n"] > 3
+    assert summaries[1]["planner"]["counters"] == summaries[2]["planner"]["counters"]
+    assert summaries[2]["planner"]["counters"]["paths"] == summaries[1]["n"]
+    assert (tmp_path / "w1" / "generation.png").stat().st_size > 10_000
