@@ -8,6 +8,7 @@ most confident masks per row). Random draws use float64.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -18,6 +19,7 @@ from agents.schedules import PolynomialSchedule
 UNMASK_MODES = ("vanilla", "adaptive")
 CONFIDENCES = ("top_prob", "margin")
 COUNT_LAWS = ("poisson", "binomial")
+TIME_GRIDS = ("uniform", "balanced")
 
 
 class FlexPredictor(Protocol):
@@ -37,17 +39,25 @@ class UnmaskRule:
     ``count_law`` "poisson" is the paper's tau-leaping: Poisson(tau x rate) events. "binomial" uses
     the interpolant's exact step law instead: each pending event (a mask's reveal, a missing
     token's insertion) falls in [t, t + tau] with probability (a(t+tau) - a(t)) / (1 - a(t)); for
-    insertions the pending count is the expected gap g rounded stochastically (mean kept). At the
-    last step that probability is 1, so nothing is left to chance at t = 1.
+    insertions the pending count is the expected gap g rounded stochastically (mean kept), or to
+    the nearest integer at temperature 0. At the last step that probability is 1, so nothing is
+    left to chance at t = 1.
+
+    ``time_grid`` "uniform" steps t_k = k / steps; "balanced" places the steps so that each expects
+    the same number of events (insertions plus reveals), which puts more steps near t = 1 where
+    FlexMDM's reveals crowd (for the MDM's linear schedule both grids are the same).
     """
 
     mode: str = "adaptive"
     confidence: str = "top_prob"
     window: int | None = None  # adaptive: only the leftmost ``window`` masks of a row compete
     temperature: float = 1.0  # 0 = argmax
-    count_law: str = "poisson"  # or "binomial": the exact per-step law of the interpolant
+    count_law: str = "binomial"  # or "poisson": the paper's tau-leaping
+    time_grid: str = "uniform"  # or "balanced"
 
     def __post_init__(self):
+        if self.time_grid not in TIME_GRIDS:
+            raise ValueError(f"unknown time grid {self.time_grid!r}; choose from {TIME_GRIDS}")
         if self.count_law not in COUNT_LAWS:
             raise ValueError(f"unknown count law {self.count_law!r}; choose from {COUNT_LAWS}")
         if self.mode not in UNMASK_MODES:
@@ -122,6 +132,34 @@ def reveal(tokens, query, logits, leap_rate, step_prob, rule: UnmaskRule, genera
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def time_grid(steps: int, kind: str, unmasking: PolynomialSchedule,
+              insertion: PolynomialSchedule | None = None) -> tuple[float, ...]:
+    """The ``steps + 1`` times 0 = t_0 < .. < t_steps = 1 of a sampler.
+
+    "balanced": equal increments of the expected number of events per token, E(t) = b(t) for the
+    MDM and E(t) = a(t) + c(t) for FlexMDM, where c(t) = P(T2 <= t) = int_0^t a'(s) (b(t) - b(s)) /
+    (1 - b(s)) ds is the clean fraction (computed on a fine grid and inverted by interpolation).
+    """
+    if kind == "uniform":
+        return tuple(k / steps for k in range(steps + 1))
+    fine = torch.linspace(0, 1, 4097, dtype=torch.float64)
+    b = unmasking.value(fine)
+    if insertion is None:
+        events = b
+    else:
+        a_prime = insertion.derivative(fine[:-1])
+        inner = a_prime[None, :] * (b[:, None] - b[None, :-1]) / (1 - b[None, :-1])  # (t, s) integrand
+        inner = torch.where(fine[None, :-1] <= fine[:, None], inner.clamp_min(0), torch.zeros(()))
+        events = insertion.value(fine) + inner.sum(1) * (fine[1] - fine[0])
+    targets = torch.linspace(0, float(events[-1]), steps + 1, dtype=torch.float64)
+    index = torch.searchsorted(events, targets).clamp(1, len(fine) - 1)
+    lo, hi = events[index - 1], events[index]
+    times = fine[index - 1] + (targets - lo) / (hi - lo).clamp_min(1e-12) * (fine[1] - fine[0])
+    times[0], times[-1] = 0.0, 1.0
+    return tuple(times.tolist())
+
+
 def step_laws(schedule: PolynomialSchedule, t: float, s: float) -> tuple[float, float]:
     """(tau x rate(t), P(event in [t, s] | not before t)) of a schedule for the step [t, s]."""
     t64, s64 = torch.tensor(t, dtype=torch.float64), torch.tensor(s, dtype=torch.float64)
@@ -164,8 +202,9 @@ def flex_sample(
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     stats = SamplerStats(steps=steps)
+    times = time_grid(steps, rule.time_grid, unmasking, insertion)
     for k in range(steps):
-        t, s = k / steps, (k + 1) / steps
+        t, s = times[k], times[k + 1]
         query = tokens == mask_id
         t_batch = torch.full((tokens.shape[0],), t)
         logits, log_gaps = predict(tokens, fixed, lengths, t_batch, query)
@@ -175,7 +214,10 @@ def flex_sample(
         slots = torch.arange(tokens.shape[1] + 1)[None, :] <= lengths[:, None]
         gaps = log_gaps.double().exp().masked_fill(~slots, 0.0)
         if rule.count_law == "binomial":
-            pending = gaps.floor() + (torch.rand(gaps.shape, generator=generator, dtype=torch.float64) < gaps.frac())
+            if rule.temperature == 0:  # the most likely count, as argmax is for tokens
+                pending = (gaps + 0.5).floor()
+            else:  # stochastic rounding keeps the mean
+                pending = gaps.floor() + (torch.rand(gaps.shape, generator=generator, dtype=torch.float64) < gaps.frac())
             counts = torch.binomial(pending, torch.full_like(pending, prob_a), generator=generator)
         else:
             counts = torch.poisson(leap_a * gaps, generator=generator)
@@ -212,8 +254,9 @@ def mdm_sample(
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     stats = SamplerStats(steps=steps)
+    times = time_grid(steps, rule.time_grid, unmasking)
     for k in range(steps):
-        t, s = k / steps, (k + 1) / steps
+        t, s = times[k], times[k + 1]
         query = tokens == mask_id
         if not query.any():
             break

@@ -152,14 +152,21 @@ class EMA:
         self.updates = state["updates"]
 
 
-def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int, total_steps: int) -> float:
+def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int, total_steps: int, elapsed: float = 0.0) -> float:
+    """Linear warm-up, then constant or cosine down to lr / 10.
+
+    The cosine follows whichever budget runs out first: the steps of ``cfg.epochs`` or, with
+    ``cfg.max_minutes``, the wall time (``elapsed`` seconds), so a time-capped run still anneals.
+    """
     warmup = max(1, int(cfg.warmup_epochs * steps_per_epoch))
     if step < warmup:
         return cfg.lr * (step + 1) / warmup
     if cfg.lr_schedule == "constant":
         return cfg.lr
-    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    if cfg.max_minutes is not None:
+        progress = max(progress, elapsed / (cfg.max_minutes * 60))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def save_atomic(obj, path: Path) -> None:
@@ -282,7 +289,7 @@ def train(
             noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # per step: exact resume
             started = time.perf_counter()
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step, steps_per_epoch, total_steps)
+                group["lr"] = learning_rate(cfg, step, steps_per_epoch, total_steps, elapsed)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss, metrics, n_tokens = method.loss(
                     trained, data, indices, t, noise, shard=world.shard(len(indices)), shards=world.size
@@ -329,7 +336,7 @@ def _check_resumable(state: dict, agent: str, dataset, cfg: TrainConfig) -> None
         raise ValueError(f"the run to resume trained {state['agent']!r}, not {agent!r}")
     if state["dataset_id"] != dataset.meta["dataset_id"]:
         raise ValueError("the run to resume was trained on another dataset")
-    budget = {"epochs", "max_minutes", "eval_every_minutes", "checkpoint_every_minutes"}
+    budget = {"epochs", "max_minutes", "eval_every_minutes", "checkpoint_every_minutes"}  # may grow on resume
     changed = sorted(k for k, v in asdict(cfg).items() if k not in budget and state["train_config"].get(k) != v)
     if changed:
         raise ValueError(f"the run to resume used other training settings ({', '.join(changed)}); resume with the same options")
@@ -350,6 +357,3 @@ def load_checkpoint(path: str | Path, device: str = "auto"):
     model.load_state_dict(state["ema"]["model"])
     return method, model.eval(), state
 
-
-def default_rule(sampler: str | None, temperature: float | None) -> UnmaskRule:
-    return UnmaskRule(mode=sampler or "adaptive", temperature=0.0 if temperature is None else temperature)

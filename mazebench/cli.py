@@ -7,6 +7,9 @@ FileNotFoundError) are shown as one line and exit with status 1, usage errors wi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -64,8 +67,9 @@ def _k_list(_ctx, _param, value: str) -> list[int]:
               help="Root folder: datasets go to <out>/maze<size>-s<seed>-k<K> (or <out>/<maze file name>-k<K>).")
 @click.option("--force", is_flag=True, help="Regenerate even if the folder holds a dataset (same or other configuration).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--workers", default=1, type=click.IntRange(min=1), help="Processes drawing paths (same files for any number).")
 def generate(subgoals, pairs, paths_per_pair, maze_size, maze_seed, extra_door_frac, maze_file, seed, val_frac,
-             max_detour_ratio, attempts_per_path, out, force, quiet) -> None:
+             max_detour_ratio, attempts_per_path, out, force, quiet, workers) -> None:
     """Generate one path dataset per K."""
     maze = load_maze(maze_file) if maze_file else None
     for k in subgoals:
@@ -74,7 +78,7 @@ def generate(subgoals, pairs, paths_per_pair, maze_size, maze_seed, extra_door_f
         generate_dataset(folder, num_subgoals=k, pairs=pairs, paths_per_pair=paths_per_pair, maze_size=maze_size,
                          maze_seed=maze_seed, seed=seed, maze=maze, extra_door_frac=extra_door_frac, val_frac=val_frac,
                          max_detour_ratio=max_detour_ratio, attempts_per_path=attempts_per_path, force=force,
-                         progress=not quiet)
+                         progress=not quiet, workers=workers)
         dataset = load_dataset(folder)
         state = "up to date" if previous_id == dataset.meta["dataset_id"] and not force else "written"
         click.echo(f"K={k}: {folder} {state}: {len(dataset.train)} train / {len(dataset.val)} val paths, "
@@ -117,19 +121,30 @@ def _train_setting_options(command):
 @click.option("--device", default="auto", help="Torch device: auto (CUDA if present), cpu, cuda, cuda:1 ...")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--nproc", default=1, type=click.IntRange(min=1),
+              help="Data-parallel processes on this machine: relaunches the command under torchrun --standalone.")
 @_train_setting_options
-def train(agent, subgoals, data, preset, out, device, resume, quiet, **settings) -> None:
-    """Train a FlexMDM or MDM planner; checkpoints, metrics.jsonl and summary.json go to the run folder."""
+def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **settings) -> None:
+    """Train a FlexMDM or MDM planner; checkpoints, metrics.jsonl and summary.json go to the run folder.
+
+    Under torchrun (`torchrun --nproc_per_node=N -m mazebench train ...`) every process trains on its
+    share of each batch; rank 0 writes the run folder.
+    """
     import torch
 
     from agents import default_run_dir
+    from agents.distributed import join_process_group, leave_process_group
     from agents.learned import quick_success
-    from agents.training import preset_config, train as run_training
+    from agents.training import pick_device, preset_config, train as run_training
 
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        raise SystemExit(_relaunch_under_torchrun(nproc))
+    world, _ = join_process_group(pick_device(device))
     folder = data or default_data_dir(subgoals)
-    if data is None and not (folder / "meta.json").exists():
+    if world.is_main and data is None and not (folder / "meta.json").exists():
         click.echo(f"no dataset at {folder}: generating it first (mazebench generate --subgoals {subgoals})")
         generate_dataset(folder, num_subgoals=subgoals, progress=not quiet)
+    world.barrier()
     dataset = load_dataset(folder)
     preset = preset or ("paper" if torch.cuda.is_available() and device != "cpu" else "cpu")
     cfg = preset_config(preset, **settings)
@@ -139,8 +154,24 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, **settings)
         quick_eval=lambda model, method: quick_success(model, method, dataset, examples=cfg.eval_examples,
                                                        steps=cfg.eval_steps),
     )
-    click.echo(f"{agent}: {summary['steps']} steps, {summary['epochs_done']:.2f} epochs, "
-               f"{summary['train_minutes']:.1f} min ({summary['stopped_by']}); run folder {out}")
+    if world.is_main:
+        click.echo(f"{agent}: {summary['steps']} steps, {summary['epochs_done']:.2f} epochs, "
+                   f"{summary['train_minutes']:.1f} min ({summary['stopped_by']}); run folder {out}")
+    leave_process_group()
+
+
+def _relaunch_under_torchrun(nproc: int) -> int:
+    """Run this very command again under ``torchrun --standalone --nproc_per_node=nproc``; its exit status."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg == "--nproc" or arg.startswith("--nproc="):
+            skip = arg == "--nproc"
+            continue
+        args.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "mazebench", *args]
+    click.echo("launching: " + " ".join(command[1:]))
+    return subprocess.call(command)
 
 
 @cli.command()
@@ -155,6 +186,13 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, **settings)
 @click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]),
               help="Unmasking rule of learned agents  [default: adaptive]")
 @click.option("--temperature", default=None, type=click.FloatRange(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: 0]")
+@click.option("--confidence", default=None, type=click.Choice(["top_prob", "margin"]),
+              help="Adaptive sampler: rank masks by top probability or by the margin of the two most likely tokens  [default: top_prob]")
+@click.option("--window", default=None, type=click.IntRange(min=1), help="Adaptive sampler: only the leftmost N masks of a row compete  [default: all]")
+@click.option("--count-law", default=None, type=click.Choice(["poisson", "binomial"]),
+              help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  [default: binomial]")
+@click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
+              help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: uniform]")
 @click.option("--device", default=None, help="Torch device (learned agents).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
 @click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")
@@ -162,8 +200,9 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, **settings)
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Report folder  [default: reports/<agent>-k<K>]")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, device, limit, batch_size, num_pngs, out,
-             quiet) -> None:
+@click.option("--workers", default=1, type=click.IntRange(min=1), help="Processes planning batches (same results for any number).")
+def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, confidence, window, count_law, time_grid,
+             device, limit, batch_size, num_pngs, out, quiet, workers) -> None:
     """Plan and score the held-out examples (one per pair); write reports/<run>/ and print a table."""
     from mazebench.evaluation import evaluate as run_evaluation
 
@@ -171,10 +210,12 @@ def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, dev
     if subgoals is not None and subgoals != dataset.num_subgoals:
         raise ValueError(f"--subgoals {subgoals} does not match the dataset {dataset.path} (K={dataset.num_subgoals})")
     out = out or Path("reports") / f"{agent}-k{dataset.num_subgoals}"
-    planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, sampler=sampler,
-                         temperature=temperature, device=device)
+    sampling = {"mode": sampler, "temperature": temperature, "confidence": confidence, "window": window,
+                "count_law": count_law, "time_grid": time_grid}
+    planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device,
+                         sampling={key: value for key, value in sampling.items() if value is not None})
     summary = run_evaluation(planner, dataset, out_dir=out, limit=limit, batch_size=batch_size, num_pngs=num_pngs,
-                             progress=not quiet)
+                             progress=not quiet, workers=workers)
     click.echo(_table(agent, dataset.num_subgoals, summary))
     click.echo(f"report: {out}")
 
@@ -188,6 +229,38 @@ def _table(agent: str, k: int, summary: dict) -> str:
            f"{f'[{low:.1%}, {high:.1%}]':>15}  {summary['valid_rate']:>7.1%} {summary['in_order_rate']:>8.1%}  "
            f"{summary['mean_length']:.1f} ({summary['mean_reference_length']:.1f})")
     return header + "\n" + row
+
+
+@cli.command()
+@click.option("--subgoals", default="2,7,12", callback=_k_list, help="The K of the table's columns.")
+@click.option("--agents", default="mdm,flexmdm", help="Learned agents (rows); the BFS oracle is always added.")
+@click.option("--preset", default="cpu", type=click.Choice(["cpu", "paper", "tiny"]), help="Training preset of every run.")
+@click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of the table.")
+@click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]), help="Unmasking rule  [default: adaptive]")
+@click.option("--sweep-steps", default="16,32,64,128,256", help="Steps of the success-vs-steps figure (largest K).")
+@click.option("--sweep-limit", default=300, type=click.IntRange(min=1), help="Held-out pairs per point of the sweep.")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per table cell  [default: all]")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Report folder  [default: reports/<preset>]")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def report(subgoals, agents, preset, steps, sampler, sweep_steps, sweep_limit, limit, out, quiet) -> None:
+    """Reproduce the paper's Table 1: generate, train and evaluate what is missing, then write reports/<preset>/."""
+    from mazebench.report import ReportSpec, build_report
+
+    names = tuple(name.strip() for name in agents.split(",") if name.strip())
+    unknown = [name for name in names if name not in ("mdm", "flexmdm")]
+    if unknown or not names:
+        raise click.BadParameter(f"choose agents among mdm, flexmdm, got {agents!r}", param_hint="--agents")
+    try:
+        sweep = tuple(int(part) for part in sweep_steps.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected numbers such as 16,64,256, got {sweep_steps!r}", param_hint="--sweep-steps") from None
+    spec = ReportSpec(ks=tuple(subgoals), agents=names, preset=preset, steps=steps,
+                      sampling={"mode": sampler} if sampler else {}, sweep_steps=sweep, sweep_limit=sweep_limit,
+                      limit=limit, out=out)
+    results = build_report(spec, progress=not quiet)
+    for name, cell in results["cells"].items():
+        click.echo(f"{name:<14} {cell['success_rate']:7.1%}  (n = {cell['n']})")
+    click.echo(f"report: {spec.folder / 'README.md'}")
 
 
 @cli.command()
