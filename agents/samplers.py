@@ -1,9 +1,10 @@
-"""Samplers: tau-leaping on a uniform time grid for FlexMDM (insert + unmask) and the padded MDM (unmask).
+"""Samplers: tau-leaping on a time grid for FlexMDM (insert + unmask) and the padded MDM (unmask).
 
 Both take a *predictor* instead of a network, so the exact posterior of a toy distribution can be
 plugged in to test them (``tests/test_samplers.py``). Unmasking is ``vanilla`` (each mask revealed
 when exactly one of its per-token Poisson clocks rings) or ``adaptive`` (a Poisson number of the
-most confident masks per row). Random draws use float64.
+most confident masks per row); the number of events per step follows the paper's Poisson law or the
+interpolant's exact binomial step law (see ``UnmaskRule``). Random draws use float64.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class UnmaskRule:
     window: int | None = None  # adaptive: only the leftmost ``window`` masks of a row compete
     temperature: float = 1.0  # 0 = argmax
     count_law: str = "binomial"  # or "poisson": the paper's tau-leaping
-    time_grid: str = "uniform"  # or "balanced"
+    time_grid: str = "balanced"  # or "uniform"
 
     def __post_init__(self):
         if self.time_grid not in TIME_GRIDS:

@@ -192,7 +192,7 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 @click.option("--count-law", default=None, type=click.Choice(["poisson", "binomial"]),
               help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  [default: binomial]")
 @click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
-              help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: uniform]")
+              help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: balanced]")
 @click.option("--device", default=None, help="Torch device (learned agents).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
 @click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")

@@ -204,7 +204,7 @@ def _markdown(results: dict, spec: ReportSpec) -> str:
     cells, training = results["cells"], results["training"]
     lines = [f"# mazebench results: `{spec.preset}` preset", "",
              f"Held-out success (one example per held-out pair, 95 % Wilson interval), {spec.steps} sampling steps, "
-             f"sampler settings {spec.sampling or 'default (adaptive, argmax, binomial count law, uniform grid)'}. "
+             f"sampler settings {spec.sampling or 'default (adaptive, argmax, binomial count law, balanced time grid)'}. "
              "Paper: FlexMDM paper Table 1 (41x41 maze, GPU training).", "",
              "| agent | K | n | success | paper | valid | in order | mean length (ref) | length W1 |",
              "|---|---|---|---|---|---|---|---|---|"]
