@@ -263,17 +263,23 @@ def test_run_path_in_env_agrees_with_the_scorer_on_edited_bfs_paths(seed, k, edi
             path.insert(i, path[i])
         elif op == 3:
             path.insert(i, garbage)
-        elif op == 4:  # a detour that comes back: step to a neighbour (maybe a wall) and return
+        elif op == 4 and _is_cell(path[i]):  # a detour that comes back: step to a neighbour (maybe a wall) and return
             neighbour = tuple(np.add(path[i], MOVES[r % 4]))
             path[i + 1 : i + 1] = [neighbour, path[i]]
+        elif op == 4:  # no detour from garbage an earlier edit inserted
+            continue
         elif r % 2:  # walk back from the goal a few cells and return to it
             back = path[-2 - r % 4 : -1][::-1]
             path = path + back + back[::-1][1:] + [path[-1]]
         else:  # stop short
             path = path[: len(path) - 1 - r % 3]
-    if as_floats and all(isinstance(c, tuple) and len(c) == 2 and all(isinstance(v, int) for v in c) for c in path):
+    if as_floats and all(map(_is_cell, path)):
         path = np.array(path, dtype=float).reshape(-1, 2)
     assert_agrees(MAZE, subgoals, path)
+
+
+def _is_cell(value) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value)
 
 
 def random_walk(subgoals, actions, finish):
