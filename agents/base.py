@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from typing import Sequence
+from types import MappingProxyType
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -16,7 +17,7 @@ class Planner(abc.ABC):
     """
 
     name: str
-    counters: dict[str, int]
+    counters: Mapping[str, int] = MappingProxyType({})  # planners that count set their own dict
 
     @abc.abstractmethod
     def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray], seed: int = 0) -> list[np.ndarray]:

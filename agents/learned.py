@@ -13,6 +13,11 @@ from agents.samplers import UnmaskRule
 from agents.training import load_checkpoint
 
 
+def evaluation_rule(sampling: dict | None = None) -> UnmaskRule:
+    """The sampler used to plan: ``UnmaskRule`` defaults but argmax (temperature 0), with ``sampling`` overrides."""
+    return UnmaskRule(**{"temperature": 0.0, **(sampling or {})})
+
+
 class LearnedPlanner(Planner):
     """Samples one path per subgoal sequence with a trained model (EMA weights)."""
 
@@ -21,7 +26,7 @@ class LearnedPlanner(Planner):
         self.method = method
         self.model = model
         self.steps = steps
-        self.rule = rule or UnmaskRule(temperature=0.0)
+        self.rule = rule or evaluation_rule()
         kept = ("dataset_id", "parameters", "train_config", "num_subgoals", "maze")
         self.trained_on = {k: (checkpoint or {})[k] for k in kept if k in (checkpoint or {})}
         self.counters = {"paths": 0, "network_calls": 0, "final_reveals": 0, "capped_insertions": 0}
@@ -29,10 +34,9 @@ class LearnedPlanner(Planner):
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, steps: int | None = None, sampling: dict | None = None,
                         device: str | None = None) -> "LearnedPlanner":
-        """The EMA model of a run; ``sampling`` overrides the default rule (adaptive, argmax: temperature 0)."""
+        """The EMA model of a run, sampling with ``evaluation_rule(sampling)``."""
         method, model, state = load_checkpoint(path, device or "auto")
-        return cls(method, model, steps=steps or 64, rule=UnmaskRule(**{"temperature": 0.0, **(sampling or {})}),
-                   checkpoint=state)
+        return cls(method, model, steps=steps or 64, rule=evaluation_rule(sampling), checkpoint=state)
 
     def check_compatible(self, dataset) -> None:
         """Refuse a dataset whose maze or K differs from the one the model was trained on."""

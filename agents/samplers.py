@@ -140,7 +140,9 @@ def time_grid(steps: int, kind: str, unmasking: PolynomialSchedule,
 
     "balanced": equal increments of the expected number of events per token, E(t) = b(t) for the
     MDM and E(t) = a(t) + c(t) for FlexMDM, where c(t) = P(T2 <= t) = int_0^t a'(s) (b(t) - b(s)) /
-    (1 - b(s)) ds is the clean fraction (computed on a fine grid and inverted by interpolation).
+    (1 - b(s)) ds is the clean fraction. Since (b(t) - b(s)) / (1 - b(s)) = 1 - (1 - b(t)) / (1 - b(s)),
+    c(t) = int_0^t a' ds - (1 - b(t)) int_0^t a' / (1 - b) ds: two running sums on a fine grid (left
+    Riemann, so 1 - b is never 0 inside), inverted by interpolation.
     """
     if kind == "uniform":
         return tuple(k / steps for k in range(steps + 1))
@@ -149,10 +151,15 @@ def time_grid(steps: int, kind: str, unmasking: PolynomialSchedule,
     if insertion is None:
         events = b
     else:
-        a_prime = insertion.derivative(fine[:-1])
-        inner = a_prime[None, :] * (b[:, None] - b[None, :-1]) / (1 - b[None, :-1])  # (t, s) integrand
-        inner = torch.where(fine[None, :-1] <= fine[:, None], inner.clamp_min(0), torch.zeros(()))
-        events = insertion.value(fine) + inner.sum(1) * (fine[1] - fine[0])
+        step = fine[1] - fine[0]
+        a_prime = insertion.derivative(fine[:-1]) * step
+
+        def running_sum(x):  # sum over the grid points s <= t, for every t of the grid
+            total = torch.cumsum(x, 0)
+            return torch.cat([total, total[-1:]])
+
+        clean = running_sum(a_prime) - (1 - b) * running_sum(a_prime / (1 - b[:-1]))
+        events = insertion.value(fine) + clean
     targets = torch.linspace(0, float(events[-1]), steps + 1, dtype=torch.float64)
     index = torch.searchsorted(events, targets).clamp(1, len(fine) - 1)
     lo, hi = events[index - 1], events[index]

@@ -19,7 +19,6 @@ from agents.distributed import join_process_group
 from agents.flexmdm import FlexMDM
 from agents.mdm import MDM
 from agents.model import DiT, ModelConfig
-from agents.samplers import UnmaskRule
 from agents.tokenizer import CellTokenizer
 
 METHODS = {"flexmdm": FlexMDM, "mdm": MDM}

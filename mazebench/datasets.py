@@ -32,12 +32,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -46,6 +44,7 @@ import click
 import numpy as np
 
 from mazebench.maze import load_maze, make_maze, maze_to_text, open_cells
+from mazebench.parallel import ordered_map
 
 FORMAT_VERSION = 1
 GENERATOR_VERSION = "waypoint-detours-2"  # 2: one random stream per pair
@@ -363,7 +362,7 @@ def _draw_examples(maze: np.ndarray, config: dict, progress: bool, workers: int)
               for first_pair in range(0, num_pairs, PAIRS_PER_TASK)]
     tasks = [(pairs, starts[pairs].tolist(), goals[pairs].tolist()) for pairs in chunks]
     bar = click.progressbar(length=num_pairs, label=f"K={k}: paths for {num_pairs} pairs") if progress else None
-    with bar or contextlib.nullcontext(), _task_runner(workers, graph, config) as run:
+    with bar or contextlib.nullcontext(), ordered_map(_draw_pairs, (graph, config), workers) as run:
         for pairs, drawn in zip(chunks, run(tasks)):
             for pair_id, pair_examples in zip(pairs, drawn):
                 examples["val" if is_val[pair_id] else "train"] += [(path, index, pair_id) for path, index in pair_examples]
@@ -389,31 +388,11 @@ def _draw_examples(maze: np.ndarray, config: dict, progress: bool, workers: int)
 
 
 PAIRS_PER_TASK = 250
-_WORKER_STATE: tuple = ()
 
 
-@contextlib.contextmanager
-def _task_runner(workers: int, graph: _Graph, config: dict):
-    """A function mapping pair tasks to their examples, in order: in this process or in a pool."""
-    if workers == 1:
-        yield lambda tasks: (_draw_pairs(graph, config, *task) for task in tasks)
-        return
-    context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads (torch)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(graph, config)) as pool:
-        yield lambda tasks: pool.map(_draw_pairs_in_worker, tasks)
-
-
-def _init_worker(graph: _Graph, config: dict) -> None:
-    global _WORKER_STATE
-    _WORKER_STATE = (graph, config)
-
-
-def _draw_pairs_in_worker(task: tuple) -> list:
-    return _draw_pairs(*_WORKER_STATE, *task)
-
-
-def _draw_pairs(graph: _Graph, config: dict, pairs: range, starts: list[int], goals: list[int]) -> list:
-    """For each pair: its (path, subgoal positions) examples, drawn from the pair's own random stream."""
+def _draw_pairs(state: tuple[_Graph, dict], task: tuple[range, list[int], list[int]]) -> list:
+    """For each pair of a task: its (path, subgoal positions) examples, drawn from the pair's own random stream."""
+    (graph, config), (pairs, starts, goals) = state, task
     drawn = []
     for pair_id, start, goal in zip(pairs, starts, goals):
         rng = np.random.default_rng([config["seed"], pair_id])

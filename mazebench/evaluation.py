@@ -5,12 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import multiprocessing
-import os
-import sys
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +17,7 @@ import numpy as np
 from agents.base import Planner
 from mazebench.datasets import Dataset
 from mazebench.maze import save_maze
+from mazebench.parallel import ordered_map
 from mazebench.scoring import PathScore, score_path
 
 
@@ -49,12 +46,12 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
     tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
              for first in range(0, len(examples), batch_size)]
-    with bar or contextlib.nullcontext(), _batch_runner(planner, dataset.maze, workers) as run:
+    with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, dataset.maze), workers) as run:
         for (first, batch), (planned, counts) in zip(tasks, run(tasks)):
             if len(planned) != len(batch):
                 raise ValueError(f"planner {planner.name} returned {len(planned)} paths for {len(batch)} subgoal sequences")
             paths += planned
-            if workers > 1:
+            if workers > 1:  # a worker's planner counted them; this process's did not
                 for key, value in counts.items():
                     planner.counters[key] = planner.counters.get(key, 0) + value
             if bar is not None:
@@ -81,32 +78,11 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     return summary
 
 
-_WORKER_STATE: tuple = ()
-
-
-@contextlib.contextmanager
-def _batch_runner(planner: Planner, maze: np.ndarray, workers: int):
-    """A function mapping (first index, subgoal batch) tasks to (paths, counter increments), in order."""
-    if workers == 1:
-        yield lambda tasks: ((planner.plan(maze, batch, seed=first), {}) for first, batch in tasks)
-        return
-    context = multiprocessing.get_context("spawn")  # no fork: torch's thread pools are not fork-safe
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(planner, maze, workers)) as pool:
-        yield lambda tasks: pool.map(_plan_in_worker, tasks)
-
-
-def _init_worker(planner: Planner, maze: np.ndarray, workers: int) -> None:
-    global _WORKER_STATE
-    _WORKER_STATE = (planner, maze)
-    if "torch" in sys.modules:  # share the cores between the workers
-        sys.modules["torch"].set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-
-
-def _plan_in_worker(task: tuple) -> tuple[list, dict]:
-    planner, maze = _WORKER_STATE
+def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list]) -> tuple[list, dict]:
+    """The paths of one (first index, subgoal batch) task, seeded by its position, and the counter increments."""
+    (planner, maze), (first, batch) = state, task
     before = dict(planner.counters)
-    paths = planner.plan(maze, task[1], seed=task[0])
+    paths = planner.plan(maze, batch, seed=first)
     return paths, {key: value - before.get(key, 0) for key, value in planner.counters.items()}
 
 
