@@ -38,7 +38,8 @@ class ModelConfig:
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale[:, None]) + shift[:, None]
+    """x * (1 + scale) + shift per sequence, as one fused kernel."""
+    return torch.addcmul(shift[:, None], x, 1 + scale[:, None])
 
 
 def layer_norm(x: torch.Tensor) -> torch.Tensor:
@@ -62,15 +63,19 @@ class TimeEmbedding(nn.Module):
 
 
 def rotary_tables(length: int, head_dim: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, signed sin) tables (length, head_dim) for rotating channel pairs (2i, 2i + 1) by
+    position * 10000^(-2i / head_dim): sin carries -sin on even and +sin on odd channels."""
     inv_freq = 1.0 / (10_000.0 ** (torch.arange(0, head_dim, 2, device=device).float() / head_dim))
     angles = torch.arange(length, device=device).float()[:, None] * inv_freq[None]
-    return angles.cos(), angles.sin()
+    cos = angles.cos().repeat_interleave(2, dim=-1)
+    sin = torch.stack([-angles.sin(), angles.sin()], dim=-1).flatten(-2)
+    return cos, sin
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+    """Rotate each channel pair (x_2i, x_2i+1) of x (..., length, head_dim) by its angle."""
+    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+    return torch.addcmul(x * cos.to(x.dtype), swapped, sin.to(x.dtype))
 
 
 class Block(nn.Module):
@@ -96,15 +101,15 @@ class Block(nn.Module):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(cond).chunk(6, dim=-1)
         batch, length, dim = x.shape
         h = modulate(layer_norm(x), shift1, scale1)
-        q, k, v = self.qkv(h).view(batch, length, 3, self.n_heads, dim // self.n_heads).permute(2, 0, 3, 1, 4)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        qkv = self.qkv(h).view(batch, length, 3, self.n_heads, dim // self.n_heads).permute(2, 0, 3, 1, 4)
+        (q, k), v = apply_rotary(qkv[:2], cos, sin), qkv[2]
         att = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
         )
         att = att.transpose(1, 2).reshape(batch, length, dim)
-        x = x + gate1[:, None] * self.drop(self.proj(att))
+        x = torch.addcmul(x, gate1[:, None], self.drop(self.proj(att)))
         h = modulate(layer_norm(x), shift2, scale2)
-        return x + gate2[:, None] * self.drop(self.mlp(h))
+        return torch.addcmul(x, gate2[:, None], self.drop(self.mlp(h)))
 
 
 class DiT(nn.Module):

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from agents.interpolants import flex_interpolate
 from agents.losses import flex_loss
-from agents.model import DiT, ModelConfig
+from agents.model import DiT, ModelConfig, apply_rotary, modulate, rotary_tables
 from agents.schedules import PolynomialSchedule
 from agents.tokenizer import CellTokenizer
 
@@ -55,6 +55,30 @@ def outputs(model, tokens, fixed, lengths, t):
         slots = torch.arange(tokens.shape[1] + 1)[None] <= lengths[:, None]
         gaps = model.gap_log_rates(hidden)[slots]
     return logits, gaps
+
+
+def test_rotary_rotates_each_channel_pair_by_position_times_its_frequency():
+    torch.manual_seed(0)
+    length, head_dim = 7, 8
+    x = torch.randn(2, 3, length, head_dim)
+    cos, sin = rotary_tables(length, head_dim, "cpu")
+    out = apply_rotary(x, cos, sin)
+    for pos in range(length):
+        for i in range(head_dim // 2):
+            angle = torch.tensor(pos * 10_000.0 ** (-2 * i / head_dim))
+            rotation = torch.stack([torch.stack([angle.cos(), -angle.sin()]), torch.stack([angle.sin(), angle.cos()])])
+            expected = x[..., pos, 2 * i: 2 * i + 2] @ rotation.T
+            torch.testing.assert_close(out[..., pos, 2 * i: 2 * i + 2], expected, rtol=1e-5, atol=1e-5)
+    # Relative positions: the score of a query at m and a key at n depends on m - n only.
+    q, k = torch.randn(head_dim), torch.randn(head_dim)
+    rq, rk = apply_rotary(q.expand(length, head_dim), cos, sin), apply_rotary(k.expand(length, head_dim), cos, sin)
+    torch.testing.assert_close(rq[5] @ rk[2], rq[4] @ rk[1], rtol=1e-5, atol=1e-5)
+
+
+def test_modulate_is_per_sequence_scale_and_shift():
+    x, shift, scale = torch.randn(2, 3, 4), torch.randn(2, 4), torch.randn(2, 4)
+    expected = torch.stack([x[b] * (1 + scale[b]) + shift[b] for b in range(2)])
+    torch.testing.assert_close(modulate(x, shift, scale), expected)
 
 
 @pytest.mark.parametrize("insertion_head", [True, False])
