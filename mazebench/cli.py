@@ -275,8 +275,6 @@ def render(data, out, count, split) -> None:
     from mazebench.rendering import save_path_png
     from mazebench.scoring import score_path
 
-    out = out or Path("reports") / f"render-{data.resolve().name}"
-    out.mkdir(parents=True, exist_ok=True)
     if (data / "samples.jsonl").is_file():
         maze = load_maze(data / "maze.txt")
         samples = _read_samples(data / "samples.jsonl")
@@ -286,6 +284,8 @@ def render(data, out, count, split) -> None:
         dataset = load_dataset(data)
         maze, chosen = dataset.maze, getattr(dataset, split)
         items = [(f"{split}-{i:05d}", chosen[i].subgoals, chosen[i].path) for i in range(len(chosen))]
+    out = out or Path("reports") / f"render-{data.resolve().name}"
+    out.mkdir(parents=True, exist_ok=True)  # only once the input has been read: an error leaves nothing behind
     for name, subgoals, path in items[:count]:
         score = score_path(maze, subgoals, path)
         save_path_png(out / f"{name}.png", maze, subgoals, path, score=score, title=name)

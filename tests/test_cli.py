@@ -78,9 +78,12 @@ def test_help_shows_defaults(run):
     assert "[default: 8; x>=1]" in " ".join(run("render", "--help").output.split())
 
 
-def test_main_prints_one_line_and_exits_1(capsys, tmp_path):
+def test_main_prints_one_line_and_exits_1(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit) as exit_info:
-        main(["render", "--data", str(tmp_path)])
+        main(["render", "--data", "empty"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a mazebench dataset" in err[0]
+    assert not (tmp_path / "reports").exists()  # a failed render leaves no output folder behind

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mazebench.report import ReportSpec, build_report, wasserstein1
+from mazebench.report import ReportSpec, build_report, verdict, wasserstein1
 
 SMALL = {"maze_size": 15, "maze_seed": 7, "pairs": 60, "paths_per_pair": 3, "val_frac": 0.2}
 FAST = {"epochs": 0.3, "batch_size": 16, "d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32}
@@ -14,6 +14,21 @@ def test_wasserstein1_by_hand():
     assert wasserstein1([0, 1], [1, 2]) == pytest.approx(1.0)  # a shift by one
     assert wasserstein1([3, 3, 3], [3]) == 0.0
     assert wasserstein1([0, 0, 0, 4], [0, 0, 0, 0]) == pytest.approx(1.0)  # a quarter of the mass moves 4
+
+
+def _cells(rates: dict) -> dict:
+    return {f"{agent}-k{k}": {"success_rate": rate} for agent, by_k in rates.items() for k, rate in by_k.items()}
+
+
+def test_verdict_states_the_gaps_the_target_and_the_trend():
+    short = verdict(_cells({"flexmdm": {2: 0.95, 12: 0.5}, "mdm": {2: 0.1, 12: 0.3}}), (2, 12))
+    assert "- flexmdm: K = 2: 95.0% against 92.3% (+2.7 points); K = 12: 50.0% against 90.0% (-40.0 points)." in short
+    assert "- FlexMDM at or above 90 % at every K: **not met** (below at K = 12)." in short
+    assert any("10.0% / 30.0% here, it does not decline" in line for line in short)
+    assert "- FlexMDM minus MDM, in points: K = 2: +85.0; K = 12: +20.0 (paper: K = 2: +23.9; K = 12: +65.8)." in short
+    met = verdict(_cells({"flexmdm": {7: 0.91}, "mdm": {2: 0.6, 7: 0.2}}), (2, 7))
+    assert "- FlexMDM at or above 90 % at every K: met." in met
+    assert any("it declines from K = 2 to K = 7" in line for line in met)
 
 
 def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
@@ -31,6 +46,7 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
         assert (folder / figure).stat().st_size > 5_000
     readme = (folder / "README.md").read_text()
     assert "| flexmdm | 3 | 5 |" in readme and "| mdm | 2 | 5 |" in readme and "92.3%" in readme
+    assert "## Against the paper" in readme and "FlexMDM at or above 90 % at every K" in readme
     assert json.loads((folder / "results.json").read_text()) == results
 
     run_summary = tmp_path / "runs" / "tiny" / "flexmdm-k3" / "summary.json"
