@@ -101,8 +101,8 @@ class Block(nn.Module):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(cond).chunk(6, dim=-1)
         batch, length, dim = x.shape
         h = modulate(layer_norm(x), shift1, scale1)
-        qkv = self.qkv(h).view(batch, length, 3, self.n_heads, dim // self.n_heads).permute(2, 0, 3, 1, 4)
-        (q, k), v = apply_rotary(qkv[:2], cos, sin), qkv[2]
+        q, k, v = self.qkv(h).view(batch, length, 3, self.n_heads, dim // self.n_heads).permute(2, 0, 3, 1, 4)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         att = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
         )
