@@ -8,7 +8,7 @@ K ?= 12
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 
-.PHONY: venv demo test bench
+.PHONY: venv demo test test-slow test-all bench
 
 venv: $(VENV)/.installed
 
@@ -28,7 +28,15 @@ demo: venv
 	else $(BIN)/mazebench train --agent flexmdm --subgoals $(K); fi
 	$(BIN)/mazebench evaluate --agent flexmdm --subgoals $(K)
 
+# Before every commit: every unit and property test, under 3 minutes on 2 cores.
 test: venv
+	$(BIN)/python -m pytest -m "not slow"
+
+# The slow tier: models trained end to end (minutes). CI runs both tiers.
+test-slow: venv
+	$(BIN)/python -m pytest -m slow
+
+test-all: venv
 	$(BIN)/python -m pytest
 
 bench: venv

@@ -33,55 +33,67 @@ class ToyPosterior:
         self.cache: dict = {}
 
     def posterior(self, state: tuple[int, ...], flags: tuple[bool, ...], t: float):
-        key = (state, flags, t)
+        """(unmasking posterior (n, C), expected gaps (n + 1,)) of the state at time t."""
+        key = (state, flags)
         if key not in self.cache:
-            self.cache[key] = self._enumerate(state, flags, t)
-        return self.cache[key]
+            self.cache[key] = self._alignments(state, flags)
+        coef, powers, gaps, unmask = self.cache[key]
+        weights = coef * torch.prod(torch.tensor(token_probs(t), dtype=torch.float64) ** powers, dim=1)
+        total = weights.sum()
+        if total == 0.0:  # reachable only through tau-leaping error: no data string explains it
+            n = len(state)
+            return torch.full((n, self.num_classes), 1.0 / self.num_classes, dtype=torch.float64), weights @ gaps
+        return torch.einsum("a,anc->nc", weights, unmask) / total, weights @ gaps / total
 
-    def _enumerate(self, state, flags, t):
-        p_absent, p_mask, p_clean = token_probs(t)
+    def _alignments(self, state, flags):
+        """Every (clean string, placement of the present tokens) that can produce the state, as tensors:
+        its probability, its powers of (absent, mask, clean), its gaps and its clean tokens at the masks.
+        The probability of an alignment at time t is prob x absent^a x mask^m x clean^c."""
         n = len(state)
-        unmask = torch.zeros(n, self.num_classes, dtype=torch.float64)
-        gaps = torch.zeros(n + 1, dtype=torch.float64)
-        total = 0.0
+        coef, powers, gaps, unmask = [], [], [], []
         for (x1, fixed), prob in self.support.items():
             for chosen in itertools.combinations(range(len(x1)), n):
                 if any(fixed[j] and j not in chosen for j in range(len(x1))):
                     continue
-                weight = prob * p_absent ** (len(x1) - n)
-                for i, j in enumerate(chosen):
-                    if flags[i] != fixed[j] or (state[i] != MASK and state[i] != x1[j]):
-                        weight = 0.0
-                        break
-                    if not fixed[j]:
-                        weight *= p_mask if state[i] == MASK else p_clean
-                if weight == 0.0:
+                if any(flags[i] != fixed[j] or (state[i] != MASK and state[i] != x1[j]) for i, j in enumerate(chosen)):
                     continue
-                total += weight
+                masks = sum(1 for i, j in enumerate(chosen) if not fixed[j] and state[i] == MASK)
+                cleans = sum(1 for i, j in enumerate(chosen) if not fixed[j] and state[i] != MASK)
+                coef.append(prob)
+                powers.append((len(x1) - n, masks, cleans))
                 bounds = (-1,) + chosen + (len(x1),)
-                for slot in range(n + 1):
-                    gaps[slot] += weight * (bounds[slot + 1] - bounds[slot] - 1)
+                gaps.append([bounds[slot + 1] - bounds[slot] - 1 for slot in range(n + 1)])
+                onehot = torch.zeros(n, self.num_classes, dtype=torch.float64)
                 for i, j in enumerate(chosen):
                     if state[i] == MASK:
-                        unmask[i, x1[j]] += weight
-        if total == 0.0:  # reachable only through tau-leaping error: no data string explains it
-            return torch.full((n, self.num_classes), 1.0 / self.num_classes, dtype=torch.float64), gaps
-        return unmask / total, gaps / total
+                        onehot[i, x1[j]] = 1.0
+                unmask.append(onehot)
+        return (torch.tensor(coef, dtype=torch.float64), torch.tensor(powers, dtype=torch.float64).reshape(-1, 3),
+                torch.tensor(gaps, dtype=torch.float64).reshape(-1, n + 1),
+                torch.stack(unmask) if unmask else torch.zeros(0, n, self.num_classes, dtype=torch.float64))
 
     def flex_predictor(self, gap_scale: float = 1.0):
         """A predictor for ``flex_sample`` that answers with the exact posterior (gaps optionally scaled)."""
 
         def predict(tokens, fixed, lengths, t, query):
-            # Rows in the same state share one enumeration.
-            keys = torch.cat([tokens, fixed.long(), lengths[:, None], (t[:, None] * 1e9).round().long()], dim=1)
-            unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
+            # Rows in the same state share one enumeration. A state is one integer: the digits
+            # 2 * token + flag in base 2 * (MASK + 1) (PAD past a row's end makes the length part of it).
+            if not (t == t[0]).all():
+                raise ValueError("the toy predictor expects one time per call")
             width = tokens.shape[1]
+            base = 2 * (MASK + 1)
+            if base**width >= 2**62:
+                raise ValueError(f"rows of {width} tokens do not fit one int64 key")
+            digits = 2 * tokens + fixed.long()
+            keys = (digits * base ** torch.arange(width - 1, -1, -1)).sum(1)
+            unique, inverse = torch.unique(keys, return_inverse=True)
+            first = torch.full((len(unique),), len(keys)).scatter_reduce(0, inverse, torch.arange(len(keys)), "amin")
             probs = torch.zeros(len(unique), width, self.num_classes, dtype=torch.float64)
             gaps = torch.zeros(len(unique), width + 1, dtype=torch.float64)
-            for u, row in enumerate(unique.tolist()):
-                n = row[2 * width]
-                state, flags = tuple(row[:n]), tuple(bool(v) for v in row[width : width + n])
-                probs[u, :n], gaps[u, : n + 1] = self.posterior(state, flags, row[-1] / 1e9)
+            for u, row in enumerate(first.tolist()):
+                n = int(lengths[row])
+                state, flags = tuple(tokens[row, :n].tolist()), tuple(fixed[row, :n].tolist())
+                probs[u, :n], gaps[u, : n + 1] = self.posterior(state, flags, float(t[0]))
             return torch.log(probs[inverse][query]), torch.log(gaps[inverse] * gap_scale)
 
         return predict
