@@ -32,25 +32,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import click
 import numpy as np
 
-from mazebench.maze import load_maze, make_maze, maze_to_text, open_cells
+from mazebench.maze import all_pairs_distances, load_maze, make_maze, maze_to_text, neighbour_table, open_cells
 from mazebench.parallel import ordered_map
 
 FORMAT_VERSION = 1
 GENERATOR_VERSION = "waypoint-detours-2"  # 2: one random stream per pair
 SPLITS = ("train", "val")
 ARRAY_DTYPES = {"cells": np.int16, "offsets": np.int64, "subgoal_index": np.int32, "pair_id": np.int32}
-MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
 
 @dataclass(frozen=True)
@@ -166,8 +166,9 @@ def generate_dataset(
         "maze_sha256": _sha256(maze_to_text(grid).encode()),
     }
     _check_config(config)
-    dataset_id = _sha256((json.dumps(config, sort_keys=True, separators=(",", ":")) + GENERATOR_VERSION).encode())
+    dataset_id = _dataset_id(config, GENERATOR_VERSION)
     out = Path(out_dir)
+    recover_folder(out)
     if _up_to_date(out, dataset_id, force):
         return out
     splits, counts = _draw_examples(grid, config, progress, workers)
@@ -187,6 +188,7 @@ def generate_dataset(
 def load_dataset(path: str | Path) -> Dataset:
     """Load and check a dataset folder; raise ValueError if it is corrupt, truncated or of another format."""
     folder = Path(path)
+    recover_folder(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no dataset folder at {folder} (create one with `mazebench generate`)")
     meta_file = folder / "meta.json"
@@ -210,6 +212,9 @@ def load_dataset(path: str | Path) -> Dataset:
                                        f"{meta['counts'][f'{name}_examples']}")
         if _content_hash(maze, splits) != meta["content_sha256"]:
             raise _corrupt(folder, "the arrays do not match the content hash in meta.json")
+        _check_meta(folder, meta, maze, splits)
+        for name in SPLITS:
+            _check_paths(folder, name, maze, splits[name])
     except (KeyError, TypeError, json.JSONDecodeError, FileNotFoundError) as error:
         raise _corrupt(folder, f"{type(error).__name__}: {error}") from None
     return Dataset(maze=maze, train=splits["train"], val=splits["val"], meta=meta, path=folder)
@@ -218,7 +223,7 @@ def load_dataset(path: str | Path) -> Dataset:
 def _read_maze(folder: Path) -> np.ndarray:
     try:
         return load_maze(folder / "maze.txt")
-    except ValueError as error:
+    except (OSError, ValueError) as error:
         raise _corrupt(folder, f"maze.txt: {error}") from None
 
 
@@ -247,6 +252,75 @@ def _load_split(folder: Path, name: str, num_subgoals: int) -> Split:
     return Split(cells, offsets, index, pair_id)
 
 
+def _dataset_id(config: dict, generator_version: str) -> str:
+    return _sha256((json.dumps(config, sort_keys=True, separators=(",", ":")) + generator_version).encode())
+
+
+def _check_meta(folder: Path, meta: dict, maze: np.ndarray, splits: dict[str, Split]) -> None:
+    """Check that meta.json's id, configuration and counts agree with each other, the maze and the splits."""
+    config = meta["config"]
+    if meta["dataset_id"] != _dataset_id(config, meta["generator_version"]):
+        raise _corrupt(folder, "meta.json's dataset_id does not match its config (was the config edited?)")
+    try:
+        _check_config(dict(config))
+    except ValueError as error:
+        raise _corrupt(folder, f"meta.json's config: {error}") from None
+    if config["maze_shape"] != list(maze.shape):
+        raise _corrupt(folder, f"meta.json's maze_shape {config['maze_shape']} is not the shape {list(maze.shape)} "
+                               f"of maze.txt")
+    if config["maze_size"] is not None:
+        try:
+            same = np.array_equal(make_maze(config["maze_size"], config["maze_size"], config["maze_seed"],
+                                            config["extra_door_frac"]), maze)
+        except ValueError:
+            same = False
+        if not same:
+            raise _corrupt(folder, "maze.txt is not the maze of maze_size, maze_seed and extra_door_frac in meta.json")
+    pair_ids = {name: np.unique(splits[name].pair_id) for name in SPLITS}
+    for name in SPLITS:
+        split = splits[name]
+        runs = 1 + np.count_nonzero(np.diff(split.pair_id)) if len(split) else 0
+        if runs != len(pair_ids[name]) or len(pair_ids[name]) != meta["counts"][f"{name}_pairs"]:
+            raise _corrupt(folder, f"the pair ids of {name}.npz are not {meta['counts'][f'{name}_pairs']} runs of "
+                                   f"consecutive examples")
+        if len(split) > len(pair_ids[name]) * config["paths_per_pair"]:
+            raise _corrupt(folder, f"{name}.npz has more than paths_per_pair={config['paths_per_pair']} paths per pair")
+    if len(pair_ids["train"]) + len(pair_ids["val"]) != config["pairs"] or len(np.intersect1d(*pair_ids.values())):
+        raise _corrupt(folder, f"the splits do not hold {config['pairs']} distinct pairs, each in one split")
+
+
+def _check_paths(folder: Path, name: str, maze: np.ndarray, split: Split) -> None:
+    """Check every path of a split: inside the grid, on open cells, 4-adjacent steps, subgoal positions in order."""
+    cells, offsets = split.cells, split.offsets
+
+    def example(position: int) -> int:
+        return int(np.searchsorted(offsets, position, side="right")) - 1
+
+    def fail(position: int, what: str) -> ValueError:
+        i = example(position)
+        return _corrupt(folder, f"{name} example {i}, cell {position - offsets[i]} at "
+                                f"{tuple(cells[position].tolist())} {what}")
+
+    rows, cols = cells[:, 0], cells[:, 1]
+    outside = np.flatnonzero((rows < 0) | (rows >= maze.shape[0]) | (cols < 0) | (cols >= maze.shape[1]))
+    if len(outside):
+        raise fail(outside[0], "is outside the grid")
+    walls = np.flatnonzero(maze[rows, cols])
+    if len(walls):
+        raise fail(walls[0], "is a wall")
+    steps = np.abs(np.diff(rows)) + np.abs(np.diff(cols))
+    steps[offsets[1:-1] - 1] = 1  # the last cell of a path and the first of the next are not a step
+    jumps = np.flatnonzero(steps != 1)
+    if len(jumps):
+        raise fail(jumps[0] + 1, "is not a 4-neighbour of the cell before it")
+    index, last = split.subgoal_index, split.lengths - 1
+    bad = np.flatnonzero((index[:, 0] != 0) | (index[:, -1] != last) | np.any(np.diff(index, axis=1) <= 0, axis=1))
+    if len(bad):
+        i = bad[0]
+        raise _corrupt(folder, f"{name} example {i} has subgoal positions {index[i].tolist()}, not increasing "
+                               f"from 0 to {last[i]}")
+
+
 def _check_maze(maze: np.ndarray) -> np.ndarray:
     grid = np.asarray(maze)
     if grid.ndim != 2 or grid.size == 0 or not np.isin(grid, (0, 1)).all():
@@ -268,8 +342,8 @@ def _check_config(config: dict) -> None:
     integer("attempts_per_path", 1)
     if not 0.0 < config["val_frac"] < 1.0:
         raise ValueError(f"val_frac must be in (0, 1), got {config['val_frac']!r}")
-    if not config["max_detour_ratio"] >= 1.0:
-        raise ValueError(f"max_detour_ratio must be >= 1, got {config['max_detour_ratio']!r}")
+    if not 1.0 <= config["max_detour_ratio"] < math.inf:
+        raise ValueError(f"max_detour_ratio must be a finite number >= 1, got {config['max_detour_ratio']!r}")
     config["val_frac"] = float(config["val_frac"])
     config["max_detour_ratio"] = float(config["max_detour_ratio"])
     n_val = round(config["pairs"] * config["val_frac"])
@@ -299,14 +373,14 @@ def _up_to_date(out: Path, dataset_id: str, force: bool) -> bool:
 class _Graph:
     """The open cells of a maze, their neighbours and all shortest-path distances between them."""
 
-    def __init__(self, maze: np.ndarray):
+    def __init__(self, maze: np.ndarray, progress: bool = False):
         self.coords = open_cells(maze)
+        nb = neighbour_table(maze)
+        self.neighbours = [[int(m) for m in nb[:, i] if m >= 0] for i in range(nb.shape[1])]
         n = len(self.coords)
-        index = np.full((maze.shape[0] + 2, maze.shape[1] + 2), -1, dtype=np.int64)
-        index[self.coords[:, 0] + 1, self.coords[:, 1] + 1] = np.arange(n)
-        nb = np.stack([index[self.coords[:, 0] + 1 + dr, self.coords[:, 1] + 1 + dc] for dr, dc in MOVES])
-        self.neighbours = [[int(m) for m in nb[:, i] if m >= 0] for i in range(n)]
-        self.dist = _all_pairs_distances(nb)
+        bar = click.progressbar(length=n * n, label=f"distances between {n} open cells") if progress else None
+        with bar or contextlib.nullcontext():
+            self.dist = all_pairs_distances(maze, on_level=bar.update if bar is not None else None)
 
     def walk(self, start: int, dist_to_target: list[int], draws: np.ndarray) -> list[int]:
         """A shortest path from ``start`` to the target of ``dist_to_target``, ties broken by ``draws``."""
@@ -320,40 +394,25 @@ class _Graph:
         return path
 
 
-def _all_pairs_distances(nb: np.ndarray) -> np.ndarray:
-    """Breadth-first search from all cells at once; ``nb`` is (4, n) neighbour indices (-1 = none); -1 = unreachable."""
-    n = nb.shape[1]
-    dist = np.full((n, n), -1, dtype=np.int16)
-    frontier = np.eye(n, dtype=bool)
-    seen = frontier.copy()
-    np.fill_diagonal(dist, 0)
-    depth = 0
-    while frontier.any():
-        depth += 1
-        reached = np.zeros_like(frontier)
-        for move in nb:
-            has = move >= 0
-            reached[:, has] |= frontier[:, move[has]]
-        reached &= ~seen
-        dist[reached] = depth
-        seen |= reached
-        frontier = reached
-    return dist
-
-
 def _draw_examples(maze: np.ndarray, config: dict, progress: bool, workers: int) -> tuple[dict[str, Split], dict]:
     """Draw pairs, paths and subgoals as the module docstring describes; return the splits and counts."""
     rng = np.random.default_rng(config["seed"])
-    graph = _Graph(maze)
+    open_count = int((maze == 0).sum())
+    if open_count < 2:
+        raise ValueError(f"the maze has {open_count} open cells: a start-goal pair needs at least 2")
+    graph = _Graph(maze, progress)
     k, num_pairs = config["num_subgoals"], config["pairs"]
-    first, second = np.nonzero(np.triu(graph.dist >= k - 1, k=1))
-    if len(first) < num_pairs:
-        raise ValueError(f"the maze has only {len(first)} start-goal pairs whose shortest path has at least {k} cells; "
-                         f"ask for fewer pairs")
-    chosen = rng.choice(len(first), size=num_pairs, replace=False)
+    eligible = np.flatnonzero(np.triu(graph.dist >= k - 1, k=1))  # row-major: pair (a, b) with a < b is a * n + b
+    if not len(eligible):
+        raise ValueError(f"no two open cells of the maze are joined by a shortest path of at least {k} cells "
+                         f"(the longest has {int(graph.dist.max()) + 1}): ask for fewer subgoals")
+    if len(eligible) < num_pairs:
+        raise ValueError(f"the maze has only {len(eligible)} start-goal pairs whose shortest path has at least {k} "
+                         f"cells; ask for fewer pairs")
+    first, second = np.divmod(eligible[rng.choice(len(eligible), size=num_pairs, replace=False)], len(graph.coords))
     flip = rng.random(num_pairs) < 0.5
-    starts = np.where(flip, second[chosen], first[chosen])
-    goals = np.where(flip, first[chosen], second[chosen])
+    starts = np.where(flip, second, first)
+    goals = np.where(flip, first, second)
     is_val = np.zeros(num_pairs, dtype=bool)
     is_val[rng.permutation(num_pairs)[: round(num_pairs * config["val_frac"])]] = True
 
@@ -375,7 +434,7 @@ def _draw_examples(maze: np.ndarray, config: dict, progress: bool, workers: int)
     splits = {name: _pack(graph.coords, examples[name], k) for name in SPLITS}
     lengths = np.concatenate([splits[name].lengths for name in SPLITS])
     counts = {
-        "eligible_pairs": int(len(first)),
+        "eligible_pairs": int(len(eligible)),
         "train_pairs": len(train_pairs),
         "val_pairs": len(val_pairs),
         "train_examples": len(splits["train"]),
@@ -467,21 +526,53 @@ def _write_npz(file: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _write_atomic(out: Path, maze: np.ndarray, splits: dict[str, Split], meta: dict) -> None:
-    """Write the folder beside ``out`` and move it into place, so a crash never leaves a half dataset."""
+    """Write the dataset folder through :func:`replace_folder`, so a crash never leaves a half dataset."""
+
+    def write(folder: Path) -> None:
+        (folder / "maze.txt").write_text(maze_to_text(maze))
+        for name in SPLITS:
+            _write_npz(folder / f"{name}.npz", splits[name].arrays())
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+    replace_folder(out, write)
+
+
+def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write`` fill a new folder beside ``out``, then swap it in for ``out`` (datasets, reports).
+
+    The old ``out`` is renamed aside (``.<name>.old``) before the new folder is renamed into place,
+    and deleted only after: an exception anywhere leaves ``out`` as it was, and a process killed
+    between the renames leaves the old folder aside, where :func:`recover_folder` finds it.
+    """
+    recover_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    old = None
+    aside = _aside(out)
     try:
         tmp.chmod(0o755)
-        (tmp / "maze.txt").write_text(maze_to_text(maze))
-        for name in SPLITS:
-            _write_npz(tmp / f"{name}.npz", splits[name].arrays())
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        write(tmp)
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-        os.replace(tmp, out)
+            os.replace(out, aside)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if aside.exists():
+                os.replace(aside, out)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_folder(out: Path) -> None:
+    """Finish a :func:`replace_folder` swap that was cut short: drop the old folder if ``out`` is in place, else restore it."""
+    aside = _aside(Path(out))
+    if aside.exists():
+        if Path(out).exists():
+            shutil.rmtree(aside)
+        else:
+            os.replace(aside, out)
+
+
+def _aside(out: Path) -> Path:
+    return out.parent / f".{out.name}.old"

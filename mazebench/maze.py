@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -85,17 +86,25 @@ def maze_to_text(maze: np.ndarray) -> str:
 
 
 def maze_from_text(text: str) -> np.ndarray:
-    """Parse the text form written by :func:`maze_to_text`; raise ValueError on anything else."""
-    lines = [line.rstrip("\r") for line in text.strip().splitlines()]
+    """Parse the text form written by :func:`maze_to_text`; raise ValueError on anything else.
+
+    Lines end with ``\\n`` (or ``\\r\\n``), the last one optionally. Nothing is stripped: a blank line,
+    a space or any other character than ``#`` and ``.`` is an error that names its line.
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline ends the last row
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     if not lines or not lines[0]:
-        raise ValueError("maze text is empty")
+        raise ValueError("maze text is empty" if not lines else "maze text line 1 is empty")
     width = len(lines[0])
     for i, line in enumerate(lines):
-        if len(line) != width:
-            raise ValueError(f"maze text line {i + 1} has {len(line)} characters, expected {width}")
         bad = set(line) - {WALL, OPEN}
         if bad:
-            raise ValueError(f"maze text line {i + 1} has characters other than '#' and '.': {sorted(bad)}")
+            raise ValueError(f"maze text line {i + 1} has characters other than '#' and '.': {sorted(bad)} "
+                             f"(write an open cell as '.', with no spaces or blank lines)")
+        if len(line) != width:
+            raise ValueError(f"maze text line {i + 1} has {len(line)} characters, expected {width}")
     return np.array([[1 if ch == WALL else 0 for ch in line] for line in lines], dtype=np.uint8)
 
 
@@ -112,3 +121,54 @@ def load_maze(path: str | Path) -> np.ndarray:
 def open_cells(maze: np.ndarray) -> np.ndarray:
     """The ``(n, 2)`` array of open cells in row-major order."""
     return np.argwhere(np.asarray(maze) == 0)
+
+
+#: Neighbour order of :func:`neighbour_table`: up, down, left, right.
+NEIGHBOUR_MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+#: The most open cells :func:`all_pairs_distances` accepts (its table takes 2 bytes per pair of cells).
+MAX_OPEN_CELLS = 16_000
+
+
+def neighbour_table(maze: np.ndarray) -> np.ndarray:
+    """``(4, n)`` indices into :func:`open_cells` of each open cell's neighbours (``NEIGHBOUR_MOVES``; -1 = none)."""
+    coords = open_cells(maze)
+    index = np.full((maze.shape[0] + 2, maze.shape[1] + 2), -1, dtype=np.int64)
+    index[coords[:, 0] + 1, coords[:, 1] + 1] = np.arange(len(coords))
+    return np.stack([index[coords[:, 0] + 1 + dr, coords[:, 1] + 1 + dc] for dr, dc in NEIGHBOUR_MOVES])
+
+
+def all_pairs_distances(maze: np.ndarray, on_level: Callable[[int], None] | None = None) -> np.ndarray:
+    """Shortest-path distances in moves between the open cells (:func:`open_cells` order); -1 = unreachable.
+
+    Breadth-first search from every cell at once, on the (source, cell) pairs of each level: O(n^2)
+    time and an int16 (n, n) table. ``on_level(pairs)`` is called after each level with the number
+    of pairs it reached (for progress). A maze of more than ``MAX_OPEN_CELLS`` open cells is a
+    ValueError, raised before any work.
+    """
+    nb = neighbour_table(maze)
+    n = nb.shape[1]
+    if n > MAX_OPEN_CELLS:
+        raise ValueError(f"the maze has {n} open cells; the table of all shortest-path distances would take "
+                         f"{2 * n * n / 2**30:.1f} GiB: at most {MAX_OPEN_CELLS} open cells (about a 151x151 maze) "
+                         f"are supported")
+    dist = np.full((n, n), -1, dtype=np.int16)
+    source = cell = np.arange(n)
+    dist[source, cell] = 0
+    depth = 0
+    while len(source):
+        depth += 1
+        reached = []
+        for move in nb:  # one move maps distinct cells to distinct cells, so a level has no repeats
+            step = move[cell]
+            has = step >= 0
+            s, c = source[has], step[has]
+            fresh = dist[s, c] < 0
+            s, c = s[fresh], c[fresh]
+            dist[s, c] = depth
+            reached.append((s, c))
+        source = np.concatenate([s for s, _ in reached])
+        cell = np.concatenate([c for _, c in reached])
+        if on_level is not None:
+            on_level(len(source))
+    return dist

@@ -245,3 +245,135 @@ def test_parallel_generation_is_byte_identical_to_serial(tmp_path):
         assert (serial / name).read_bytes() == (parallel / name).read_bytes()
     with pytest.raises(ValueError, match="workers"):
         generate_dataset(tmp_path / "none", progress=False, workers=0, **config)
+
+
+def _rehashed(edit_arrays=None, edit_config=None, fix_id=True):
+    """A damage that edits val.npz and/or the config, then fixes the content hash (and the id) as a forger would."""
+
+    def damage(folder):
+        meta = json.loads((folder / "meta.json").read_text())
+        if edit_arrays:
+            with np.load(folder / "val.npz") as data:
+                arrays = {key: data[key].copy() for key in data}
+            edit_arrays(arrays)
+            datasets._write_npz(folder / "val.npz", arrays)
+        if edit_config:
+            edit_config(meta["config"])
+            if fix_id:
+                meta["dataset_id"] = datasets._dataset_id(meta["config"], meta["generator_version"])
+        maze = datasets._read_maze(folder)
+        splits = {name: datasets._load_split(folder, name, meta["config"]["num_subgoals"]) for name in datasets.SPLITS}
+        meta["content_sha256"] = datasets._content_hash(maze, splits)
+        (folder / "meta.json").write_text(json.dumps(meta))
+
+    return damage
+
+
+def _set(key, value):
+    return lambda config: config.update({key: value})
+
+
+def _move_cell(arrays):
+    arrays["cells"][1] = arrays["cells"][0]  # the second cell of path 0 repeats the first: no 4-neighbour step
+
+
+def _cell_into_a_wall(arrays):
+    arrays["cells"][0] = (0, 0)  # the border is wall
+
+
+def _index(position, value):
+    def edit(arrays):
+        arrays["subgoal_index"][0, position] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_rehashed(_move_cell), "val example 0, cell 1 .* not a 4-neighbour"),
+        (_rehashed(_cell_into_a_wall), "val example 0, cell 0 at \\(0, 0\\) is a wall"),
+        (_rehashed(_index(1, 999)), "subgoal positions \\[0, 999"),
+        (_rehashed(_index(1, 0)), "not increasing"),
+        (_rehashed(_index(-1, -1)), "subgoal positions"),
+        (_rehashed(edit_config=_set("seed", 4), fix_id=False), "dataset_id does not match its config"),
+        (_rehashed(edit_config=_set("maze_shape", [15, 17])), "maze_shape"),
+        (_rehashed(edit_config=_set("maze_seed", 8)), "maze_seed"),
+        (_rehashed(edit_config=_set("pairs", 119)), "119 distinct pairs"),
+        (_rehashed(edit_config=_set("paths_per_pair", 1)), "paths_per_pair=1"),
+        (_rehashed(edit_config=_set("val_frac", 2.0)), "val_frac"),
+    ],
+)
+def test_a_rehashed_folder_with_bad_paths_or_config_is_refused(tmp_path, tiny_dataset_dir, damage, message):
+    folder = _copy(tiny_dataset_dir, tmp_path / "copy")
+    damage(folder)
+    with pytest.raises(ValueError, match=message):
+        load_dataset(folder)
+
+
+def test_maze_txt_as_a_folder_is_a_corrupt_dataset(tmp_path, tiny_dataset_dir):
+    folder = _copy(tiny_dataset_dir, tmp_path / "copy")
+    (folder / "maze.txt").unlink()
+    (folder / "maze.txt").mkdir()
+    with pytest.raises(ValueError, match="corrupt .*maze.txt"):
+        load_dataset(folder)
+
+
+def _regenerate_with_faulty_replace(out, monkeypatch, fail_at):
+    """``generate --force`` into ``out`` while the ``fail_at``-th os.replace of the swap raises."""
+    calls = []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == fail_at:
+            raise OSError("power cut")
+        os.rename(src, dst)
+
+    monkeypatch.setattr(datasets.os, "replace", replace)
+    with pytest.raises(OSError, match="power cut"):
+        generate_dataset(out, progress=False, force=True, **dict(TINY_DATASET, pairs=30, seed=99))
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("fail_at", [1, 2])
+def test_a_failed_swap_keeps_the_old_dataset(tmp_path, monkeypatch, fail_at):
+    out = generate_dataset(tmp_path / "d", progress=False, **dict(TINY_DATASET, pairs=30))
+    _regenerate_with_faulty_replace(out, monkeypatch, fail_at)  # 1: moving the old one aside, 2: moving the new in
+    assert load_dataset(out).meta["config"]["seed"] == TINY_DATASET["seed"]
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]
+
+
+def test_a_swap_killed_between_the_renames_is_recovered(tmp_path):
+    out = generate_dataset(tmp_path / "d", progress=False, **dict(TINY_DATASET, pairs=30))
+    aside = tmp_path / ".d.old"
+    os.replace(out, aside)  # the state a kill after the first rename leaves
+    assert load_dataset(out).meta["config"]["pairs"] == 30 and not aside.exists()
+    generate_dataset(tmp_path / "aside", progress=False, **dict(TINY_DATASET, pairs=30))
+    os.replace(tmp_path / "aside", aside)  # a kill after the second rename: old and new both there
+    generate_dataset(out, progress=False, force=True, **dict(TINY_DATASET, pairs=30, seed=99))
+    assert load_dataset(out).meta["config"]["seed"] == 99 and sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def test_an_infinite_detour_ratio_is_refused_and_meta_is_strict_json(tmp_path, tiny_dataset_dir):
+    with pytest.raises(ValueError, match="finite"):
+        generate_dataset(tmp_path / "d", progress=False, **dict(TINY_DATASET, max_detour_ratio=float("inf")))
+    json.loads((tiny_dataset_dir / "meta.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+
+
+@pytest.mark.parametrize(
+    "maze, k, message",
+    [
+        (np.ones((7, 7), dtype=np.uint8), 2, "0 open cells"),
+        (np.pad(np.zeros((1, 5), dtype=np.uint8), 1, constant_values=1), 6, "no two open cells .* longest has 5"),
+    ],
+)
+def test_a_maze_without_pairs_says_why(tmp_path, maze, k, message):
+    with pytest.raises(ValueError, match=message):
+        generate_dataset(tmp_path / "d", maze=maze, num_subgoals=k, pairs=2, val_frac=0.5, progress=False)
+
+
+def test_a_maze_too_large_for_the_distance_table_fails_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setattr("mazebench.maze.MAX_OPEN_CELLS", 50)
+    with pytest.raises(ValueError, match="open cells; the table .* at most 50"):
+        generate_dataset(tmp_path / "d", progress=False, **TINY_DATASET)
+    assert not (tmp_path / "d").exists()
