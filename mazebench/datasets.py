@@ -544,6 +544,7 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
     and deleted only after: an exception anywhere leaves ``out`` as it was, and a process killed
     between the renames leaves the old folder aside, where :func:`recover_folder` finds it.
     """
+    out = Path(os.path.abspath(out))  # "." and "x/.." get a real name and parent
     recover_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -575,4 +576,5 @@ def recover_folder(out: Path) -> None:
 
 
 def _aside(out: Path) -> Path:
+    out = Path(os.path.abspath(out))
     return out.parent / f".{out.name}.old"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from mazebench.maze import make_maze, open_cells
+from mazebench.maze import all_pairs_distances, make_maze, open_cells
 from mazebench.scoring import parse_path  # the scorer's reading of untrusted cells
 
 ENV_ID = "mazebench/Maze-v0"
+REJECTION_TRIES = 64  # start-goal draws before the env lists every admissible pair instead
 
 #: Row and column offsets of the actions 0 = up, 1 = right, 2 = down, 3 = left.
 MOVES = np.array([(-1, 0), (0, 1), (1, 0), (0, -1)], dtype=np.int64)
@@ -117,11 +118,14 @@ class MazeEnv(gymnasium.Env):
         self._collision = False
         self._done = True
         self._admits_subgoals: bool | None = None  # whether some shortest path has >= K cells; checked on first draw
+        self._pairs: np.ndarray | None = None  # all admissible (start, goal) indices into _open, listed when needed
         self._figure = None
         self._image = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
+        if options is not None and not isinstance(options, Mapping):
+            raise TypeError(f"options must be a dict such as {{'subgoals': [...]}} or None, got {options!r}")
         given = (options or {}).get("subgoals")
         self._subgoals = self._sample_subgoals() if given is None else self._check_subgoals(given)
         self._position = self._subgoals[0].copy()
@@ -219,18 +223,35 @@ class MazeEnv(gymnasium.Env):
                 raise ValueError(f"subgoal {i + 1} {tuple(int(v) for v in cell)} is not an open cell of the maze")
         return cells.astype(np.int64)
 
+    def _sample_pair(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A uniform ordered pair of open cells at least K - 1 moves apart, and the distances from its start.
+
+        Rejection sampling, ``REJECTION_TRIES`` tries at most; then a uniform draw from the list of all
+        admissible pairs, so a maze that admits few pairs never spins.
+        """
+        for _ in range(REJECTION_TRIES):
+            start, goal = self._open[self.np_random.integers(len(self._open), size=2)]
+            dist = _bfs_distances(self.maze, start)
+            if dist[goal[0], goal[1]] >= self.num_subgoals - 1:
+                return start, goal, dist
+        pairs = self._admissible_pairs()
+        start, goal = self._open[pairs[self.np_random.integers(len(pairs))]]
+        return start, goal, _bfs_distances(self.maze, start)
+
+    def _admissible_pairs(self) -> np.ndarray:
+        """All ordered (start, goal) pairs, as indices into the open cells, at least K - 1 moves apart (listed once)."""
+        if self._pairs is None:
+            self._pairs = np.argwhere(all_pairs_distances(self.maze) >= self.num_subgoals - 1)
+        return self._pairs
+
     def _sample_subgoals(self) -> np.ndarray:
         """Draw subgoals from the benchmark distribution (see the class docstring)."""
         k = self.num_subgoals
         if self._admits_subgoals is None:
-            self._admits_subgoals = _has_pair_at_distance(self.maze, self._open, k - 1)
+            self._admits_subgoals = _two_sweeps_find(self.maze, self._open, k - 1) or len(self._admissible_pairs()) > 0
         if not self._admits_subgoals:
             raise ValueError(f"no two open cells of this maze are joined by a shortest path of at least {k} cells")
-        while True:  # rejection sampling of an ordered pair: uniform over the admissible pairs
-            start, goal = self._open[self.np_random.integers(len(self._open), size=2)]
-            dist = _bfs_distances(self.maze, start)
-            if dist[goal[0], goal[1]] >= k - 1:
-                break
+        start, goal, dist = self._sample_pair()
         path = [goal]
         while dist[path[-1][0], path[-1][1]] > 0:  # walk back to the start, one random shortest-path predecessor at a time
             cell = path[-1]
@@ -270,17 +291,12 @@ def _bfs_distances(maze: np.ndarray, start) -> np.ndarray:
     return dist
 
 
-def _has_pair_at_distance(maze: np.ndarray, cells: np.ndarray, moves: int) -> bool:
-    """Whether two open cells are ``moves`` or more BFS moves apart.
-
-    Two BFS sweeps (from a cell, then from the cell farthest from it) usually find such a pair;
-    only when they do not are all cells tried.
-    """
+def _two_sweeps_find(maze: np.ndarray, cells: np.ndarray, moves: int) -> bool:
+    """Whether two BFS sweeps (from a cell, then from the cell farthest from it) find two open cells
+    ``moves`` or more moves apart: a quick check that usually succeeds; False proves nothing."""
     first = _bfs_distances(maze, cells[0])
     far = np.unravel_index(first.argmax(), first.shape)
-    if _bfs_distances(maze, far).max() >= moves:
-        return True
-    return any(_bfs_distances(maze, cell).max() >= moves for cell in cells)
+    return _bfs_distances(maze, far).max() >= moves
 
 
 @dataclass(frozen=True)

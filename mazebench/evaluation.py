@@ -15,7 +15,7 @@ import click
 import numpy as np
 
 from agents.base import Planner
-from mazebench.datasets import Dataset
+from mazebench.datasets import Dataset, recover_folder, replace_folder
 from mazebench.maze import save_maze
 from mazebench.parallel import ordered_map
 from mazebench.scoring import PathScore, score_path
@@ -26,9 +26,12 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     """Plan and score one held-out example per pair (the first ``limit``); write the report; return the summary.
 
     ``out_dir`` receives ``results.json`` (the summary), ``samples.jsonl`` (one line per example),
-    ``workers`` processes plan the batches (each batch is seeded by its position, so the results
-    are those of one process). ``maze.txt``, galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each and,
+    ``maze.txt``, galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each and,
     for planners with a generation process, ``generation.png``: a filmstrip of the first query's states.
+    The folder is written beside ``out_dir`` and swapped in whole (``datasets.replace_folder``): it
+    holds one evaluation's files, all or none; a non-empty folder that is no report is never replaced.
+    ``workers`` processes plan the batches (each batch is seeded by its position, so the results
+    are those of one process).
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of examples, got {limit}")
@@ -39,7 +42,10 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     indices = dataset.val.first_per_pair()[:limit]
     examples = [dataset.val[int(i)] for i in indices]
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    recover_folder(out)
+    if out.exists() and not (out.is_dir() and _is_report_or_empty(out)):
+        raise ValueError(f"{out} exists and is not an evaluation report (no results.json or samples.jsonl): "
+                         f"refusing to replace it; choose another --out")
 
     started = time.perf_counter()
     paths: list[Any] = []
@@ -67,15 +73,23 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     summary = _summarize(scores, examples, planner, dataset, limit, batch_size)
     summary.update(plan_seconds=round(plan_seconds, 3), wall_seconds=round(time.perf_counter() - started, 3),
                    paths_per_second=round(len(examples) / plan_seconds, 2) if plan_seconds > 0 else None)
-    with open(out / "samples.jsonl", "w") as handle:
-        for sample in samples:
-            handle.write(json.dumps(sample) + "\n")
-    save_maze(dataset.maze, out / "maze.txt")
-    _save_galleries(out, dataset.maze, examples, paths, scores, indices, num_pngs)
-    if examples and num_pngs:
-        _save_generation(out / "generation.png", planner, dataset.maze, examples[0].subgoals)
-    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    def write(folder: Path) -> None:
+        with open(folder / "samples.jsonl", "w") as handle:
+            for sample in samples:
+                handle.write(json.dumps(sample, allow_nan=False) + "\n")
+        save_maze(dataset.maze, folder / "maze.txt")
+        _save_galleries(folder, dataset.maze, examples, paths, scores, indices, num_pngs)
+        if examples and num_pngs:
+            _save_generation(folder / "generation.png", planner, dataset.maze, examples[0].subgoals)
+        (folder / "results.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+
+    replace_folder(out, write)
     return summary
+
+
+def _is_report_or_empty(folder: Path) -> bool:
+    return (folder / "results.json").is_file() or (folder / "samples.jsonl").is_file() or not any(folder.iterdir())
 
 
 def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list]) -> tuple[list, dict]:
@@ -121,7 +135,7 @@ def _jsonable(path: Any) -> Any:
     """A planned path as JSON (nested lists); anything unserialisable is written as its repr."""
     value = path.tolist() if hasattr(path, "tolist") else path
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
         return repr(value)
     return value

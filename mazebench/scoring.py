@@ -75,15 +75,17 @@ def _check_subgoals(subgoals: Any) -> list[tuple[int, int]]:
 
 
 def parse_path(path: Any) -> list[tuple[int, int] | None] | None:
-    """The cells of ``path`` as integer pairs (``None`` for an unreadable cell); ``None`` if not a sequence."""
-    path = _plain(path)
-    if path is None or isinstance(path, (str, bytes, dict)):
-        return None
+    """The cells of ``path`` as integer pairs (``None`` for an unreadable cell); ``None`` if not a sequence.
+
+    Never raises: a path whose iteration fails in any way (a foreign iterator) is no sequence.
+    """
     try:
-        items = list(path)
-    except TypeError:
+        path = _plain(path)
+        if path is None or isinstance(path, (str, bytes, dict)):
+            return None
+        return [_parse_cell(item) for item in path]
+    except Exception:  # untrusted output: its iterator or items may raise anything
         return None
-    return [_parse_cell(item) for item in items]
 
 
 def _parse_cell(item: Any) -> tuple[int, int] | None:
@@ -97,12 +99,10 @@ def _parse_cell(item: Any) -> tuple[int, int] | None:
 
 def _plain(value: Any) -> Any:
     """Arrays and tensors as nested Python lists (``tolist``); anything else unchanged."""
-    if hasattr(value, "tolist"):
-        try:
-            return value.tolist()
-        except Exception:  # a foreign object's tolist may fail in any way; it is then no cell
-            return None
-    return value
+    try:
+        return value.tolist() if hasattr(value, "tolist") else value
+    except Exception:  # a foreign object's tolist (or attribute lookup) may fail in any way; it is then no cell
+        return None
 
 
 def _as_int(value: Any) -> int | None:
@@ -153,5 +153,8 @@ def _order_failure(goals: list, cells: list, reached: int) -> tuple[int, str, st
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a foreign object's repr may fail too
+        text = f"<unprintable {type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."

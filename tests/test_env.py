@@ -320,3 +320,33 @@ def test_random_walks_give_every_outcome():
         actions = rng.integers(0, 13, size=rng.integers(0, 30))
         kinds.add(assert_agrees(SMALL, subgoals, random_walk(subgoals, actions, rng.random() < 0.5)).failure_kind)
     assert kinds >= {None, "wall", "off_grid", "jump", "missed_subgoal", "wrong_end"}
+
+
+def test_reset_options_must_be_a_mapping():
+    with pytest.raises(TypeError, match="options must be a dict"):
+        MazeEnv(maze=SMALL, num_subgoals=2).reset(options=[1])
+
+
+def test_a_maze_admitting_few_pairs_resets_in_bounded_work(monkeypatch):
+    """A corridor with K = its length admits only its two end-to-end pairs: no endless rejection sampling."""
+    from mazebench import env as env_module
+
+    corridor = np.pad(np.zeros((1, 60), dtype=np.uint8), 1, constant_values=1)
+    calls = []
+    bfs = env_module._bfs_distances
+    monkeypatch.setattr(env_module, "_bfs_distances", lambda maze, start: calls.append(1) or bfs(maze, start))
+    env = MazeEnv(maze=corridor, num_subgoals=60)
+    for seed in range(4):
+        obs, _ = env.reset(seed=seed)
+        ends = sorted(tuple(c) for c in obs["subgoals"][[0, -1]].tolist())
+        assert ends == [(1, 1), (1, 60)]
+    assert len(calls) <= 4 * (env_module.REJECTION_TRIES + 1) + 2
+
+
+def test_a_maze_without_far_pairs_is_refused_after_the_full_check():
+    two_rooms = np.ones((5, 9), dtype=np.uint8)
+    two_rooms[1:4, 1:4] = two_rooms[1:4, 5:8] = 0  # two 3x3 rooms, unconnected: longest shortest path 5 cells
+    env = MazeEnv(maze=two_rooms, num_subgoals=5)
+    assert len(env.reset(seed=0)[0]["subgoals"]) == 5
+    with pytest.raises(ValueError, match="at least 6 cells"):
+        MazeEnv(maze=two_rooms, num_subgoals=6).reset(seed=0)

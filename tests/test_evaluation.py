@@ -77,3 +77,47 @@ def test_wilson_interval_matches_the_textbook_values():
 def test_bad_limit_is_a_value_error(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="limit"):
         evaluate(BFSPlanner(), tiny_dataset, out_dir=tmp_path, limit=0, progress=False)
+
+
+class _Crashing(_DropEveryOtherGoal):
+    def describe(self):
+        raise RuntimeError("crash while writing the report")
+
+
+def test_an_evaluation_into_a_used_folder_leaves_only_its_own_files(tiny_dataset, tmp_path):
+    out = tmp_path / "report"
+    evaluate(_DropEveryOtherGoal(), tiny_dataset, out_dir=out, limit=6, progress=False)
+    assert (out / "failures.png").exists()
+    (out / "notes.txt").write_text("stale")
+    evaluate(BFSPlanner(), tiny_dataset, out_dir=out, limit=6, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["maze.txt", "results.json", "samples.jsonl", "successes.png"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary or aside folder left
+
+
+def test_a_failed_evaluation_leaves_the_folder_as_it_was(tiny_dataset, tmp_path):
+    with pytest.raises(RuntimeError, match="crash"):
+        evaluate(_Crashing(), tiny_dataset, out_dir=tmp_path / "new", limit=4, progress=False)
+    assert list(tmp_path.iterdir()) == []  # no empty or half-written folder
+    out = tmp_path / "old"
+    before = evaluate(BFSPlanner(), tiny_dataset, out_dir=out, limit=4, progress=False)
+    with pytest.raises(RuntimeError, match="crash"):
+        evaluate(_Crashing(), tiny_dataset, out_dir=out, limit=6, progress=False)
+    assert json.loads((out / "results.json").read_text()) == before
+    assert len((out / "samples.jsonl").read_text().splitlines()) == 4 and [p.name for p in tmp_path.iterdir()] == ["old"]
+
+
+def test_a_folder_that_is_no_report_is_never_replaced(tiny_dataset, tmp_path):
+    (tmp_path / "thesis.tex").write_text("mine")
+    with pytest.raises(ValueError, match="not an evaluation report"):
+        evaluate(BFSPlanner(), tiny_dataset, out_dir=tmp_path, limit=2, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
+
+
+def test_samples_are_strict_json_even_for_nan_paths(tiny_dataset, tmp_path):
+    class NaNs(_DropEveryOtherGoal):
+        def plan(self, maze, subgoal_batch, seed=0):
+            return [[(float("nan"), 1.0)] for _ in subgoal_batch]
+
+    evaluate(NaNs(), tiny_dataset, out_dir=tmp_path / "r", limit=2, num_pngs=0, progress=False)
+    for line in (tmp_path / "r" / "samples.jsonl").read_text().splitlines():
+        assert isinstance(json.loads(line, parse_constant=lambda name: pytest.fail(name))["path"], str)

@@ -129,3 +129,29 @@ def test_every_walk_through_its_own_subgoals_succeeds_and_a_wall_breaks_it(small
     broken = path[:i] + [tuple(int(v) for v in walls[data.draw(st.integers(0, len(walls) - 1))])] + path[i + 1 :]
     score = score_path(small_maze, subgoals, broken)
     assert (score.success, score.valid, score.failure_kind, score.first_failure) == (False, False, "wall", i)
+
+
+class _Hostile:
+    """A path whose iteration, length and repr all raise, as a buggy planner's output might."""
+
+    def __iter__(self):
+        yield (1, 1)
+        raise RuntimeError("iterator broke")
+
+    def __len__(self):
+        raise RuntimeError("no length")
+
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+class _HostileAttributes:
+    def __getattr__(self, name):
+        raise RuntimeError(f"no {name}")
+
+
+@pytest.mark.parametrize("path", [_Hostile(), _HostileAttributes(), [_HostileAttributes()], [(1, 1), _Hostile()]],
+                         ids=["iterator", "attributes", "cell-attributes", "cell-iterator"])
+def test_a_path_whose_own_methods_raise_fails_with_a_reason(path):
+    score = score_path(MAZE, SUBGOALS, path)
+    assert not score.success and score.failure_kind == "bad_cell" and score.reason
