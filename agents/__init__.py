@@ -32,6 +32,9 @@ def _learned(agent: str) -> Callable[..., Planner]:
                 f"no trained {agent} model at {checkpoint}; run `mazebench train --agent {agent} --subgoals {k}` first"
             )
         planner = LearnedPlanner.from_checkpoint(checkpoint, steps=steps, sampling=sampling, device=device)
+        if planner.name != agent:  # results would be labelled with the wrong planner
+            raise ValueError(f"the checkpoint at {checkpoint} is a {planner.name} run, not {agent}: evaluate it with "
+                             f"--agent {planner.name}, or give a {agent} run")
         if dataset is not None:
             planner.check_compatible(dataset)
         return planner

@@ -1,12 +1,14 @@
 """The ``mazebench`` command line: generate datasets, evaluate planners, render paths.
 
-Each command is one function registered with ``@cli.command()``; errors in the library (ValueError,
-FileNotFoundError) are shown as one line and exit with status 1, usage errors with status 2.
+Each command is one function registered with ``@cli.command()``; errors in the library (ValueError)
+and OS errors (a missing, unreadable or unwritable path) are shown as one line and exit with status
+1; usage errors, every option value checked up front included, with status 2.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -20,13 +22,21 @@ from mazebench.maze import load_maze
 
 
 class _OneLineErrors(click.Group):
-    """A command group that reports ValueError and FileNotFoundError as a one-line click error."""
+    """A command group that reports ValueError and OSError as a one-line click error."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (ValueError, FileNotFoundError) as error:
-            raise click.ClickException(" ".join(str(error).split())) from None
+        except (ValueError, OSError) as error:
+            raise click.ClickException(_one_line(error)) from None
+
+
+def _one_line(error: Exception) -> str:
+    """The message of ``error`` on one line; an OS error from the system as '<path>: <reason>'."""
+    text = str(error)
+    if isinstance(error, OSError) and error.strerror:
+        text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return " ".join(text.split())
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -39,29 +49,64 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="mazebench")
 
 
-def _k_list(_ctx, _param, value: str) -> list[int]:
+def _int_list(minimum: int, example: str):
+    """An option callback: a comma-separated list of integers, each at least ``minimum``."""
+
+    def parse(_ctx, _param, value: str) -> list[int]:
+        try:
+            numbers = [int(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise click.BadParameter(f"expected a comma-separated list of integers such as {example}, "
+                                     f"got {value!r}") from None
+        if not numbers or min(numbers) < minimum:
+            raise click.BadParameter(f"every number must be at least {minimum}, got {value!r}")
+        return numbers
+
+    return parse
+
+
+class _Finite(click.FloatRange):
+    """A ``click.FloatRange`` that also refuses nan and infinities."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def _device(_ctx, _param, value: str | None) -> str | None:
+    """An option callback: a torch device name, checked before any work (auto, cpu, cuda, cuda:N, mps)."""
+    if value in (None, "auto"):
+        return value
+    import torch
+
     try:
-        ks = [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected a comma-separated list of integers such as 2,7,12, got {value!r}") from None
-    if not ks or min(ks) < 2:
-        raise click.BadParameter(f"every K must be at least 2, got {value!r}")
-    return ks
+        device = torch.device(value)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise click.BadParameter(f"expected auto, cpu, cuda, cuda:N or mps, got {value!r}")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise click.BadParameter(f"no CUDA device {device.index} (this machine has {torch.cuda.device_count()})")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise click.BadParameter("mps asked for, but this machine has no MPS device")
+    return value
 
 
 @cli.command()
-@click.option("--subgoals", default="12", callback=_k_list,
+@click.option("--subgoals", default="12", callback=_int_list(2, "2,7,12"),
               help="K, the number of subgoals per path (start and goal included); a list such as 2,7,12 makes one dataset per K.")
 @click.option("--pairs", default=15000, type=click.IntRange(min=2), help="Distinct start-goal pairs.")
 @click.option("--paths-per-pair", default=10, type=click.IntRange(min=1), help="At most this many distinct paths per pair.")
-@click.option("--maze-size", default=41, type=int, help="Height and width of the generated maze (odd).")
+@click.option("--maze-size", default=41, type=click.IntRange(min=5), help="Height and width of the generated maze (odd).")
 @click.option("--maze-seed", default=2025, type=int, help="Seed of the generated maze (2025 = the FlexMDM paper's).")
-@click.option("--extra-door-frac", default=0.5, type=float, help="Fraction of removable walls opened in the generated maze.")
+@click.option("--extra-door-frac", default=0.5, type=_Finite(0, 1), help="Fraction of removable walls opened in the generated maze.")
 @click.option("--maze-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use this maze text file ('#' wall, '.' open) instead of a generated maze.")
 @click.option("--seed", default=0, type=click.IntRange(min=0), help="Seed of the pair, path and subgoal draws.")
-@click.option("--val-frac", default=0.05, type=float, help="Fraction of the pairs held out for validation.")
-@click.option("--max-detour-ratio", default=2.0, type=float, help="A detour has at most this many times the shortest path's cells.")
+@click.option("--val-frac", default=0.05, type=_Finite(0, 1, min_open=True, max_open=True), help="Fraction of the pairs held out for validation.")
+@click.option("--max-detour-ratio", default=2.0, type=_Finite(min=1), help="A detour has at most this many times the shortest path's cells.")
 @click.option("--attempts-per-path", default=4, type=click.IntRange(min=1), help="Waypoints tried per wanted detour.")
 @click.option("--out", default=Path("data"), type=click.Path(file_okay=False, path_type=Path),
               help="Root folder: datasets go to <out>/maze<size>-s<seed>-k<K> (or <out>/<maze file name>-k<K>).")
@@ -118,7 +163,7 @@ def _train_setting_options(command):
 @click.option("--preset", default=None, type=click.Choice(["cpu", "paper", "tiny"]),
               help="Model size and budget  [default: paper on CUDA, cpu otherwise]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Run folder  [default: runs/<preset>/<agent>-k<K>]")
-@click.option("--device", default="auto", help="Torch device: auto (CUDA if present), cpu, cuda, cuda:1 ...")
+@click.option("--device", default="auto", callback=_device, help="Torch device: auto (CUDA if present), cpu, cuda, cuda:1 ...")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--nproc", default=1, type=click.IntRange(min=1),
@@ -137,6 +182,8 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
     from agents.learned import quick_success
     from agents.training import pick_device, preset_config, train as run_training
 
+    preset = preset or ("paper" if torch.cuda.is_available() and device != "cpu" else "cpu")
+    cfg = preset_config(preset, **settings)  # every training setting is checked before any work
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(_relaunch_under_torchrun(nproc))
     world, _ = join_process_group(pick_device(device))
@@ -146,8 +193,6 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
         generate_dataset(folder, num_subgoals=subgoals, progress=not quiet)
     world.barrier()
     dataset = load_dataset(folder)
-    preset = preset or ("paper" if torch.cuda.is_available() and device != "cpu" else "cpu")
-    cfg = preset_config(preset, **settings)
     out = out or default_run_dir(agent, dataset.num_subgoals, preset)
     summary = run_training(
         dataset, agent, cfg, out, device=device, resume=resume, progress=not quiet,
@@ -185,7 +230,7 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="Sampling steps of learned agents  [default: 64]")
 @click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]),
               help="Unmasking rule of learned agents  [default: adaptive]")
-@click.option("--temperature", default=None, type=click.FloatRange(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: 0]")
+@click.option("--temperature", default=None, type=_Finite(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: 0]")
 @click.option("--confidence", default=None, type=click.Choice(["top_prob", "margin"]),
               help="Adaptive sampler: rank masks by top probability or by the margin of the two most likely tokens  [default: top_prob]")
 @click.option("--window", default=None, type=click.IntRange(min=1), help="Adaptive sampler: only the leftmost N masks of a row compete  [default: all]")
@@ -193,7 +238,7 @@ def _relaunch_under_torchrun(nproc: int) -> int:
               help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  [default: binomial]")
 @click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
               help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: balanced]")
-@click.option("--device", default=None, help="Torch device (learned agents).")
+@click.option("--device", default=None, callback=_device, help="Torch device (learned agents).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
 @click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")
 @click.option("--num-pngs", default=8, type=click.IntRange(min=0), help="Examples in each of the success and failure galleries.")
@@ -232,12 +277,12 @@ def _table(agent: str, k: int, summary: dict) -> str:
 
 
 @cli.command()
-@click.option("--subgoals", default="2,7,12", callback=_k_list, help="The K of the table's columns.")
+@click.option("--subgoals", default="2,7,12", callback=_int_list(2, "2,7,12"), help="The K of the table's columns.")
 @click.option("--agents", default="mdm,flexmdm", help="Learned agents (rows); the BFS oracle is always added.")
 @click.option("--preset", default="cpu", type=click.Choice(["cpu", "paper", "tiny"]), help="Training preset of every run.")
 @click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of the table.")
 @click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]), help="Unmasking rule  [default: adaptive]")
-@click.option("--sweep-steps", default="16,32,64,128,256", help="Steps of the success-vs-steps figure (largest K).")
+@click.option("--sweep-steps", default="16,32,64,128,256", callback=_int_list(1, "16,64,256"), help="Steps of the success-vs-steps figure (largest K).")
 @click.option("--sweep-limit", default=300, type=click.IntRange(min=1), help="Held-out pairs per point of the sweep.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per table cell  [default: all]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Report folder  [default: reports/<preset>]")
@@ -250,10 +295,7 @@ def report(subgoals, agents, preset, steps, sampler, sweep_steps, sweep_limit, l
     unknown = [name for name in names if name not in ("mdm", "flexmdm")]
     if unknown or not names:
         raise click.BadParameter(f"choose agents among mdm, flexmdm, got {agents!r}", param_hint="--agents")
-    try:
-        sweep = tuple(int(part) for part in sweep_steps.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected numbers such as 16,64,256, got {sweep_steps!r}", param_hint="--sweep-steps") from None
+    sweep = tuple(sweep_steps)
     spec = ReportSpec(ks=tuple(subgoals), agents=names, preset=preset, steps=steps,
                       sampling={"mode": sampler} if sampler else {}, sweep_steps=sweep, sweep_limit=sweep_limit,
                       limit=limit, out=out)

@@ -39,12 +39,13 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import click
 import numpy as np
 
-from mazebench.maze import all_pairs_distances, load_maze, make_maze, maze_to_text, neighbour_table, open_cells
+from mazebench.maze import (all_pairs_distances, check_distance_table, load_maze, make_maze, maze_to_text,
+                            neighbour_table, open_cells)
 from mazebench.parallel import ordered_map
 
 FORMAT_VERSION = 1
@@ -148,6 +149,9 @@ def generate_dataset(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if maze is None:
+        if isinstance(maze_size, int) and maze_size > 2:  # rooms and the doors joining them, before building it
+            least = 2 * ((maze_size - 1) // 2) ** 2 - 1
+            check_distance_table(least, f"a {maze_size}x{maze_size} maze has at least {least} open cells")
         grid = make_maze(maze_size, maze_size, maze_seed, extra_door_frac)
         maze_params = {"maze_size": int(maze_size), "maze_seed": int(maze_seed), "extra_door_frac": float(extra_door_frac)}
     else:
@@ -171,17 +175,21 @@ def generate_dataset(
     recover_folder(out)
     if _up_to_date(out, dataset_id, force):
         return out
-    splits, counts = _draw_examples(grid, config, progress, workers)
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "generator_version": GENERATOR_VERSION,
-        "dataset_id": dataset_id,
-        "config": config,
-        "counts": counts,
-        "content_sha256": _content_hash(grid, splits),
-        "split_checked": True,
-    }
-    _write_atomic(out, grid, splits, meta)
+    with replacing_folder(out) as folder:  # made first: an unwritable --out fails before the work
+        splits, counts = _draw_examples(grid, config, progress, workers)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "generator_version": GENERATOR_VERSION,
+            "dataset_id": dataset_id,
+            "config": config,
+            "counts": counts,
+            "content_sha256": _content_hash(grid, splits),
+            "split_checked": True,
+        }
+        (folder / "maze.txt").write_text(maze_to_text(grid))
+        for name in SPLITS:
+            _write_npz(folder / f"{name}.npz", splits[name].arrays())
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return out
 
 
@@ -525,20 +533,9 @@ def _write_npz(file: Path, arrays: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(handle, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def _write_atomic(out: Path, maze: np.ndarray, splits: dict[str, Split], meta: dict) -> None:
-    """Write the dataset folder through :func:`replace_folder`, so a crash never leaves a half dataset."""
-
-    def write(folder: Path) -> None:
-        (folder / "maze.txt").write_text(maze_to_text(maze))
-        for name in SPLITS:
-            _write_npz(folder / f"{name}.npz", splits[name].arrays())
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n")
-
-    replace_folder(out, write)
-
-
-def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
-    """Let ``write`` fill a new folder beside ``out``, then swap it in for ``out`` (datasets, reports).
+@contextlib.contextmanager
+def replacing_folder(out: Path) -> Iterator[Path]:
+    """Yield a new empty folder beside ``out`` and swap it in for ``out`` when the block ends (datasets, reports).
 
     The old ``out`` is renamed aside (``.<name>.old``) before the new folder is renamed into place,
     and deleted only after: an exception anywhere leaves ``out`` as it was, and a process killed
@@ -551,7 +548,7 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
     aside = _aside(out)
     try:
         tmp.chmod(0o755)
-        write(tmp)
+        yield tmp
         if out.exists():
             os.replace(out, aside)
         try:
@@ -566,7 +563,7 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
 
 
 def recover_folder(out: Path) -> None:
-    """Finish a :func:`replace_folder` swap that was cut short: drop the old folder if ``out`` is in place, else restore it."""
+    """Finish a :func:`replacing_folder` swap that was cut short: drop the old folder if ``out`` is in place, else restore it."""
     aside = _aside(Path(out))
     if aside.exists():
         if Path(out).exists():

@@ -15,7 +15,7 @@ import click
 import numpy as np
 
 from agents.base import Planner
-from mazebench.datasets import Dataset, recover_folder, replace_folder
+from mazebench.datasets import Dataset, recover_folder, replacing_folder
 from mazebench.maze import save_maze
 from mazebench.parallel import ordered_map
 from mazebench.scoring import PathScore, score_path
@@ -28,7 +28,7 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     ``out_dir`` receives ``results.json`` (the summary), ``samples.jsonl`` (one line per example),
     ``maze.txt``, galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each and,
     for planners with a generation process, ``generation.png``: a filmstrip of the first query's states.
-    The folder is written beside ``out_dir`` and swapped in whole (``datasets.replace_folder``): it
+    The folder is written beside ``out_dir`` and swapped in whole (``datasets.replacing_folder``): it
     holds one evaluation's files, all or none; a non-empty folder that is no report is never replaced.
     ``workers`` processes plan the batches (each batch is seeded by its position, so the results
     are those of one process).
@@ -47,34 +47,34 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         raise ValueError(f"{out} exists and is not an evaluation report (no results.json or samples.jsonl): "
                          f"refusing to replace it; choose another --out")
 
-    started = time.perf_counter()
-    paths: list[Any] = []
-    bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
-    tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
-             for first in range(0, len(examples), batch_size)]
-    with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, dataset.maze), workers) as run:
-        for (first, batch), (planned, counts) in zip(tasks, run(tasks)):
-            if len(planned) != len(batch):
-                raise ValueError(f"planner {planner.name} returned {len(planned)} paths for {len(batch)} subgoal sequences")
-            paths += planned
-            if workers > 1:  # a worker's planner counted them; this process's did not
-                for key, value in counts.items():
-                    planner.counters[key] = planner.counters.get(key, 0) + value
-            if bar is not None:
-                bar.update(len(batch))
-    plan_seconds = time.perf_counter() - started
-    scores = [score_path(dataset.maze, example.subgoals, path) for example, path in zip(examples, paths)]
+    with replacing_folder(out) as folder:  # made first: an unwritable --out fails before the work
+        started = time.perf_counter()
+        paths: list[Any] = []
+        bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
+        tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
+                 for first in range(0, len(examples), batch_size)]
+        with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, dataset.maze), workers) as run:
+            for (first, batch), (planned, counts) in zip(tasks, run(tasks)):
+                if len(planned) != len(batch):
+                    raise ValueError(f"planner {planner.name} returned {len(planned)} paths for {len(batch)} "
+                                     f"subgoal sequences")
+                paths += planned
+                if workers > 1:  # a worker's planner counted them; this process's did not
+                    for key, value in counts.items():
+                        planner.counters[key] = planner.counters.get(key, 0) + value
+                if bar is not None:
+                    bar.update(len(batch))
+        plan_seconds = time.perf_counter() - started
+        scores = [score_path(dataset.maze, example.subgoals, path) for example, path in zip(examples, paths)]
 
-    samples = [
-        {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": _jsonable(path),
-         "reference_length": len(example.path), **asdict(score)}
-        for i, example, path, score in zip(indices, examples, paths, scores)
-    ]
-    summary = _summarize(scores, examples, planner, dataset, limit, batch_size)
-    summary.update(plan_seconds=round(plan_seconds, 3), wall_seconds=round(time.perf_counter() - started, 3),
-                   paths_per_second=round(len(examples) / plan_seconds, 2) if plan_seconds > 0 else None)
-
-    def write(folder: Path) -> None:
+        samples = [
+            {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": _jsonable(path),
+             "reference_length": len(example.path), **asdict(score)}
+            for i, example, path, score in zip(indices, examples, paths, scores)
+        ]
+        summary = _summarize(scores, examples, planner, dataset, limit, batch_size)
+        summary.update(plan_seconds=round(plan_seconds, 3), wall_seconds=round(time.perf_counter() - started, 3),
+                       paths_per_second=round(len(examples) / plan_seconds, 2) if plan_seconds > 0 else None)
         with open(folder / "samples.jsonl", "w") as handle:
             for sample in samples:
                 handle.write(json.dumps(sample, allow_nan=False) + "\n")
@@ -83,12 +83,11 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         if examples and num_pngs:
             _save_generation(folder / "generation.png", planner, dataset.maze, examples[0].subgoals)
         (folder / "results.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-
-    replace_folder(out, write)
     return summary
 
 
 def _is_report_or_empty(folder: Path) -> bool:
+    """Whether ``folder`` may be replaced by a report: it holds one (or a half one) or nothing."""
     return (folder / "results.json").is_file() or (folder / "samples.jsonl").is_file() or not any(folder.iterdir())
 
 

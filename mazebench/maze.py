@@ -138,6 +138,13 @@ def neighbour_table(maze: np.ndarray) -> np.ndarray:
     return np.stack([index[coords[:, 0] + 1 + dr, coords[:, 1] + 1 + dc] for dr, dc in NEIGHBOUR_MOVES])
 
 
+def check_distance_table(open_count: int, what: str) -> None:
+    """ValueError (starting with ``what``) if ``open_count`` cells are more than :func:`all_pairs_distances` takes."""
+    if open_count > MAX_OPEN_CELLS:
+        raise ValueError(f"{what}; the table of all shortest-path distances would take {2 * open_count**2 / 2**30:.1f} "
+                         f"GiB: at most {MAX_OPEN_CELLS} open cells (about a 151x151 maze) are supported")
+
+
 def all_pairs_distances(maze: np.ndarray, on_level: Callable[[int], None] | None = None) -> np.ndarray:
     """Shortest-path distances in moves between the open cells (:func:`open_cells` order); -1 = unreachable.
 
@@ -148,10 +155,7 @@ def all_pairs_distances(maze: np.ndarray, on_level: Callable[[int], None] | None
     """
     nb = neighbour_table(maze)
     n = nb.shape[1]
-    if n > MAX_OPEN_CELLS:
-        raise ValueError(f"the maze has {n} open cells; the table of all shortest-path distances would take "
-                         f"{2 * n * n / 2**30:.1f} GiB: at most {MAX_OPEN_CELLS} open cells (about a 151x151 maze) "
-                         f"are supported")
+    check_distance_table(n, f"the maze has {n} open cells")
     dist = np.full((n, n), -1, dtype=np.int16)
     source = cell = np.arange(n)
     dist[source, cell] = 0

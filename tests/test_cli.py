@@ -87,3 +87,73 @@ def test_main_prints_one_line_and_exits_1(capsys, tmp_path, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a mazebench dataset" in err[0]
     assert not (tmp_path / "reports").exists()  # a failed render leaves no output folder behind
+
+
+def test_os_errors_on_out_are_one_line(run, tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("")
+    assert "Not a directory" in _one_line_error(run("generate", "--subgoals", "3", *SMALL, "--out", "afile/sub", code=1))
+    run("generate", "--subgoals", "3", *SMALL)
+    data = str(tmp_path / "data" / "maze15-s7-k3")
+    assert "afile" in _one_line_error(run("evaluate", "--data", data, "--out", "afile/report", code=1))
+
+    def read_only(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied", "ro")
+
+    monkeypatch.setattr("tempfile.mkdtemp", read_only)
+    assert _one_line_error(run("evaluate", "--data", data, "--out", "ro/report", code=1)) == "Error: ro: Permission denied"
+
+
+def test_a_damaged_dataset_or_report_folder_is_one_line(run, tmp_path):
+    run("generate", "--subgoals", "3", *SMALL)
+    run("evaluate", "--data", "data/maze15-s7-k3", "--out", "report", "--limit", "2", "--num-pngs", "0")
+    (tmp_path / "report" / "maze.txt").unlink()
+    (tmp_path / "report" / "maze.txt").mkdir()
+    assert "maze.txt" in _one_line_error(run("render", "--data", "report", code=1))
+    (tmp_path / "data" / "maze15-s7-k3" / "maze.txt").unlink()
+    (tmp_path / "data" / "maze15-s7-k3" / "maze.txt").mkdir()
+    assert "corrupt" in _one_line_error(run("evaluate", "--data", "data/maze15-s7-k3", code=1))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", "--maze-size", "3"],
+        ["generate", "--val-frac", "1.5"],
+        ["generate", "--val-frac", "nan"],
+        ["generate", "--max-detour-ratio", "inf"],
+        ["generate", "--extra-door-frac", "-0.1"],
+        ["evaluate", "--temperature", "nan"],
+        ["evaluate", "--device", "bogus"],
+        ["evaluate", "--device", "cuda:99"],
+        ["train", "--agent", "mdm", "--device", "bogus"],
+        ["report", "--sweep-steps", "16,-5"],
+        ["report", "--sweep-steps", "0"],
+    ],
+)
+def test_bad_numbers_and_devices_are_usage_errors_before_any_work(run, tmp_path, args):
+    assert "Invalid value" in run(*args, code=2).output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_training_settings_are_checked_before_data_is_generated(run, tmp_path):
+    assert "epochs" in _one_line_error(run("train", "--agent", "mdm", "--subgoals", "3", "--epochs", "0", code=1))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_refuses_a_checkpoint_of_another_agent(run, tmp_path, tiny_dataset_dir, monkeypatch):
+    from agents.learned import LearnedPlanner
+
+    class MDMRun:
+        name = "mdm"
+
+    monkeypatch.setattr(LearnedPlanner, "from_checkpoint", classmethod(lambda cls, path, **options: MDMRun()))
+    (tmp_path / "mdm-run").mkdir()
+    error = _one_line_error(run("evaluate", "--agent", "flexmdm", "--checkpoint", "mdm-run",
+                                "--data", str(tiny_dataset_dir), code=1))
+    assert "is a mdm run, not flexmdm" in error and "--agent mdm" in error
+    assert not (tmp_path / "reports").exists()
+
+
+def test_generate_shows_progress_of_the_distance_phase(run):
+    out = run("generate", "--subgoals", "3", *[arg for arg in SMALL if arg != "--quiet"]).output
+    assert "distances between" in out and "paths for 60 pairs" in out

@@ -372,8 +372,10 @@ def test_a_maze_without_pairs_says_why(tmp_path, maze, k, message):
         generate_dataset(tmp_path / "d", maze=maze, num_subgoals=k, pairs=2, val_frac=0.5, progress=False)
 
 
-def test_a_maze_too_large_for_the_distance_table_fails_before_any_work(tmp_path, monkeypatch):
+def test_a_maze_too_large_for_the_distance_table_fails_before_any_work(tmp_path, monkeypatch, small_maze):
+    with pytest.raises(ValueError, match="a 2001x2001 maze has at least 1999999 open cells; the table"):
+        generate_dataset(tmp_path / "d", progress=False, **dict(TINY_DATASET, maze_size=2001))  # not even built
     monkeypatch.setattr("mazebench.maze.MAX_OPEN_CELLS", 50)
-    with pytest.raises(ValueError, match="open cells; the table .* at most 50"):
-        generate_dataset(tmp_path / "d", progress=False, **TINY_DATASET)
+    with pytest.raises(ValueError, match=f"the maze has {(small_maze == 0).sum()} open cells; the table .* at most 50"):
+        generate_dataset(tmp_path / "d", maze=small_maze, num_subgoals=3, pairs=20, progress=False)
     assert not (tmp_path / "d").exists()
