@@ -16,11 +16,15 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class World:
-    """Where this process sits: its rank among ``size`` processes and its local rank on the node."""
+    """Where this process sits: its rank among ``size`` processes and its local rank on the node.
+
+    ``device`` holds the collectives' tensors (NCCL reduces CUDA tensors only, gloo CPU ones).
+    """
 
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    device: str = "cpu"
 
     @property
     def is_main(self) -> bool:
@@ -33,31 +37,35 @@ class World:
         start = self.rank * base + min(self.rank, extra)
         return slice(start, start + base + (self.rank < extra))
 
-    def all_agree(self, flag: bool) -> bool:
-        """True on every rank if ``flag`` is true on any rank (e.g. rank 0 ran out of time)."""
+    def _reduce(self, values, op) -> torch.Tensor:
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor, op=op)
+        return tensor.cpu()
+
+    def any_true(self, flags: list[bool]) -> list[bool]:
+        """For each flag: true on every rank if it is true on any rank (e.g. rank 0 ran out of time)."""
         if self.size == 1:
-            return flag
-        value = torch.tensor([float(flag)])
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item())
+            return [bool(flag) for flag in flags]
+        return [bool(v) for v in self._reduce([float(flag) for flag in flags], dist.ReduceOp.MAX)]
 
     def mean(self, values: list[float]) -> list[float]:
         """The mean of each of ``values`` over the ranks."""
         if self.size == 1:
             return list(values)
-        tensor = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(tensor)
-        return (tensor / self.size).tolist()
+        return (self._reduce(values, dist.ReduceOp.SUM) / self.size).tolist()
 
-    def in_sync(self, module: torch.nn.Module) -> bool:
-        """Whether every rank holds exactly the same parameters as the others."""
+    def first_difference(self, module: torch.nn.Module) -> str | None:
+        """The name of the first parameter that is not identical on every rank, or None."""
         if self.size == 1:
-            return True
-        flat = torch.cat([p.detach().reshape(-1).float().cpu() for p in module.parameters()])
-        high, low = flat.clone(), flat.clone()
-        dist.all_reduce(high, op=dist.ReduceOp.MAX)
-        dist.all_reduce(low, op=dist.ReduceOp.MIN)
-        return bool(torch.equal(high, low))
+            return None
+        for name, param in module.named_parameters():
+            flat = param.detach().reshape(-1).double()
+            high, low = flat.clone(), flat.clone()
+            dist.all_reduce(high, op=dist.ReduceOp.MAX)
+            dist.all_reduce(low, op=dist.ReduceOp.MIN)
+            if not torch.equal(high, low):
+                return name
+        return None
 
     def barrier(self) -> None:
         if self.size > 1:
@@ -79,7 +87,7 @@ def join_process_group(device: torch.device) -> tuple[World, torch.device]:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return World(dist.get_rank(), dist.get_world_size(), local_rank), device
+    return World(dist.get_rank(), dist.get_world_size(), local_rank, str(device)), device
 
 
 def leave_process_group() -> None:

@@ -47,6 +47,8 @@ class FlexMDM:
     def loss(self, model: DiT, data: TokenizedSplit, indices, t, generator, shard=slice(None), shards: int = 1):
         """(loss, metrics, number of tokens the network processed) for one batch.
 
+        The batch and its noise are made on the host (the same draws on every device); what the
+        device needs, mask positions included, is copied to it without a host synchronisation.
         Data-parallel training: the noise is drawn for the whole batch, the network sees rows
         ``shard`` only, and the loss is scaled by ``shards`` so that averaging the shards' gradients
         gives the whole batch's gradient.
@@ -57,11 +59,13 @@ class FlexMDM:
             pad_id=self.tokenizer.pad, mask_id=self.tokenizer.mask, generator=generator,
         ).rows(shard)
         device = next(model.parameters()).device
-        state = type(state)(*(v.to(device) for v in vars(state).values()))
+        masked = tuple(index.to(device, non_blocking=True) for index in state.is_mask.nonzero(as_tuple=True))
+        n_tokens = int(state.lengths.sum()) + len(state.lengths)
         loss, metrics = flex_loss(
-            model, state, insertion=self.insertion, unmasking=self.unmasking, normalizer=float(lengths.sum()) / shards
+            model, state.to(device), masked=masked, insertion=self.insertion, unmasking=self.unmasking,
+            normalizer=float(lengths.sum()) / shards,
         )
-        return loss, metrics, int(state.lengths.sum()) + len(state.lengths)
+        return loss, metrics, n_tokens
 
     @torch.no_grad()
     def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule: UnmaskRule, generator=None, on_step=None):

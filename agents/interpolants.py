@@ -41,6 +41,10 @@ class FlexState:
             self.is_mask[index, :width], self.gaps[index, : width + 1], self.t[index],
         )
 
+    def to(self, device: torch.device) -> "FlexState":
+        """The same state on ``device`` (copies start without waiting for the device)."""
+        return FlexState(*(v.to(device, non_blocking=True) for v in vars(self).values()))
+
 
 def sample_event_times(shape, insertion: PolynomialSchedule, unmasking: PolynomialSchedule, generator=None):
     """Per-token insertion time T1 ~ a and unmasking time T2 >= T1 with P(T2 <= t | T1) = (b_t - b_T1)/(1 - b_T1)."""

@@ -20,24 +20,27 @@ def flex_loss(
     model: DiT,
     state: FlexState,
     *,
+    masked: tuple[torch.Tensor, torch.Tensor] | None = None,
     insertion: PolynomialSchedule,
     unmasking: PolynomialSchedule,
     normalizer: float,
-) -> tuple[torch.Tensor, dict]:
-    """Eq. 7: b'/(1-b) x cross-entropy at masks + a'/(1-a) x phi(gap, g) over the n + 1 slots."""
-    logits, log_gaps = model(state.tokens, state.fixed, state.lengths, state.t, state.is_mask)
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Eq. 7: b'/(1-b) x cross-entropy at masks + a'/(1-a) x phi(gap, g) over the n + 1 slots.
+
+    ``masked`` = (rows, cols) of the masks in row-major order on the model's device (default: found
+    from ``state.is_mask``); passing indices made on the host keeps the step free of host
+    synchronisation on a GPU. Metrics are detached tensors.
+    """
+    rows, cols = masked = state.is_mask.nonzero(as_tuple=True) if masked is None else masked
+    logits, log_gaps = model(state.tokens, state.fixed, state.lengths, state.t, masked)
     t = state.t.float()
-    ce = F.cross_entropy(logits, state.targets[state.is_mask], reduction="none")
-    mask_weight = unmasking.rate(t)[:, None].expand_as(state.is_mask)[state.is_mask]
-    slots = torch.arange(state.gaps.shape[1])[None, :] <= state.lengths[:, None]
+    ce = F.cross_entropy(logits, state.targets[rows, cols], reduction="none")
+    mask_weight = unmasking.rate(t)[rows]
+    slots = torch.arange(state.gaps.shape[1], device=state.lengths.device)[None, :] <= state.lengths[:, None]
     gap_terms = poisson_bregman(state.gaps, log_gaps) * slots
     unmask_loss = (mask_weight * ce).sum() / normalizer
     insert_loss = (insertion.rate(t)[:, None] * gap_terms).sum() / normalizer
-    metrics = {
-        "unmask_loss": unmask_loss.item(),
-        "insert_loss": insert_loss.item(),
-        "mask_ce": ce.mean().item() if ce.numel() else 0.0,
-    }
+    metrics = {"unmask_loss": unmask_loss.detach(), "insert_loss": insert_loss.detach(), "mask_ce": _mean(ce)}
     return unmask_loss + insert_loss, metrics
 
 
@@ -48,13 +51,23 @@ def mdm_loss(
     clean: torch.Tensor,
     t: torch.Tensor,
     *,
+    masked: tuple[torch.Tensor, torch.Tensor] | None = None,
     unmasking: PolynomialSchedule,
     normalizer: float,
-) -> tuple[torch.Tensor, dict]:
-    """Eq. 4: b'/(1-b) x cross-entropy at masked positions (PAD is an ordinary target)."""
-    lengths = torch.full((noisy.shape[0],), noisy.shape[1], dtype=torch.long)
-    logits, _ = model(noisy, torch.zeros_like(is_mask), lengths, t, is_mask)
-    ce = F.cross_entropy(logits, clean[is_mask], reduction="none")
-    weight = unmasking.rate(t.float())[:, None].expand_as(is_mask)[is_mask]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Eq. 4: b'/(1-b) x cross-entropy at the masked positions; PAD is an ordinary target.
+
+    ``masked`` as in ``flex_loss`` (default: from ``is_mask``). Every row has the full length, so the
+    network runs without a padding mask.
+    """
+    rows, cols = masked = is_mask.nonzero(as_tuple=True) if masked is None else masked
+    logits, _ = model(noisy, torch.zeros_like(is_mask), None, t, masked)
+    ce = F.cross_entropy(logits, clean[rows, cols], reduction="none")
+    weight = unmasking.rate(t.float())[rows]
     loss = (weight * ce).sum() / normalizer
-    return loss, {"unmask_loss": loss.item(), "mask_ce": ce.mean().item() if ce.numel() else 0.0}
+    return loss, {"unmask_loss": loss.detach(), "mask_ce": _mean(ce)}
+
+
+def _mean(values: torch.Tensor) -> torch.Tensor:
+    """The detached mean of ``values``, 0 when empty (without a host synchronisation)."""
+    return values.detach().sum() / max(1, values.numel())

@@ -59,9 +59,11 @@ class MDM:
         )
         noisy, is_mask, clean, t = noisy[shard], is_mask[shard], clean[shard], t[shard]
         device = next(model.parameters()).device
+        masked = tuple(index.to(device, non_blocking=True) for index in is_mask.nonzero(as_tuple=True))
+        noisy, is_mask, clean, t = (x.to(device, non_blocking=True) for x in (noisy, is_mask, clean, t))
         loss, metrics = mdm_loss(
-            model, noisy.to(device), is_mask.to(device), clean.to(device), t.to(device),
-            unmasking=self.unmasking, normalizer=float(len(indices) * self.max_path_len) / shards,
+            model, noisy, is_mask, clean, t, masked=masked, unmasking=self.unmasking,
+            normalizer=float(len(indices) * self.max_path_len) / shards,
         )
         return loss, metrics, clean.numel()
 
@@ -75,11 +77,10 @@ class MDM:
         batch = subgoals.shape[0]
         tokens = torch.full((batch, self.max_len), self.tokenizer.mask, dtype=torch.long)
         tokens[:, : self.prompt_len] = self.prompt(subgoals)
-        lengths = torch.full((batch,), self.max_len, device=device)
         no_flags = torch.zeros((batch, self.max_len), dtype=torch.bool, device=device)
 
-        def predict(tokens, t, query):
-            logits, _ = model(tokens.to(device), no_flags, lengths, t.to(device), query.to(device))
+        def predict(tokens, t, query):  # every row is full: no padding mask
+            logits, _ = model(tokens.to(device), no_flags, None, t.to(device), query.to(device))
             return logits.cpu()
 
         tokens, stats = mdm_sample(

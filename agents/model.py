@@ -161,30 +161,35 @@ class DiT(nn.Module):
     def forward(self, tokens, fixed, lengths, t, query) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(unmask logits at the ``query`` positions, gap log rates or None): both heads in one call.
 
+        ``lengths`` (B,) or None when every row is full (no padding mask: the fastest attention path).
+        ``query`` is a (B, N) boolean mask or the (rows, cols) index tensors of its true entries.
         Training goes through this call so that DistributedDataParallel sees every parameter used.
         """
         hidden = self.hidden_states(tokens, fixed, lengths, t)
         log_gaps = self.gap_log_rates(hidden) if self.cfg.insertion_head else None
         return self.unmask_logits(hidden, query), log_gaps
 
-    def hidden_states(self, tokens: torch.Tensor, fixed: torch.Tensor, lengths: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Final hidden states (B, N', d) in fp32; N' = N + 1 with the insertion head (BOS first)."""
+    def hidden_states(self, tokens: torch.Tensor, fixed: torch.Tensor, lengths: torch.Tensor | None,
+                      t: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (B, N', d) in fp32, zero past each row's length; N' = N + 1 with the
+        insertion head (BOS first). ``lengths`` None: every row is full and attention needs no mask."""
         if self.cfg.insertion_head:
             tokens = F.pad(tokens, (1, 0), value=self.bos_id)
             fixed = F.pad(fixed, (1, 0), value=False)
-            lengths = lengths + 1
+            lengths = None if lengths is None else lengths + 1
         batch, length = tokens.shape
         if length > self.cfg.max_len:
             raise ValueError(f"sequence of {length} tokens exceeds the model's max_len {self.cfg.max_len}")
-        key_valid = torch.arange(length, device=tokens.device)[None, :] < lengths[:, None]
-        attn_mask = key_valid[:, None, None, :]
+        key_valid = None if lengths is None else torch.arange(length, device=tokens.device)[None, :] < lengths[:, None]
+        attn_mask = None if key_valid is None else key_valid[:, None, None, :]
         cond = F.silu(self.time_emb(t))
         x = self.embed(tokens) + self.fixed_emb(fixed.long())
         cos, sin = rotary_tables(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
         for block in self.blocks:
             x = block(x, cond, attn_mask, cos, sin)
         shift, scale = self.final_ada(cond).float().chunk(2, dim=-1)
-        return modulate(layer_norm(x), shift, scale) * key_valid[..., None]
+        hidden = modulate(layer_norm(x), shift, scale)
+        return hidden if key_valid is None else hidden * key_valid[..., None]
 
     def class_weights(self) -> torch.Tensor:
         """Output embedding of every class (cell tokens, then PAD for the MDM), with geometry terms."""
@@ -195,7 +200,7 @@ class DiT(nn.Module):
         return weights
 
     def unmask_logits(self, hidden: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """fp32 logits (M, num_classes) at the M positions where ``query`` (B, N) is true, row-major."""
+        """fp32 logits (M, num_classes) at the M positions of ``query`` (a (B, N) mask, row-major, or (rows, cols))."""
         if self.cfg.insertion_head:
             hidden = hidden[:, 1:]
         with torch.autocast(hidden.device.type, enabled=False):

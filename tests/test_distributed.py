@@ -1,4 +1,5 @@
-"""Data-parallel training: two gloo processes stay in sync and match one process with the same global batch."""
+"""Data-parallel training: two gloo processes stay in sync and match one process with the same global batch,
+also under a time budget (which only caps the run: the schedule follows the steps); drift is named."""
 
 import json
 import os
@@ -9,10 +10,12 @@ import torch
 import torch.multiprocessing as mp
 
 from agents.distributed import World
+from agents.checkpoints import read_checkpoint
 from agents.training import preset_config, train
 from mazebench.datasets import load_dataset
 
-SETTINGS = dict(epochs=1.0, batch_size=16, d_model=32, n_heads=2, n_layers=1, cond_dim=32, bf16=False)
+# max_minutes: a time budget that does not bind (it once made each rank anneal by its own clock).
+SETTINGS = dict(epochs=1.0, batch_size=16, d_model=32, n_heads=2, n_layers=1, cond_dim=32, bf16=False, max_minutes=30.0)
 
 
 def _free_port() -> int:
@@ -44,8 +47,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_dataset, tiny_d
     single = train(tiny_dataset, agent, preset_config("tiny", **SETTINGS), tmp_path / "one", device="cpu",
                    progress=False, stop_after=4)
     assert single["processes"] == 1
-    ddp = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)["model"]
-    one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=False)["model"]
+    ddp = read_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["model"]
+    one = read_checkpoint(tmp_path / "one" / "checkpoint.pt")["model"]
     for name, tensor in one.items():
         torch.testing.assert_close(ddp[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
     ddp_log = [json.loads(line)["loss"] for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
@@ -60,8 +63,8 @@ def test_a_two_process_run_resumes_in_one_process(tiny_dataset, tiny_dataset_dir
     straight = train(tiny_dataset, "flexmdm", preset_config("tiny", **SETTINGS), tmp_path / "one", device="cpu",
                      progress=False, stop_after=5)
     assert resumed["steps"] == straight["steps"] == 5
-    a = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=False)["model"]
+    a = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"]
+    b = read_checkpoint(tmp_path / "one" / "checkpoint.pt")["model"]
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
 
@@ -77,3 +80,23 @@ def test_a_batch_that_does_not_split_is_refused(tiny_dataset, tmp_path, monkeypa
     monkeypatch.setattr("agents.training.join_process_group", lambda device: (World(0, 3), device))
     with pytest.raises(ValueError, match="multiple of 3"):
         train(tiny_dataset, "flexmdm", preset_config("tiny", **SETTINGS), tmp_path, device="cpu", progress=False)
+
+
+def _drift_main(rank: int, port: int, out: str) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo")
+    module = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 1))
+    for param in module.parameters():
+        torch.nn.init.constant_(param, 0.5)
+    same = World(rank, 2).first_difference(module)
+    with torch.no_grad():
+        module[1].bias += 1e-7 * rank  # one replica drifts by a hair
+    with open(os.path.join(out, f"drift-rank{rank}.json"), "w") as handle:
+        json.dump([same, World(rank, 2).first_difference(module)], handle)
+    torch.distributed.destroy_process_group()
+
+
+def test_the_first_parameter_that_differs_between_ranks_is_named(tmp_path):
+    mp.spawn(_drift_main, args=(_free_port(), str(tmp_path)), nprocs=2)
+    for rank in range(2):
+        assert json.loads((tmp_path / f"drift-rank{rank}.json").read_text()) == [None, "1.bias"]

@@ -229,3 +229,19 @@ def test_from_the_adaln_zero_start_one_step_opens_every_gradient():
         opt.step()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("insertion_head", [True, False])
+def test_full_rows_need_no_padding_mask_and_query_indices_equal_the_mask(insertion_head):
+    """lengths=None (no attention mask: the fast path the MDM uses) equals full lengths, and a query
+    given as (rows, cols) indices picks the same logits as the boolean mask."""
+    model = make_model(insertion_head=insertion_head)
+    tokens, fixed, _, t = random_rows(5, 9, seed=3)
+    tokens[tokens == TOK.pad] = TOK.mask
+    full = torch.full((5,), 9)
+    query = tokens == TOK.mask
+    masked_logits, masked_gaps = model(tokens, fixed, full, t, query)
+    free_logits, free_gaps = model(tokens, fixed, None, t, query.nonzero(as_tuple=True))
+    torch.testing.assert_close(free_logits, masked_logits, rtol=0, atol=1e-5)
+    if insertion_head:
+        torch.testing.assert_close(free_gaps, masked_gaps, rtol=0, atol=1e-5)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from agents import make_agent
+from agents.checkpoints import read_checkpoint
 from agents.training import load_checkpoint, preset_config, train
 
 FAST = dict(epochs=0.5, batch_size=16, d_model=32, n_heads=2, n_layers=1, cond_dim=32)
@@ -33,8 +34,8 @@ def test_resume_continues_exactly(tiny_dataset, tmp_path):
     assert first["steps"] == 3 and first["stopped_by"] == "stop_after"
     resumed = train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, resume=True)
     assert resumed["steps"] == straight["steps"]
-    a, b = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False), torch.load(
-        tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    a, b = read_checkpoint(tmp_path / "a" / "checkpoint.pt"), read_checkpoint(
+        tmp_path / "b" / "checkpoint.pt")
     for key in ("model", "ema"):
         flat_a = a[key] if key == "model" else a[key]["model"]
         flat_b = b[key] if key == "model" else b[key]["model"]
@@ -101,3 +102,99 @@ def test_parallel_evaluation_matches_serial_and_draws_the_generation(tiny_datase
     assert summaries[1]["planner"]["counters"] == summaries[2]["planner"]["counters"]
     assert summaries[2]["planner"]["counters"]["paths"] == summaries[1]["n"]
     assert (tmp_path / "w1" / "generation.png").stat().st_size > 10_000
+
+
+def _metrics_steps(folder):
+    return [json.loads(line)["step"] for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_ctrl_c_checkpoints_and_resume_equals_an_uninterrupted_run(tiny_dataset, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from agents.flexmdm import FlexMDM
+
+    cfg = preset_config("tiny", **FAST)
+    straight = train(tiny_dataset, "flexmdm", cfg, tmp_path / "a", progress=False)
+    loss, calls = FlexMDM.loss, []
+
+    def interrupting_loss(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C during step 3, before any periodic checkpoint
+        return loss(self, *args, **kwargs)
+
+    monkeypatch.setattr(FlexMDM, "loss", interrupting_loss)
+    stopped = train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False)
+    monkeypatch.setattr(FlexMDM, "loss", loss)
+    assert stopped["stopped_by"] == "interrupted" and stopped["steps"] == 3
+    assert read_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 3
+    assert not (tmp_path / "b" / "summary.json").exists()  # not a finished run
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+    resumed = train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, resume=True)
+    assert resumed["steps"] == straight["steps"] and resumed["stopped_by"] == "epochs"
+    a, b = (read_checkpoint(tmp_path / name / "checkpoint.pt")["model"] for name in ("a", "b"))
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
+    assert _metrics_steps(tmp_path / "b") == list(range(1, straight["steps"] + 1))
+
+
+def test_resume_drops_metrics_written_after_the_last_checkpoint(tiny_dataset, tmp_path):
+    cfg = preset_config("tiny", **FAST)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, stop_after=3)
+    with (tmp_path / "metrics.jsonl").open("a") as log:  # a crash after two more logged steps
+        log.write('{"step": 4, "loss": 1.0}\n{"step": 5, "loss": 1.0}\n')
+    train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, resume=True, stop_after=3)
+    assert _metrics_steps(tmp_path) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_fresh_run_refuses_a_folder_with_a_run_in_it(tiny_dataset, tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n')  # a run killed before its first checkpoint
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(tiny_dataset, "flexmdm", preset_config("tiny", **FAST), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("setting", [{"grad_clip": -1}, {"d_model": 0}, {"max_minutes": -1}, {"ema_decay": 2},
+                                     {"lr": float("nan")}, {"epochs": 0}, {"dropout": 1.0}, {"log_every": 0},
+                                     {"eval_examples": -3}, {"warmup_epochs": -1}])
+def test_nonsense_settings_are_refused(setting):
+    with pytest.raises(ValueError, match=next(iter(setting))):
+        preset_config("tiny", **setting)
+
+
+def test_a_non_finite_gradient_skips_the_update(tiny_dataset, tmp_path, monkeypatch):
+    from agents.flexmdm import FlexMDM
+
+    loss = FlexMDM.loss
+
+    def nan_loss(self, *args, **kwargs):
+        value, metrics, tokens = loss(self, *args, **kwargs)
+        return value * float("nan"), metrics, tokens
+
+    cfg = preset_config("tiny", **FAST)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path / "init", progress=False, stop_after=0)
+    monkeypatch.setattr(FlexMDM, "loss", nan_loss)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path / "nan", progress=False, stop_after=2)
+    init, after = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("init", "nan"))
+    for name, tensor in init["model"].items():
+        assert torch.equal(after["model"][name], tensor), name
+    assert [json.loads(line)["skipped_steps"] for line in (tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()] == [1, 1]
+
+
+def test_the_learning_rate_depends_on_the_step_alone():
+    from agents.training import learning_rate
+
+    cfg = preset_config("tiny", warmup_epochs=1.0, lr=1e-3, max_minutes=5.0)
+    assert learning_rate(cfg, 0, 10, 100) == pytest.approx(1e-4)  # warm-up: (step + 1) / 10
+    assert learning_rate(cfg, 10, 10, 100) == pytest.approx(1e-3)  # top of the cosine
+    assert learning_rate(cfg, 55, 10, 100) == pytest.approx(1e-3 * (0.1 + 0.45))  # half way
+    assert learning_rate(cfg, 100, 10, 100) == pytest.approx(1e-4)  # lr / 10 at the end
+
+
+def test_metrics_are_logged_every_n_steps_as_means(tiny_dataset, tmp_path):
+    summary = train(tiny_dataset, "flexmdm", preset_config("tiny", **{**FAST, "log_every": 4}), tmp_path, progress=False)
+    steps = _metrics_steps(tmp_path)
+    assert steps == sorted(set(range(4, summary["steps"] + 1, 4)) | {summary["steps"]})
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) and r["tokens_per_s"] > 0 and r["skipped_steps"] == 0 for r in records)
+    assert summary["tokens_seen"] > 0
