@@ -150,7 +150,7 @@ def _train_setting_options(command):
         if kind is bool:
             decl, kwargs = f"{name}/--no-{field.name.replace('_', '-')}", {}
         else:
-            decl, kwargs = name, {"type": kind}
+            decl, kwargs = name, {"type": _Finite() if kind is float else kind}  # nan and inf are no settings
         command = click.option(decl, field.name, default=None, show_default=False,
                                help=f"Training setting {field.name}  [cpu preset: {default}]", **kwargs)(command)
     return command

@@ -126,6 +126,8 @@ def test_a_damaged_dataset_or_report_folder_is_one_line(run, tmp_path):
         ["evaluate", "--device", "bogus"],
         ["evaluate", "--device", "cuda:99"],
         ["train", "--agent", "mdm", "--device", "bogus"],
+        ["train", "--agent", "mdm", "--lr", "nan"],
+        ["train", "--agent", "mdm", "--max-minutes", "inf"],
         ["report", "--sweep-steps", "16,-5"],
         ["report", "--sweep-steps", "0"],
     ],
