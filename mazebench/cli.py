@@ -160,8 +160,8 @@ def _train_setting_options(command):
 @click.option("--agent", required=True, type=click.Choice(["flexmdm", "mdm"]), help="The planner to train.")
 @click.option("--subgoals", default=12, type=click.IntRange(min=2), help="K; selects (and if missing generates) data/maze41-s2025-k<K>.")
 @click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder  [default: data/maze41-s2025-k<K>]")
-@click.option("--preset", default=None, type=click.Choice(["cpu", "paper", "tiny"]),
-              help="Model size and budget  [default: paper on CUDA, cpu otherwise]")
+@click.option("--preset", default=None, type=click.Choice(["cpu", "gpu", "paper", "tiny"]),
+              help="Model size and budget  [default: gpu on CUDA, cpu otherwise]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Run folder  [default: runs/<preset>/<agent>-k<K>]")
 @click.option("--device", default="auto", callback=_device, help="Torch device: auto (CUDA if present), cpu, cuda, cuda:1 ...")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
@@ -180,10 +180,10 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
     from agents import default_run_dir
     from agents.distributed import join_process_group, leave_process_group
     from agents.learned import quick_success
-    from agents.training import pick_device, preset_config, train as run_training
+    from agents.training import ReplicaDriftError, pick_device, preset_config, train as run_training
 
-    preset = preset or ("paper" if torch.cuda.is_available() and device != "cpu" else "cpu")
-    cfg = preset_config(preset, **settings)  # every training setting is checked before any work
+    preset = preset or ("gpu" if torch.cuda.is_available() and device != "cpu" else "cpu")
+    cfg = preset_config(preset, agent, **settings)  # every training setting is checked before any work
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(_relaunch_under_torchrun(nproc))
     world, _ = join_process_group(pick_device(device))
@@ -194,15 +194,21 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
     world.barrier()
     dataset = load_dataset(folder)
     out = out or default_run_dir(agent, dataset.num_subgoals, preset)
-    summary = run_training(
-        dataset, agent, cfg, out, device=device, resume=resume, progress=not quiet,
-        quick_eval=lambda model, method: quick_success(model, method, dataset, examples=cfg.eval_examples,
-                                                       steps=cfg.eval_steps),
-    )
+    try:
+        summary = run_training(
+            dataset, agent, cfg, out, device=device, resume=resume, progress=not quiet,
+            quick_eval=lambda model, method: quick_success(model, method, dataset, examples=cfg.eval_examples,
+                                                           steps=cfg.eval_steps),
+        )
+    except ReplicaDriftError as error:
+        raise click.ClickException(str(error)) from None
     if world.is_main:
         click.echo(f"{agent}: {summary['steps']} steps, {summary['epochs_done']:.2f} epochs, "
                    f"{summary['train_minutes']:.1f} min ({summary['stopped_by']}); run folder {out}")
     leave_process_group()
+    if summary["stopped_by"] == "interrupted":
+        click.echo("interrupted: checkpoint written; continue with the same command and --resume", err=True)
+        raise SystemExit(130)
 
 
 def _relaunch_under_torchrun(nproc: int) -> int:
@@ -279,16 +285,21 @@ def _table(agent: str, k: int, summary: dict) -> str:
 @cli.command()
 @click.option("--subgoals", default="2,7,12", callback=_int_list(2, "2,7,12"), help="The K of the table's columns.")
 @click.option("--agents", default="mdm,flexmdm", help="Learned agents (rows); the BFS oracle is always added.")
-@click.option("--preset", default="cpu", type=click.Choice(["cpu", "paper", "tiny"]), help="Training preset of every run.")
-@click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of the table.")
-@click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]), help="Unmasking rule  [default: adaptive]")
+@click.option("--preset", default="cpu", type=click.Choice(["cpu", "gpu", "paper", "tiny"]), help="Training preset of every run.")
+@click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of the tables, the same for every planner.")
+@click.option("--protocols", default="paper,suite",
+              help="Evaluation protocols, one table each: paper (vanilla, Poisson, uniform grid, temperature 1) and suite (the default sampler).")
+@click.option("--epochs", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Train every model to this many epochs without the preset's time cap (runs/<preset>-<E>ep, reports/<preset>-<E>ep)  [default: the preset's budget]")
 @click.option("--sweep-steps", default="16,32,64,128,256", callback=_int_list(1, "16,64,256"), help="Steps of the success-vs-steps figure (largest K).")
 @click.option("--sweep-limit", default=300, type=click.IntRange(min=1), help="Held-out pairs per point of the sweep.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per table cell  [default: all]")
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Report folder  [default: reports/<preset>]")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Report folder  [default: reports/<preset>, or reports/<preset>-<E>ep with --epochs]")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def report(subgoals, agents, preset, steps, sampler, sweep_steps, sweep_limit, limit, out, quiet) -> None:
-    """Reproduce the paper's Table 1: generate, train and evaluate what is missing, then write reports/<preset>/."""
+def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, sweep_limit, limit, out, quiet) -> None:
+    """Reproduce the paper's Table 1 under each protocol, with learning curves: generate, train and evaluate what
+    is missing, then write reports/<preset>/."""
+    from agents.learned import PROTOCOLS
     from mazebench.report import ReportSpec, build_report
 
     names = tuple(name.strip() for name in agents.split(",") if name.strip())
@@ -296,12 +307,18 @@ def report(subgoals, agents, preset, steps, sampler, sweep_steps, sweep_limit, l
     if unknown or not names:
         raise click.BadParameter(f"choose agents among mdm, flexmdm, got {agents!r}", param_hint="--agents")
     sweep = tuple(sweep_steps)
-    spec = ReportSpec(ks=tuple(subgoals), agents=names, preset=preset, steps=steps,
-                      sampling={"mode": sampler} if sampler else {}, sweep_steps=sweep, sweep_limit=sweep_limit,
-                      limit=limit, out=out)
+    chosen = tuple(name.strip() for name in protocols.split(",") if name.strip())
+    if not chosen or any(name not in PROTOCOLS for name in chosen):
+        raise click.BadParameter(f"choose protocols among {', '.join(PROTOCOLS)}, got {protocols!r}", param_hint="--protocols")
+    spec = ReportSpec(ks=tuple(subgoals), agents=names, preset=preset, steps=steps, protocols=chosen, epochs=epochs,
+                      sweep_steps=sweep, sweep_limit=sweep_limit, limit=limit, out=out)
     results = build_report(spec, progress=not quiet)
-    for name, cell in results["cells"].items():
-        click.echo(f"{name:<14} {cell['success_rate']:7.1%}  (n = {cell['n']})")
+    for protocol, data in results["protocols"].items():
+        click.echo(f"{protocol} protocol:")
+        for name, cell in data["cells"].items():
+            click.echo(f"  {name:<14} {cell['success_rate']:7.1%}  (n = {cell['n']})")
+    for name, cell in results["oracle"].items():
+        click.echo(f"{name:<16} {cell['success_rate']:7.1%}  (n = {cell['n']})")
     click.echo(f"report: {spec.folder / 'README.md'}")
 
 
