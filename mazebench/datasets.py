@@ -284,14 +284,15 @@ def _check_meta(folder: Path, meta: dict, maze: np.ndarray, splits: dict[str, Sp
             same = False
         if not same:
             raise _corrupt(folder, "maze.txt is not the maze of maze_size, maze_seed and extra_door_frac in meta.json")
-    pair_ids = {name: np.unique(splits[name].pair_id) for name in SPLITS}
+    pair_ids = {}
     for name in SPLITS:
         split = splits[name]
+        pair_ids[name], per_pair = np.unique(split.pair_id, return_counts=True)
         runs = 1 + np.count_nonzero(np.diff(split.pair_id)) if len(split) else 0
         if runs != len(pair_ids[name]) or len(pair_ids[name]) != meta["counts"][f"{name}_pairs"]:
             raise _corrupt(folder, f"the pair ids of {name}.npz are not {meta['counts'][f'{name}_pairs']} runs of "
                                    f"consecutive examples")
-        if len(split) > len(pair_ids[name]) * config["paths_per_pair"]:
+        if len(split) and per_pair.max() > config["paths_per_pair"]:
             raise _corrupt(folder, f"{name}.npz has more than paths_per_pair={config['paths_per_pair']} paths per pair")
     if len(pair_ids["train"]) + len(pair_ids["val"]) != config["pairs"] or len(np.intersect1d(*pair_ids.values())):
         raise _corrupt(folder, f"the splits do not hold {config['pairs']} distinct pairs, each in one split")
