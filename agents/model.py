@@ -37,6 +37,12 @@ class ModelConfig:
         return asdict(self)
 
 
+def key_multiple(device: torch.device) -> int:
+    """Sequence lengths are padded to a multiple of this before masked attention: CUDA's fused
+    memory-efficient kernel wants the mask's key dimension aligned to 8 (it copies it otherwise)."""
+    return 8 if device.type == "cuda" else 1
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """x * (1 + scale) + shift per sequence, as one fused kernel."""
     return torch.addcmul(shift[:, None], x, 1 + scale[:, None])
@@ -173,13 +179,17 @@ class DiT(nn.Module):
                       t: torch.Tensor) -> torch.Tensor:
         """Final hidden states (B, N', d) in fp32, zero past each row's length; N' = N + 1 with the
         insertion head (BOS first). ``lengths`` None: every row is full and attention needs no mask."""
+        if tokens.shape[1] + self.cfg.insertion_head > self.cfg.max_len:
+            raise ValueError(f"sequence of {tokens.shape[1]} tokens exceeds the model's max_len {self.cfg.max_len}")
+        extra = 0
+        if lengths is not None:  # masked keys: pad to the attention kernel's multiple, cut off at the end
+            extra = -(tokens.shape[1] + self.cfg.insertion_head) % key_multiple(tokens.device)
+            tokens, fixed = F.pad(tokens, (0, extra)), F.pad(fixed, (0, extra), value=False)
         if self.cfg.insertion_head:
             tokens = F.pad(tokens, (1, 0), value=self.bos_id)
             fixed = F.pad(fixed, (1, 0), value=False)
             lengths = None if lengths is None else lengths + 1
         batch, length = tokens.shape
-        if length > self.cfg.max_len:
-            raise ValueError(f"sequence of {length} tokens exceeds the model's max_len {self.cfg.max_len}")
         key_valid = None if lengths is None else torch.arange(length, device=tokens.device)[None, :] < lengths[:, None]
         attn_mask = None if key_valid is None else key_valid[:, None, None, :]
         cond = F.silu(self.time_emb(t))
@@ -189,7 +199,9 @@ class DiT(nn.Module):
             x = block(x, cond, attn_mask, cos, sin)
         shift, scale = self.final_ada(cond).float().chunk(2, dim=-1)
         hidden = modulate(layer_norm(x), shift, scale)
-        return hidden if key_valid is None else hidden * key_valid[..., None]
+        if key_valid is not None:
+            hidden = hidden * key_valid[..., None]
+        return hidden[:, : length - extra]
 
     def class_weights(self) -> torch.Tensor:
         """Output embedding of every class (cell tokens, then PAD for the MDM), with geometry terms."""

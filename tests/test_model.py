@@ -245,3 +245,19 @@ def test_full_rows_need_no_padding_mask_and_query_indices_equal_the_mask(inserti
     torch.testing.assert_close(free_logits, masked_logits, rtol=0, atol=1e-5)
     if insertion_head:
         torch.testing.assert_close(free_gaps, masked_gaps, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("insertion_head", [True, False])
+def test_padding_to_the_attention_kernels_multiple_changes_nothing(insertion_head, monkeypatch):
+    """On CUDA masked rows are padded to a multiple of 8 keys; forced on the CPU, outputs are the same."""
+    model = make_model(insertion_head=insertion_head)
+    tokens, fixed, lengths, t = random_rows(4, 11, seed=5)
+    query = tokens == TOK.mask
+    plain = model(tokens, fixed, lengths, t, query)
+    monkeypatch.setattr("agents.model.key_multiple", lambda device: 8)
+    padded = model(tokens, fixed, lengths, t, query)
+    hidden = model.hidden_states(tokens, fixed, lengths, t)
+    assert hidden.shape[1] == 11 + insertion_head
+    torch.testing.assert_close(padded[0], plain[0], rtol=0, atol=1e-5)
+    if insertion_head:
+        torch.testing.assert_close(padded[1], plain[1], rtol=0, atol=1e-5)
