@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -16,6 +17,27 @@ from agents.training import load_checkpoint
 def evaluation_rule(sampling: dict | None = None) -> UnmaskRule:
     """The sampler used to plan: ``UnmaskRule`` defaults but argmax (temperature 0), with ``sampling`` overrides."""
     return UnmaskRule(**{"temperature": 0.0, **(sampling or {})})
+
+
+# The named evaluation protocols; both use the same number of steps for every planner, and masks left at
+# t = 1 are filled by argmax.
+PROTOCOLS: dict[str, UnmaskRule] = {
+    # The paper (section 5.1): "vanilla inference for both MDM and FlexMDM". Each mask is revealed when
+    # exactly one of its per-token Poisson clocks rings, which reveals token v with probability
+    # proportional to f[v]: the token is drawn from f, i.e. temperature 1 (0 would be argmax, not the
+    # paper's). Insertions are Poisson tau-leaps, on a uniform time grid.
+    "paper": evaluation_rule({"mode": "vanilla", "count_law": "poisson", "time_grid": "uniform", "temperature": 1.0}),
+    # The suite's default: adaptive (most confident first), argmax, binomial count law, balanced grid.
+    "suite": evaluation_rule(),
+}
+QUICK_EVAL_PROTOCOL, QUICK_EVAL_SEED = "paper", 0  # the periodic held-out check's sampler: its points compare
+
+
+def protocol_rule(protocol: str) -> UnmaskRule:
+    """The sampler of a named evaluation protocol (a copy of ``PROTOCOLS[protocol]``)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown evaluation protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    return replace(PROTOCOLS[protocol])
 
 
 class LearnedPlanner(Planner):
@@ -91,14 +113,15 @@ class LearnedPlanner(Planner):
 
 
 def quick_success(model, method, dataset, *, examples: int, steps: int) -> float:
-    """Held-out success rate on the first ``examples`` pairs (one path each), for training logs."""
+    """Held-out success rate for training logs: the first ``examples`` held-out pairs (one path each),
+    planned under the paper's protocol with a fixed seed, so that the points of a curve are comparable."""
     from mazebench.scoring import score_path
 
     was_training = model.training
     model.eval()
     indices = dataset.val.first_per_pair()[:examples]
     batch = [dataset.val[int(i)] for i in indices]
-    planner = LearnedPlanner(method, model, steps=steps)
-    paths = planner.plan(dataset.maze, [ex.subgoals for ex in batch])
+    planner = LearnedPlanner(method, model, steps=steps, rule=protocol_rule(QUICK_EVAL_PROTOCOL))
+    paths = planner.plan(dataset.maze, [ex.subgoals for ex in batch], seed=QUICK_EVAL_SEED)
     model.train(was_training)
     return float(np.mean([score_path(dataset.maze, ex.subgoals, p).success for ex, p in zip(batch, paths)]))

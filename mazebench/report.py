@@ -1,4 +1,5 @@
-"""The benchmark's results page: Table 1 of the paper reproduced, a steps sweep, length fidelity.
+"""The benchmark's results page: Table 1 of the paper under two sampling protocols, learning curves,
+the planners at equal epochs and equal minutes, a steps sweep and length fidelity.
 
 ``build_report`` runs whatever is missing (datasets, training runs, evaluations; what exists and
 matches is reused) and writes ``reports/<preset>/``: ``README.md``, ``results.json`` and figures.
@@ -7,8 +8,9 @@ matches is reused) and writes ``reports/<preset>/``: ``README.md``, ``results.js
 from __future__ import annotations
 
 import json
+import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -17,10 +19,18 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from agents import default_run_dir, make_agent
+from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
+from agents.training import preset_config, train
+from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
 
 PAPER_TABLE1 = {"mdm": {2: 0.684, 7: 0.293, 12: 0.242}, "flexmdm": {2: 0.923, 7: 0.904, 12: 0.900}}
+PLANNER_NAMES = {"flexmdm": "FlexMDM", "mdm": "MDM", "bfs": "BFS oracle"}
+PROTOCOL_NAMES = {"paper": "the paper's protocol (vanilla inference for both planners, section 5.1)",
+                  "suite": "the suite's protocol (its default sampler)"}
+BUDGET_AXES = ("epoch", "minutes")
+STOPS = {"epochs": "epoch", "max_minutes": "minutes"}  # a run's stopped_by -> the budget it exhausted
 
 
 @dataclass
@@ -30,26 +40,48 @@ class ReportSpec:
     ks: tuple[int, ...] = (2, 7, 12)
     agents: tuple[str, ...] = ("mdm", "flexmdm")
     preset: str = "cpu"
-    steps: int = 64
-    sampling: dict = field(default_factory=dict)
+    steps: int = 64  # sampling steps of every table cell, the same for both planners and protocols
+    protocols: tuple[str, ...] = ("paper", "suite")  # names in agents.learned.PROTOCOLS
     sweep_steps: tuple[int, ...] = (16, 32, 64, 128, 256)
     sweep_limit: int = 300
     limit: int | None = None
+    num_pngs: int = 8  # examples per success / failure gallery of each table cell; 0: no galleries, no filmstrip
+    epochs: float | None = None  # train every model to this many epochs, without the preset's time cap
+    check_every_minutes: float | None = 2.0  # held-out checks during training (the curves' points); None: the preset's
     dataset_options: dict = field(default_factory=dict)  # passed to generate_dataset (maze_size, pairs ...)
     train_options: dict = field(default_factory=dict)  # overrides of the preset's training settings
     data_root: Path = Path("data")
     out: Path | None = None
 
+    def __post_init__(self):
+        if not self.protocols:
+            raise ValueError("a report needs at least one evaluation protocol")
+        for protocol in self.protocols:
+            protocol_rule(protocol)  # a ValueError names the known ones
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+
+    @property
+    def run_name(self) -> str:
+        """The folder name of the runs and of the report: the preset, with the epoch budget if one is set."""
+        return self.preset if self.epochs is None else f"{self.preset}-{self.epochs:g}ep"
+
     @property
     def folder(self) -> Path:
-        return self.out or Path("reports") / self.preset
+        return self.out or Path("reports") / self.run_name
+
+    def run_dir(self, agent: str, k: int) -> Path:
+        return default_run_dir(agent, k, self.run_name)
+
+    def train_config(self, agent: str):
+        """The preset's settings for ``agent`` with the check interval and ``train_options``; with ``epochs``,
+        that many epochs and no time cap."""
+        cfg = preset_config(self.preset, agent, **{"eval_every_minutes": self.check_every_minutes, **self.train_options})
+        return cfg if self.epochs is None else replace(cfg, epochs=self.epochs, max_minutes=None)
 
 
 def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     """Generate, train, evaluate what is missing; write the report folder; return its results."""
-    from agents.learned import quick_success
-    from agents.training import preset_config, train
-
     out = spec.folder
     out.mkdir(parents=True, exist_ok=True)
     size, seed = spec.dataset_options.get("maze_size", 41), spec.dataset_options.get("maze_seed", 2025)
@@ -58,49 +90,68 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
         folder = generate_dataset(default_data_dir(k, size, seed, spec.data_root), num_subgoals=k, progress=progress,
                                   **spec.dataset_options)
         datasets[k] = load_dataset(folder)
-    cfg = preset_config(spec.preset, **spec.train_options)
+    configs = {agent: spec.train_config(agent) for agent in spec.agents}
     runs = {}
-    for agent in spec.agents:
+    for agent, cfg in configs.items():
         for k, dataset in datasets.items():
-            run = default_run_dir(agent, k, spec.preset)
+            run = spec.run_dir(agent, k)
             if not _finished(run, dataset):
-                click.echo(f"training {agent} K={k} ({spec.preset} preset) into {run}")
+                click.echo(f"training {agent} K={k} ({spec.run_name}) into {run}")
                 train(dataset, agent, cfg, run, resume=(run / "checkpoint.pt").exists(), progress=progress,
-                      quick_eval=lambda model, method, d=dataset: quick_success(model, method, d,
-                                                                                 examples=cfg.eval_examples,
-                                                                                 steps=cfg.eval_steps))
+                      quick_eval=lambda model, method, d=dataset, c=cfg: quick_success(model, method, d,
+                                                                                        examples=c.eval_examples,
+                                                                                        steps=c.eval_steps))
             runs[agent, k] = json.loads((run / "summary.json").read_text())
 
-    def run_eval(agent, k, folder, steps, limit):
+    def run_eval(agent, k, folder, steps, limit, sampling, num_pngs=spec.num_pngs):
         request = {"agent": agent, "dataset_id": datasets[k].meta["dataset_id"], "steps": steps, "limit": limit,
-                   "sampling": spec.sampling, "run_steps": runs[agent, k]["steps"] if agent != "bfs" else None}
+                   "sampling": sampling, "num_pngs": num_pngs,
+                   "run_steps": runs[agent, k]["steps"] if agent != "bfs" else None}
         cached = folder / "request.json"
         if cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
             return json.loads((folder / "results.json").read_text())
         if folder.exists():
             shutil.rmtree(folder)
-        planner = make_agent(agent, dataset=datasets[k], checkpoint=default_run_dir(agent, k, spec.preset), steps=steps,
-                             sampling=spec.sampling)
-        summary = evaluate(planner, datasets[k], out_dir=folder, limit=limit, progress=progress)
+        planner = make_agent(agent, dataset=datasets[k], checkpoint=spec.run_dir(agent, k), steps=steps,
+                             sampling=sampling)
+        summary = evaluate(planner, datasets[k], out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress)
         cached.write_text(json.dumps(request) + "\n")
         return summary
 
-    table = {f"{agent}-k{k}": run_eval(agent, k, out / "eval" / f"{agent}-k{k}", spec.steps, spec.limit)
-             for agent in ("bfs", *spec.agents) for k in spec.ks}
+    oracle = {f"bfs-k{k}": run_eval("bfs", k, out / "eval" / f"bfs-k{k}", spec.steps, spec.limit, {}) for k in spec.ks}
     sweep_k = max(spec.ks)
-    sweep = {agent: {steps: run_eval(agent, sweep_k, out / "sweep" / f"{agent}-k{sweep_k}-s{steps}", steps, spec.sweep_limit)
-                     for steps in spec.sweep_steps} for agent in spec.agents}
-    fidelity = {name: length_fidelity(out / "eval" / name / "samples.jsonl") for name in table}
-    _plot_sweep(out / "success_vs_steps.png", sweep, sweep_k)
-    _plot_lengths(out / "length_fidelity.png", {name: fidelity[name] for name in table if not name.startswith("bfs")},
-                  spec)
+    protocols, fidelity, sweeps = {}, {}, {}
+    for protocol in spec.protocols:
+        sampling = asdict(protocol_rule(protocol))
+        cells = {f"{agent}-k{k}": run_eval(agent, k, out / "eval" / protocol / f"{agent}-k{k}", spec.steps, spec.limit,
+                                           sampling) for agent in spec.agents for k in spec.ks}
+        sweeps[protocol] = {agent: {steps: run_eval(agent, sweep_k, out / "sweep" / protocol / f"{agent}-k{sweep_k}-s{steps}",
+                                                    steps, spec.sweep_limit, sampling, num_pngs=0)
+                                    for steps in spec.sweep_steps} for agent in spec.agents}
+        fidelity[protocol] = {name: length_fidelity(out / "eval" / protocol / name / "samples.jsonl") for name in cells}
+        protocols[protocol] = {
+            "sampler": sampling, "steps": spec.steps,
+            "cells": {name: _cell(summary, fidelity[protocol][name]) for name, summary in cells.items()},
+            "sweep": {agent: {str(steps): _cell(summary) for steps, summary in by_steps.items()}
+                      for agent, by_steps in sweeps[protocol].items()},
+        }
+    curves = {(agent, k): read_curve(spec.run_dir(agent, k) / "metrics.jsonl") for agent in spec.agents for k in spec.ks}
+    _plot_sweep(out / "success_vs_steps.png", sweeps, sweep_k)
+    _plot_lengths(out / "length_fidelity.png", fidelity, spec.ks, spec.agents)
+    for k in spec.ks:
+        _plot_curves(out / f"learning_curves_k{k}.png", {agent: curves[agent, k] for agent in spec.agents}, k)
     results = {
         "spec": {**{k: v for k, v in vars(spec).items() if k not in ("data_root", "out")}, "folder": str(out)},
-        "cells": {name: _cell(summary, fidelity[name]) for name, summary in table.items()},
+        "protocols": protocols,
+        "oracle": {name: _cell(summary, length_fidelity(out / "eval" / name / "samples.jsonl"))
+                   for name, summary in oracle.items()},
         "paper_table1": PAPER_TABLE1,
         "training": {f"{agent}-k{k}": _budget(summary) for (agent, k), summary in runs.items()},
-        "sweep": {agent: {str(steps): _cell(summary) for steps, summary in by_steps.items()}
-                  for agent, by_steps in sweep.items()},
+        "shared_budget": _shared_budget(list(runs.values())),
+        "curves": {f"{agent}-k{k}": curve_summary(curve) for (agent, k), curve in curves.items()},
+        "equal_budget": {k: {axis: at_equal_budget({agent: curves[agent, k] for agent in spec.agents}, axis)
+                             for axis in BUDGET_AXES} for k in spec.ks} if len(spec.agents) > 1 else {},
+        "quick_eval": _quick_eval_settings(configs.values()),
     }
     results = json.loads(json.dumps(results))  # as stored: string keys, lists
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -140,6 +191,9 @@ def _finished(run: Path, dataset) -> bool:
 def _cell(summary: dict, fidelity: dict | None = None) -> dict:
     cell = {key: summary[key] for key in ("n", "success_rate", "success_ci95", "valid_rate", "in_order_rate",
                                           "mean_length", "mean_reference_length", "paths_per_second", "failure_kinds")}
+    planner = summary["planner"]
+    if "sampler" in planner:  # learned planners: what they sampled with
+        cell["sampler"] = {**planner["sampler"], "steps": planner["steps"]}
     if fidelity is not None:
         cell["length_wasserstein1"] = fidelity["wasserstein1"]
     return cell
@@ -150,48 +204,108 @@ def _budget(summary: dict) -> dict:
                                           "bf16_autocast", "stopped_by", "train_config")}
 
 
+def _shared_budget(runs: list[dict]) -> str | None:
+    """The budget the final cells compare the planners at: "epoch" or "minutes" when every run stopped on that
+    budget and all had the same one; None otherwise (e.g. per-agent epochs chosen to take similar minutes)."""
+    axes = {STOPS.get(run["stopped_by"]) for run in runs}
+    if len(axes) != 1 or None in axes:
+        return None
+    axis = axes.pop()
+    setting = "epochs" if axis == "epoch" else "max_minutes"
+    return axis if len({run["train_config"][setting] for run in runs}) == 1 else None
+
+
+def _quick_eval_settings(configs) -> dict:
+    """How the held-out checks during training ran (the curves' points); the same for every agent, or a ValueError."""
+    settings = {(cfg.eval_examples, cfg.eval_steps, cfg.eval_every_minutes) for cfg in configs}
+    if len(settings) > 1:
+        raise ValueError(f"the agents' held-out checks differ ({sorted(settings)}), so their curves would not compare; "
+                         "give them the same eval_examples, eval_steps and eval_every_minutes")
+    examples, steps, every = settings.pop()
+    return {"protocol": QUICK_EVAL_PROTOCOL, "examples": examples, "steps": steps, "every_minutes": every}
+
+
+def _budget_label(axis: str | None) -> str:
+    return {"epoch": "equal epochs", "minutes": "equal minutes"}.get(axis, "their training budgets")
+
+
 def _save(fig: Figure, path: Path) -> None:
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=120)
 
 
-def _plot_sweep(path: Path, sweep: dict, k: int) -> None:
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.add_subplot()
-    for agent, by_steps in sweep.items():
-        steps = sorted(by_steps)
-        rate = np.array([by_steps[s]["success_rate"] for s in steps]) * 100
-        low = rate - np.array([by_steps[s]["success_ci95"][0] for s in steps]) * 100
-        high = np.array([by_steps[s]["success_ci95"][1] for s in steps]) * 100 - rate
-        ax.errorbar(steps, rate, yerr=[low, high], marker="o", capsize=3, label=agent)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("sampling steps (network calls)")
-    ax.set_ylabel(f"held-out success at K = {k} (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend()
+def _color(agent: str) -> str:
+    return f"C{list(PLANNER_NAMES).index(agent)}"
+
+
+def _plot_sweep(path: Path, sweeps: dict, k: int) -> None:
+    """Success against sampling steps, one panel per protocol."""
+    fig = Figure(figsize=(5 * len(sweeps), 4), layout="constrained")
+    for ax, (protocol, sweep) in zip(fig.subplots(1, len(sweeps), squeeze=False)[0], sweeps.items()):
+        for agent, by_steps in sweep.items():
+            steps = sorted(by_steps)
+            rate = np.array([by_steps[s]["success_rate"] for s in steps]) * 100
+            low = rate - np.array([by_steps[s]["success_ci95"][0] for s in steps]) * 100
+            high = np.array([by_steps[s]["success_ci95"][1] for s in steps]) * 100 - rate
+            ax.errorbar(steps, rate, yerr=[low, high], marker="o", capsize=3, label=agent, color=_color(agent))
+        ax.set_xscale("log", base=2)
+        ax.set_title(f"{protocol} protocol")
+        ax.set_xlabel("sampling steps")
+        ax.set_ylabel(f"held-out success at K = {k} (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend()
     _save(fig, path)
 
 
-def _plot_lengths(path: Path, fidelity: dict, spec: ReportSpec) -> None:
-    fig = Figure(figsize=(4 * len(spec.ks), 3.6), layout="constrained")
-    axes = fig.subplots(1, len(spec.ks), squeeze=False)[0]
-    for ax, k in zip(axes, spec.ks):
-        reference = None
-        for agent in spec.agents:
-            data = fidelity[f"{agent}-k{k}"]
-            reference = data["reference"]
-            values = np.sort(data["generated"])
-            ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post",
-                    label=f"{agent} (W1 {data['wasserstein1']:.1f})")
-        values = np.sort(reference)
-        ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", color="black", linestyle="--",
-                label="held-out data")
-        ax.set_title(f"K = {k}")
-        ax.set_xlabel("path length (cells)")
-        ax.set_ylabel("cumulative fraction")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+def _plot_lengths(path: Path, fidelity: dict, ks, agents) -> None:
+    """Cumulative distributions of generated and reference lengths: a row per protocol, a column per K."""
+    fig = Figure(figsize=(4 * len(ks), 3.6 * len(fidelity)), layout="constrained")
+    axes = fig.subplots(len(fidelity), len(ks), squeeze=False)
+    for row, (protocol, by_cell) in zip(axes, fidelity.items()):
+        for ax, k in zip(row, ks):
+            for agent in agents:
+                data = by_cell[f"{agent}-k{k}"]
+                values = np.sort(data["generated"])
+                ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", color=_color(agent),
+                        label=f"{agent} (W1 {data['wasserstein1']:.1f})")
+            values = np.sort(by_cell[f"{agents[0]}-k{k}"]["reference"])
+            ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", color="black", linestyle="--",
+                    label="held-out data")
+            ax.set_title(f"{protocol} protocol, K = {k}")
+            ax.set_xlabel("path length (cells)")
+            ax.set_ylabel("cumulative fraction")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _smoothed(x: list, y: list, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """A moving average of ``y`` over windows of len(y) / points records, at the windows' last ``x``."""
+    window = max(1, len(y) // points)
+    return np.asarray(x)[window - 1:], np.convolve(y, np.ones(window) / window, mode="valid")
+
+
+def _plot_curves(path: Path, curves: dict[str, Curve], k: int) -> None:
+    """Held-out success (top) and training loss (bottom) against minutes (left) and epochs (right)."""
+    fig = Figure(figsize=(10, 7), layout="constrained")
+    axes = fig.subplots(2, 2, sharex="col")
+    for column, (axis, label) in enumerate((("minutes", "training minutes (held-out checks excluded)"),
+                                            ("epoch", "epochs"))):
+        for agent, curve in curves.items():
+            axes[0, column].plot([c[axis] for c in curve.checks], [c["success"] * 100 for c in curve.checks],
+                                 marker="o", color=_color(agent), label=agent)
+            axes[1, column].plot(*_smoothed(curve.minutes if axis == "minutes" else curve.epoch, curve.loss),
+                                 color=_color(agent), label=agent)
+        axes[1, column].set_xlabel(label)
+        for ax in axes[:, column]:
+            ax.grid(alpha=0.3)
+            ax.legend()
+    for ax in axes[0]:
+        ax.set_ylim(-2, 102)
+    axes[0, 0].set_ylabel("held-out success (%)")
+    axes[1, 0].set_ylabel("training loss (moving average)")
+    fig.suptitle(f"K = {k}: held-out checks under the paper's protocol")
     _save(fig, path)
 
 
@@ -204,9 +318,31 @@ def _failure_text(kinds: dict) -> str:
     return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items(), key=lambda item: -item[1])) or "-"
 
 
-def verdict(cells: dict, ks) -> list[str]:
-    """Plain sentences comparing the table with the paper's: each model's gap, FlexMDM's 90 % target,
-    MDM's decline with K and FlexMDM's lead over MDM."""
+def _lead_line(label: str, rates: dict) -> str:
+    """FlexMDM minus MDM per K (``rates``: {K: {"flexmdm": rate or None, "mdm": rate or None}}) against the
+    paper's, and the K where FlexMDM's lead reproduces (FlexMDM ahead)."""
+    ks = [k for k, by_agent in rates.items() if None not in (by_agent.get("flexmdm"), by_agent.get("mdm"))]
+    if not ks:
+        return f"- FlexMDM minus MDM {label}: no K where both were measured."
+    leads = {k: rates[k]["flexmdm"] - rates[k]["mdm"] for k in ks}
+    paper = [f"K = {k}: {(PAPER_TABLE1['flexmdm'][k] - PAPER_TABLE1['mdm'][k]) * 100:+.1f}"
+             for k in ks if k in PAPER_TABLE1["mdm"]]
+    ahead = [str(k) for k in ks if leads[k] > 0]
+    behind = [str(k) for k in ks if leads[k] <= 0]
+    if not behind:
+        reproduced = "FlexMDM's lead reproduces at every K"
+    elif not ahead:
+        reproduced = "FlexMDM's lead does **not** reproduce at any K"
+    else:
+        reproduced = f"FlexMDM's lead reproduces at K = {', '.join(ahead)}, **not** at K = {', '.join(behind)}"
+    return (f"- FlexMDM minus MDM {label}, in points: {'; '.join(f'K = {k}: {lead * 100:+.1f}' for k, lead in leads.items())}"
+            f" (paper: {'; '.join(paper) or '-'}): {reproduced}.")
+
+
+def verdict(cells: dict, ks, *, budget: str = "equal minutes", checks: dict | None = None) -> list[str]:
+    """Plain sentences comparing one protocol's cells with the paper's Table 1: each model's gap, FlexMDM's
+    90 % target, MDM's decline with K and FlexMDM's lead over MDM in the final cells (trained to ``budget``)
+    and, for each label of ``checks`` ({label: {K: {agent: rate or None}}}), in the training curves' checks."""
     lines = []
     for agent, paper in PAPER_TABLE1.items():
         ours = {k: cells[f"{agent}-k{k}"]["success_rate"] for k in ks if f"{agent}-k{k}" in cells}
@@ -225,54 +361,174 @@ def verdict(cells: dict, ks) -> list[str]:
             trend = "declines" if rates[0] > rates[-1] else "does not decline"
             lines.append(f"- MDM success with K (paper: {' / '.join(f'{paper[k]:.1%}' for k in sorted(paper))}): "
                          f"{' / '.join(f'{r:.1%}' for r in rates)} here, it {trend} from K = {min(ours)} to K = {max(ours)}.")
-    both = [k for k in ks if f"flexmdm-k{k}" in cells and f"mdm-k{k}" in cells]
-    if both:
-        def lead(rates: dict, k: int) -> str:
-            return f"K = {k}: {(rates['flexmdm'][k] - rates['mdm'][k]) * 100:+.1f}"
-
-        ours = {agent: {k: cells[f"{agent}-k{k}"]["success_rate"] for k in both} for agent in ("flexmdm", "mdm")}
-        paper_ks = [k for k in both if k in PAPER_TABLE1["mdm"]]
-        lines.append(f"- FlexMDM minus MDM, in points: {'; '.join(lead(ours, k) for k in both)} "
-                     f"(paper: {'; '.join(lead(PAPER_TABLE1, k) for k in paper_ks) or '-'}).")
+    final = {k: {agent: cells[f"{agent}-k{k}"]["success_rate"] for agent in ("flexmdm", "mdm") if f"{agent}-k{k}" in cells}
+             for k in ks}
+    if any(len(by_agent) == 2 for by_agent in final.values()):
+        lines.append(_lead_line(f"at {budget} (the final cells)", final))
+        lines += [_lead_line(f"at {label}", rates) for label, rates in (checks or {}).items()]
     return lines
 
 
+def _check_text(view: dict, agent: str, axis: str) -> str:
+    """A planner's check in an equal-budget view: its success, where it was taken and the budget both reached."""
+    check, unit = view["planners"][agent], "epochs" if axis == "epoch" else "min"
+    taken = "-" if check is None else f"{check['success']:.1%} at {check[axis]:.2f}"
+    return f"{taken} (of {view['budget']:.2f} {unit})"
+
+
 def _markdown(results: dict, spec: ReportSpec) -> str:
-    cells, training = results["cells"], results["training"]
-    lines = [f"# mazebench results: `{spec.preset}` preset", "",
-             f"Held-out success (one example per held-out pair, 95 % Wilson interval), {spec.steps} sampling steps, "
-             f"sampler settings {spec.sampling or 'default (adaptive, argmax, binomial count law, balanced time grid)'}. "
-             "Paper: FlexMDM paper Table 1 (41x41 maze, GPU training).", "",
-             "| agent | K | n | success | paper | valid | in order | mean length (ref) | length W1 | failures |",
+    shared, quick = results["shared_budget"], results["quick_eval"]
+    lines = [f"# mazebench results: `{spec.run_name}`", "",
+             f"Held-out success (one example per held-out pair, 95 % Wilson interval), {spec.steps} sampling steps for "
+             f"every planner. Training: `{spec.preset}` preset, "
+             + (f"every model trained to {spec.epochs:g} epochs (no time cap)" if spec.epochs is not None else
+                "every model trained to the preset's budget")
+             + f"; the final cells compare the planners at {_budget_label(shared)}."
+             + " Paper: FlexMDM paper Table 1 (41x41 maze, 100 epochs on GPUs).", ""]
+    for protocol, data in results["protocols"].items():
+        settings = ", ".join(f"{key} {value}" for key, value in data["sampler"].items() if value is not None)
+        lines += [f"- **{protocol}**: {PROTOCOL_NAMES.get(protocol, protocol)}: {settings}."]
+    for protocol, data in results["protocols"].items():
+        lines += ["", f"## Table 1 under {PROTOCOL_NAMES.get(protocol, protocol)}", "", *_table1(results, data["cells"], spec,
+                                                                                                    paper=protocol == "paper")]
+    lines += ["", "## Against the paper", ""]
+    for protocol, data in results["protocols"].items():
+        checks = None
+        if protocol == quick["protocol"] and results["equal_budget"]:
+            checks = {f"{_budget_label(axis)} (held-out checks during training)":
+                      {int(k): {agent: (check or {}).get("success") for agent, check in views[axis]["planners"].items()}
+                       for k, views in results["equal_budget"].items()}
+                      for axis in BUDGET_AXES if axis != shared}
+        lines += [f"Under {PROTOCOL_NAMES.get(protocol, protocol)}:", "",
+                  *verdict(data["cells"], spec.ks, budget=_budget_label(shared), checks=checks), ""]
+    lines += _equal_budget_section(results, spec)
+    lines += _curves_section(results, spec)
+    for protocol, data in results["protocols"].items():
+        lines += ["", f"## Every cell under the {protocol} protocol", "", *_detail_table(data["cells"], results["oracle"])]
+    lines += ["", "## Training budget", "", "| run | parameters | steps | epochs | minutes | device | bf16 | stopped by |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, run in results["training"].items():
+        lines.append(f"| {name} | {run['parameters']:,} | {run['steps']} | {run['epochs_done']:.2f} | "
+                     f"{run['train_minutes']:.1f} | {run['device']} | {run['bf16_autocast']} | {run['stopped_by']} |")
+    sweep_k = max(spec.ks)
+    lines += ["", "## Success against sampling steps", "",
+              f"K = {sweep_k}, first {spec.sweep_limit} held-out pairs, both planners under each protocol.", "",
+              "![success vs steps](success_vs_steps.png)", "", "## Length fidelity", "",
+              "Distribution of generated path lengths against the reference paths of the same examples; W1 is the "
+              "1-Wasserstein distance in cells.", "", "![length fidelity](length_fidelity.png)", "", "## Trajectories", ""]
+    for protocol, data in results["protocols"].items():
+        for name in data["cells"]:
+            for kind in ("successes", "failures", "generation"):
+                if (spec.folder / "eval" / protocol / name / f"{kind}.png").exists():
+                    lines.append(f"- {protocol} protocol, {name}: [{kind}](eval/{protocol}/{name}/{kind}.png)")
+    lines += _reproduce_section(results, spec)
+    return "\n".join(lines)
+
+
+def _table1(results: dict, cells: dict, spec: ReportSpec, *, paper: bool) -> list[str]:
+    """Planners as rows, K as columns; the paper's numbers under ours when ``paper``; the oracle last."""
+    lines = ["| planner | " + " | ".join(f"K = {k}" for k in spec.ks) + " |", "|---" * (len(spec.ks) + 1) + "|"]
+    for agent in spec.agents:
+        lines.append(f"| {PLANNER_NAMES[agent]} (here) | " + " | ".join(_pct(cells[f"{agent}-k{k}"]) for k in spec.ks) + " |")
+        if paper and agent in PAPER_TABLE1:
+            lines.append(f"| {PLANNER_NAMES[agent]} (paper, Table 1) | " + " | ".join(
+                f"{PAPER_TABLE1[agent][k]:.1%}" if k in PAPER_TABLE1[agent] else "-" for k in spec.ks) + " |")
+    oracle = results["oracle"]
+    lines.append("| BFS oracle | " + " | ".join(f"{oracle[f'bfs-k{k}']['success_rate']:.0%}" for k in spec.ks) + " |")
+    return lines
+
+
+def _equal_budget_section(results: dict, spec: ReportSpec) -> list[str]:
+    views, quick = results["equal_budget"], results["quick_eval"]
+    if not views:
+        return []
+    every = "after every step" if not quick["every_minutes"] else f"every {quick['every_minutes']:g} training minutes"
+    lines = ["## Equal epochs and equal minutes", "",
+             f"The final cells compare the planners at {_budget_label(results['shared_budget'])}. The held-out checks "
+             f"logged during training ({quick['protocol']} protocol, the first {quick['examples']} held-out pairs, "
+             f"{quick['steps']} steps, a fixed seed, {every}) compare them at the largest number of epochs, and of "
+             "minutes, that both reached: each planner's last check at or below it ('-': no check by then).", "",
+             "| K | planner | stopped at | at equal epochs | at equal minutes | final cell, paper protocol |",
+             "|---|---|---|---|---|---|"]
+    for k, by_axis in views.items():
+        for agent in spec.agents:
+            stopped = results["curves"][f"{agent}-k{k}"]["stopped"]
+            final = results["protocols"].get("paper", {}).get("cells", {}).get(f"{agent}-k{k}")
+            lines.append(f"| {k} | {PLANNER_NAMES[agent]} | {stopped['epoch']:.2f} epochs, {stopped['minutes']:.1f} min | "
+                         + " | ".join(_check_text(by_axis[axis], agent, axis) for axis in BUDGET_AXES)
+                         + f" | {_pct(final) if final else '-'} |")
+    return lines + ["", *_budget_cost(results, spec), ""]
+
+
+def _budget_cost(results: dict, spec: ReportSpec) -> list[str]:
+    """What training to equal epochs costs: measured for an epoch budget, estimated from each run's speed otherwise."""
+    runs = results["training"]
+    if results["shared_budget"] == "epoch":
+        total = sum(run["train_minutes"] for run in runs.values())
+        epochs = max(run["epochs_done"] for run in runs.values())
+        return [f"Training every model to {epochs:.3g} epochs took {total:.0f} training minutes in all ("
+                + ", ".join(f"{name} {run['train_minutes']:.0f}" for name, run in runs.items()) + ")."]
+    target = math.ceil(max(run["epochs_done"] for run in runs.values()))
+    minutes = {name: target * run["train_minutes"] / run["epochs_done"] for name, run in runs.items() if run["epochs_done"]}
+    return [f"To compare the final cells at equal epochs instead, `mazebench report --epochs {target}` trains every "
+            f"model to {target} epochs (the most any run reached here, rounded up), without a time cap, into "
+            f"`runs/{spec.preset}-{target}ep/`: at the speeds measured here about {sum(minutes.values()):.0f} training "
+            "minutes in all (" + ", ".join(f"{name} {m:.0f}" for name, m in minutes.items()) + "), plus the evaluations."]
+
+
+def _curves_section(results: dict, spec: ReportSpec) -> list[str]:
+    quick = results["quick_eval"]
+    lines = ["## Learning curves", "",
+             f"Held-out success (the periodic checks: {quick['protocol']} protocol, first {quick['examples']} held-out "
+             f"pairs, {quick['steps']} steps, fixed seed) and training loss (moving average) against training minutes "
+             "and epochs, both planners on one figure per K. A curve has **flattened** when its last "
+             f"{FLAT_TAIL:.0%} of epochs gained less than {FLAT_GAIN * 100:.0f} points of held-out success (the last "
+             f"check minus the last check at or before {1 - FLAT_TAIL:.0%} of the run); '-' when there is no check on "
+             "each side of that mark.", ""]
+    lines += [f"![learning curves K = {k}](learning_curves_k{k}.png)" for k in spec.ks]
+    lines += ["", "| run | stopped at epoch | minutes | stopped by | checks | last check | last-quarter gain | flattened |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, curve in results["curves"].items():
+        gain, flat = curve["last_quarter_gain"], curve["flattened"]
+        last = curve["checks"][-1]["success"] if curve["checks"] else None
+        lines.append(f"| {name} | {curve['stopped']['epoch']:.2f} | {curve['stopped']['minutes']:.1f} | "
+                     f"{results['training'][name]['stopped_by']} | {len(curve['checks'])} | "
+                     f"{'-' if last is None else f'{last:.1%}'} | {'-' if gain is None else f'{gain * 100:+.1f} points'} | "
+                     f"{'-' if flat is None else ('yes' if flat else 'no')} |")
+    return lines
+
+
+def _detail_table(cells: dict, oracle: dict) -> list[str]:
+    lines = ["| agent | K | n | success | paper | valid | in order | mean length (ref) | length W1 | failures |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, cell in cells.items():
+    for name, cell in {**cells, **oracle}.items():
         agent, k = name.rsplit("-k", 1)
         paper = PAPER_TABLE1.get(agent, {}).get(int(k))  # the module's table: integer keys
         lines.append(f"| {agent} | {k} | {cell['n']} | {_pct(cell)} | {f'{paper:.1%}' if paper else '-'} | "
                      f"{cell['valid_rate']:.1%} | {cell['in_order_rate']:.1%} | {cell['mean_length']:.1f} "
                      f"({cell['mean_reference_length']:.1f}) | {cell['length_wasserstein1']:.2f} | "
                      f"{_failure_text(cell['failure_kinds'])} |")
-    lines += ["", "## Against the paper", "", *verdict(cells, spec.ks), "", "## Training budget", "", "| run | parameters | steps | epochs | minutes | device | bf16 | stopped by |",
-              "|---|---|---|---|---|---|---|---|"]
-    for name, budget in training.items():
-        lines.append(f"| {name} | {budget['parameters']:,} | {budget['steps']} | {budget['epochs_done']:.2f} | "
-                     f"{budget['train_minutes']:.1f} | {budget['device']} | {budget['bf16_autocast']} | {budget['stopped_by']} |")
-    sweep_k = max(spec.ks)
-    lines += ["", "## Success against sampling steps", "",
-              f"K = {sweep_k}, first {spec.sweep_limit} held-out pairs.", "", "![success vs steps](success_vs_steps.png)", "",
-              "## Length fidelity", "",
-              "Distribution of generated path lengths against the reference paths of the same examples; W1 is the "
-              "1-Wasserstein distance in cells.", "", "![length fidelity](length_fidelity.png)", "", "## Trajectories", ""]
-    for name in cells:
-        if not name.startswith("bfs"):
-            for kind in ("successes", "failures", "generation"):
-                if (spec.folder / "eval" / name / f"{kind}.png").exists():
-                    lines.append(f"- {name}: [{kind}](eval/{name}/{kind}.png)")
+    return lines
+
+
+def _evaluate_flags(sampler: dict) -> str:
+    """``mazebench evaluate`` options that select the sampler settings ``sampler``."""
+    flags = {"mode": "--sampler"}
+    return " ".join(f"{flags.get(key, '--' + key.replace('_', '-'))} {value}"
+                    for key, value in sampler.items() if value is not None)
+
+
+def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
     ks, agents = ",".join(map(str, spec.ks)), ",".join(spec.agents)
-    lines += ["", "## Reproduce", "", "```", f"mazebench report --subgoals {ks} --agents {agents} --preset {spec.preset} "
-              f"--steps {spec.steps}", "# or cell by cell:"]
+    epochs = "" if spec.epochs is None else f" --epochs {spec.epochs:g}"
+    lines = ["", "## Reproduce", "", "```",
+             f"mazebench report --subgoals {ks} --agents {agents} --preset {spec.preset} --steps {spec.steps} "
+             f"--protocols {','.join(spec.protocols)}{epochs}", "# or cell by cell:"]
+    budget = "" if spec.epochs is None else f" --epochs {spec.epochs:g} --max-minutes 1e9"  # the CLI cannot unset the cap
     for agent in spec.agents:
-        lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}")
-        lines.append(f"mazebench evaluate --agent {agent} --subgoals K --checkpoint runs/{spec.preset}/{agent}-kK --steps {spec.steps}")
-    lines += ["```", ""]
-    return "\n".join(lines)
+        lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}{budget} "
+                     f"--out runs/{spec.run_name}/{agent}-kK")
+        for protocol, data in results["protocols"].items():
+            lines.append(f"mazebench evaluate --agent {agent} --subgoals K --checkpoint runs/{spec.run_name}/{agent}-kK "
+                         f"--steps {spec.steps} {_evaluate_flags(data['sampler'])} --out reports/{agent}-kK-{protocol}")
+    return lines + ["```", ""]

@@ -1,13 +1,16 @@
-"""The report writer on the tiny preset: every cell, figures, reuse of what exists; the W1 distance."""
+"""The report writer on the tiny preset: both protocols, learning curves, equal-budget views, reuse of what exists;
+the learning-curve reader and the W1 distance."""
 
 import json
 
 import pytest
 
-from mazebench.report import ReportSpec, build_report, verdict, wasserstein1
+from mazebench.curves import at_equal_budget, curve_summary, read_curve
+from mazebench.report import ReportSpec, _shared_budget, build_report, verdict, wasserstein1
 
 SMALL = {"maze_size": 15, "maze_seed": 7, "pairs": 60, "paths_per_pair": 3, "val_frac": 0.2}
-FAST = {"epochs": 0.3, "batch_size": 16, "d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32}
+FAST = {"epochs": 0.3, "batch_size": 16, "d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32,
+        "eval_every_minutes": 1e-6, "eval_examples": 4, "eval_steps": 4}  # a held-out check after every step
 
 
 def test_wasserstein1_by_hand():
@@ -20,39 +23,139 @@ def _cells(rates: dict) -> dict:
     return {f"{agent}-k{k}": {"success_rate": rate} for agent, by_k in rates.items() for k, rate in by_k.items()}
 
 
-def test_verdict_states_the_gaps_the_target_and_the_trend():
-    short = verdict(_cells({"flexmdm": {2: 0.95, 12: 0.5}, "mdm": {2: 0.1, 12: 0.3}}), (2, 12))
+def test_verdict_states_the_gaps_the_target_the_trend_and_the_lead_at_each_budget():
+    checks = {"equal epochs (held-out checks during training)": {2: {"flexmdm": 0.2, "mdm": 0.3},
+                                                                 12: {"flexmdm": 0.4, "mdm": None}}}
+    short = verdict(_cells({"flexmdm": {2: 0.95, 12: 0.5}, "mdm": {2: 0.1, 12: 0.3}}), (2, 12), checks=checks)
     assert "- flexmdm: K = 2: 95.0% against 92.3% (+2.7 points); K = 12: 50.0% against 90.0% (-40.0 points)." in short
     assert "- FlexMDM at or above 90 % at every K: **not met** (below at K = 12)." in short
     assert any("10.0% / 30.0% here, it does not decline" in line for line in short)
-    assert "- FlexMDM minus MDM, in points: K = 2: +85.0; K = 12: +20.0 (paper: K = 2: +23.9; K = 12: +65.8)." in short
-    met = verdict(_cells({"flexmdm": {7: 0.91}, "mdm": {2: 0.6, 7: 0.2}}), (2, 7))
-    assert "- FlexMDM at or above 90 % at every K: met." in met
-    assert any("it declines from K = 2 to K = 7" in line for line in met)
+    assert ("- FlexMDM minus MDM at equal minutes (the final cells), in points: K = 2: +85.0; K = 12: +20.0 "
+            "(paper: K = 2: +23.9; K = 12: +65.8): FlexMDM's lead reproduces at every K.") in short
+    assert ("- FlexMDM minus MDM at equal epochs (held-out checks during training), in points: K = 2: -10.0 "
+            "(paper: K = 2: +23.9): FlexMDM's lead does **not** reproduce at any K.") in short
+    met = verdict(_cells({"flexmdm": {2: 0.7, 7: 0.91}, "mdm": {2: 0.6, 7: 0.95}}), (2, 7), budget="equal epochs")
+    assert "- FlexMDM at or above 90 % at every K: **not met** (below at K = 2)." in met
+    assert any("it does not decline from K = 2 to K = 7" in line for line in met)
+    assert any(line.startswith("- FlexMDM minus MDM at equal epochs (the final cells)") and
+               line.endswith("reproduces at K = 2, **not** at K = 7.") for line in met)
+    declines = verdict(_cells({"flexmdm": {7: 0.91}, "mdm": {2: 0.6, 7: 0.2}}), (2, 7))
+    assert "- FlexMDM at or above 90 % at every K: met." in declines
+    assert any("it declines from K = 2 to K = 7" in line for line in declines)
+
+
+def _write_metrics(path, records):
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+
+
+def test_curves_keep_the_last_line_of_a_step_and_say_whether_they_flattened(tmp_path):
+    def record(step, val=None, loss=1.0):
+        line = {"step": step, "epoch": step / 10, "loss": loss, "elapsed_s": 6.0 * step}
+        return line if val is None else {**line, "val_success": val}
+
+    # logged every 2 steps; a resumed run logged steps 6 and 8 again, the second time with other checks
+    _write_metrics(tmp_path / "rising.jsonl", [record(2, 0.1), record(4), record(6, 0.2), record(8, 0.9),
+                                               record(6, 0.3), record(8, 0.4), record(10), record(12, 0.5)])
+    rising = read_curve(tmp_path / "rising.jsonl")
+    assert rising.epoch == [0.2, 0.4, 0.6, 0.8, 1.0, 1.2] and rising.minutes[-1] == pytest.approx(1.2)
+    assert [check["success"] for check in rising.checks] == [0.1, 0.3, 0.4, 0.5]
+    summary = curve_summary(rising)  # 75 % of 1.2 epochs = 0.9: the last check before it is 0.4 (epoch 0.8)
+    assert summary["stopped"] == {"epoch": 1.2, "minutes": pytest.approx(1.2)}
+    assert summary["last_quarter_gain"] == pytest.approx(0.1) and summary["flattened"] is False
+
+    _write_metrics(tmp_path / "flat.jsonl", [record(2, 0.1), record(6, 0.3), record(8, 0.31), record(12, 0.315)])
+    assert curve_summary(read_curve(tmp_path / "flat.jsonl"))["flattened"] is True
+    _write_metrics(tmp_path / "early.jsonl", [record(2, 0.1), record(4, 0.3), record(12)])  # no check in the last quarter
+    assert curve_summary(read_curve(tmp_path / "early.jsonl"))["flattened"] is None
+
+    view = at_equal_budget({"fast": rising, "slow": read_curve(tmp_path / "early.jsonl")}, "epoch")
+    assert view["budget"] == pytest.approx(1.2)
+    assert view["planners"]["fast"]["success"] == 0.5 and view["planners"]["slow"]["success"] == 0.3
+    (tmp_path / "bad.jsonl").write_text("{\"step\": 1}\nnot json\n")
+    with pytest.raises(ValueError, match="bad.jsonl line 2"):
+        read_curve(tmp_path / "bad.jsonl")
+
+
+def test_an_epoch_budget_drops_the_time_cap_and_names_its_own_folders():
+    from agents.training import preset_config
+
+    spec = ReportSpec(preset="cpu", epochs=3)
+    cfg = spec.train_config("mdm")
+    assert cfg.epochs == 3 and cfg.max_minutes is None
+    assert str(spec.folder) == "reports/cpu-3ep" and str(spec.run_dir("mdm", 7)) == "runs/cpu-3ep/mdm-k7"
+    assert ReportSpec().train_config("mdm") == preset_config("cpu", "mdm", eval_every_minutes=2.0)
+    assert str(ReportSpec().folder) == "reports/cpu"
+    with pytest.raises(ValueError, match="unknown evaluation protocol 'fast'"):
+        ReportSpec(protocols=("paper", "fast"))
 
 
 def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spec = ReportSpec(ks=(2, 3), preset="tiny", steps=8, sweep_steps=(4, 8), sweep_limit=4, limit=5,
-                      dataset_options=SMALL, train_options=FAST)
+    spec = ReportSpec(ks=(2, 3), preset="tiny", steps=8, sweep_steps=(4, 8), sweep_limit=4, limit=5, num_pngs=0,
+                      dataset_options=SMALL, train_options=FAST)  # no galleries: drawing them is most of the time
     results = build_report(spec, progress=False)
-    assert set(results["cells"]) == {f"{a}-k{k}" for a in ("bfs", "mdm", "flexmdm") for k in (2, 3)}
-    assert results["cells"]["bfs-k3"]["success_rate"] == 1.0
-    assert all(cell["n"] == 5 for cell in results["cells"].values())
-    assert set(results["sweep"]["flexmdm"]) == {"4", "8"} and results["sweep"]["mdm"]["8"]["n"] == 4
+    learned = {f"{a}-k{k}" for a in ("mdm", "flexmdm") for k in (2, 3)}
+    assert set(results["protocols"]) == {"paper", "suite"}
+    paper, suite = results["protocols"]["paper"], results["protocols"]["suite"]
+    assert set(paper["cells"]) == set(suite["cells"]) == learned
+    assert set(results["oracle"]) == {"bfs-k2", "bfs-k3"} and results["oracle"]["bfs-k3"]["success_rate"] == 1.0
+    assert all(cell["n"] == 5 for data in (paper, suite) for cell in data["cells"].values())
+    stored = paper["cells"]["flexmdm-k3"]["sampler"]  # what the planner really sampled with
+    assert (stored["mode"], stored["count_law"], stored["time_grid"], stored["temperature"], stored["steps"]) == (
+        "vanilla", "poisson", "uniform", 1.0, 8)
+    assert paper["cells"]["mdm-k2"]["sampler"] == stored
+    assert (suite["cells"]["mdm-k2"]["sampler"]["mode"], suite["cells"]["mdm-k2"]["sampler"]["temperature"]) == ("adaptive", 0.0)
+    assert set(paper["sweep"]["flexmdm"]) == {"4", "8"} and suite["sweep"]["mdm"]["8"]["n"] == 4
+    assert paper["sweep"]["mdm"]["4"]["sampler"]["steps"] == 4
     assert results["training"]["mdm-k2"]["train_config"]["d_model"] == 32
+    assert results["shared_budget"] == "epoch"  # the tiny preset has no time cap: every run stopped by epochs
+
+    curve = results["curves"]["flexmdm-k3"]
+    assert len(curve["checks"]) >= 2 and curve["flattened"] in (True, False)
+    assert curve["stopped"]["epoch"] == pytest.approx(results["training"]["flexmdm-k3"]["epochs_done"])
+    view = results["equal_budget"]["3"]["epoch"]
+    assert view["budget"] == pytest.approx(min(results["curves"][f"{a}-k3"]["stopped"]["epoch"] for a in ("mdm", "flexmdm")))
+    assert set(view["planners"]) == {"mdm", "flexmdm"}
+
     folder = tmp_path / "reports" / "tiny"
-    for figure in ("success_vs_steps.png", "length_fidelity.png"):
+    for figure in ("success_vs_steps.png", "length_fidelity.png", "learning_curves_k2.png", "learning_curves_k3.png"):
         assert (folder / figure).stat().st_size > 5_000
+    assert not list((folder / "eval").rglob("*.png")) and not list((folder / "sweep").rglob("*.png"))
     readme = (folder / "README.md").read_text()
-    assert "| flexmdm | 3 | 5 |" in readme and "| mdm | 2 | 5 |" in readme and "92.3%" in readme
-    assert "## Against the paper" in readme and "FlexMDM at or above 90 % at every K" in readme
+    assert "## Table 1 under the paper's protocol" in readme and "## Table 1 under the suite's protocol" in readme
+    assert "| FlexMDM (paper, Table 1) | 92.3% | - |" in readme and "| BFS oracle | 100% | 100% |" in readme
+    assert "mode vanilla" in readme and "count_law poisson" in readme and "time_grid uniform" in readme
+    assert "## Equal epochs and equal minutes" in readme and "![learning curves K = 3](learning_curves_k3.png)" in readme
+    assert "at equal minutes (held-out checks during training)" in readme and "at equal epochs (the final cells)" in readme
+    assert "| flexmdm | 3 | 5 |" in readme and "FlexMDM at or above 90 % at every K" in readme
     assert json.loads((folder / "results.json").read_text()) == results
 
     run_summary = tmp_path / "runs" / "tiny" / "flexmdm-k3" / "summary.json"
     trained_at = run_summary.stat().st_mtime_ns
-    evaluated_at = (folder / "eval" / "mdm-k2" / "results.json").stat().st_mtime_ns
+    evaluated_at = (folder / "eval" / "paper" / "mdm-k2" / "results.json").stat().st_mtime_ns
     again = build_report(spec, progress=False)
-    assert again["cells"] == results["cells"]
+    assert again["protocols"] == results["protocols"] and again["curves"] == results["curves"]
     assert run_summary.stat().st_mtime_ns == trained_at  # nothing retrained
-    assert (folder / "eval" / "mdm-k2" / "results.json").stat().st_mtime_ns == evaluated_at  # nor re-evaluated
+    assert (folder / "eval" / "paper" / "mdm-k2" / "results.json").stat().st_mtime_ns == evaluated_at  # nor re-evaluated
+
+
+def test_the_report_command_refuses_unknown_protocols_and_budgets():
+    from click.testing import CliRunner
+
+    from mazebench.cli import cli
+
+    bad_protocol = CliRunner().invoke(cli, ["report", "--protocols", "paper,fast"])
+    assert bad_protocol.exit_code == 2 and "choose protocols among paper, suite" in bad_protocol.output
+    assert CliRunner().invoke(cli, ["report", "--epochs", "0"]).exit_code == 2
+    help_text = " ".join(CliRunner().invoke(cli, ["report", "--help"]).output.split())
+    assert "--protocols" in help_text and "--epochs" in help_text
+
+
+def test_the_final_cells_share_a_budget_only_when_every_run_stopped_on_the_same_one():
+    def run(stopped_by, epochs, max_minutes=None):
+        return {"stopped_by": stopped_by, "train_config": {"epochs": epochs, "max_minutes": max_minutes}}
+
+    assert _shared_budget([run("epochs", 3.0), run("epochs", 3.0)]) == "epoch"
+    assert _shared_budget([run("epochs", 3.0), run("epochs", 0.65)]) is None  # per-agent epochs (the cpu preset)
+    assert _shared_budget([run("max_minutes", 12.0, 20.0), run("max_minutes", 3.0, 20.0)]) == "minutes"
+    assert _shared_budget([run("max_minutes", 12.0, 20.0), run("epochs", 3.0, 20.0)]) is None

@@ -1,0 +1,95 @@
+"""The named evaluation protocols: their settings, and the paper's really running vanilla + Poisson + uniform."""
+
+from dataclasses import asdict
+
+import pytest
+import torch
+
+import agents.samplers as samplers
+from agents.learned import PROTOCOLS, QUICK_EVAL_SEED, LearnedPlanner, evaluation_rule, protocol_rule, quick_success
+from agents.tokenizer import CellTokenizer
+from agents.training import build_method, build_model, preset_config
+
+SMALL_MODEL = {"d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32}
+
+
+def test_the_protocols_settings():
+    paper = protocol_rule("paper")
+    assert (paper.mode, paper.count_law, paper.time_grid, paper.temperature) == ("vanilla", "poisson", "uniform", 1.0)
+    assert protocol_rule("suite") == evaluation_rule()  # the suite's default sampler
+    assert protocol_rule("paper") is not PROTOCOLS["paper"]  # a copy: callers cannot change the protocol
+    with pytest.raises(ValueError, match="choose from paper, suite"):
+        protocol_rule("fast")
+
+
+def _untrained(agent, dataset):
+    tokenizer = CellTokenizer(*dataset.maze.shape)
+    method = build_method(agent, tokenizer, dataset.num_subgoals, int(dataset.train.lengths.max()))
+    torch.manual_seed(0)
+    return method, build_model(method, tokenizer, preset_config("tiny", **SMALL_MODEL)).eval()
+
+
+@pytest.fixture
+def sampler_calls(monkeypatch):
+    """What the samplers ran: unmasking modes and count laws, time grids, how many Poisson and binomial draws."""
+    calls = {"modes": set(), "laws": set(), "grids": set(), "poisson": 0, "binomial": 0}
+    reveal, time_grid, poisson, binomial = samplers.reveal, samplers.time_grid, torch.poisson, torch.binomial
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    def recording_reveal(tokens, query, logits, leap_rate, step_prob, rule, generator):
+        calls["modes"].add(rule.mode)
+        calls["laws"].add(rule.count_law)
+        return reveal(tokens, query, logits, leap_rate, step_prob, rule, generator)
+
+    def recording_grid(steps, kind, *schedules):
+        calls["grids"].add(kind)
+        return time_grid(steps, kind, *schedules)
+
+    monkeypatch.setattr(samplers, "reveal", recording_reveal)
+    monkeypatch.setattr(samplers, "time_grid", recording_grid)
+    monkeypatch.setattr(torch, "poisson", counted("poisson", poisson))
+    monkeypatch.setattr(torch, "binomial", counted("binomial", binomial))
+    return calls
+
+
+@pytest.mark.parametrize("agent", ["flexmdm", "mdm"])
+def test_the_paper_protocol_runs_vanilla_poisson_on_a_uniform_grid(agent, tiny_dataset, sampler_calls):
+    method, model = _untrained(agent, tiny_dataset)
+    planner = LearnedPlanner(method, model, steps=4, rule=protocol_rule("paper"))
+    planner.plan(tiny_dataset.maze, [tiny_dataset.val[0].subgoals, tiny_dataset.val[1].subgoals])
+    assert sampler_calls["modes"] == {"vanilla"} and sampler_calls["laws"] == {"poisson"}
+    assert sampler_calls["grids"] == {"uniform"} and sampler_calls["binomial"] == 0
+    if agent == "flexmdm":
+        assert sampler_calls["poisson"] == 4  # the insertions' tau-leap, one draw per step
+    assert planner.describe()["sampler"] == asdict(protocol_rule("paper"))
+
+
+def test_the_suite_protocol_runs_adaptive_binomial_on_a_balanced_grid(tiny_dataset, sampler_calls):
+    method, model = _untrained("flexmdm", tiny_dataset)
+    LearnedPlanner(method, model, steps=4, rule=protocol_rule("suite")).plan(tiny_dataset.maze,
+                                                                             [tiny_dataset.val[0].subgoals])
+    assert sampler_calls["modes"] == {"adaptive"} and sampler_calls["laws"] == {"binomial"}
+    assert sampler_calls["grids"] == {"balanced"}
+    assert sampler_calls["poisson"] == 0 and sampler_calls["binomial"] >= 8  # reveals and insertions, each step
+
+
+def test_the_held_out_check_plans_fixed_pairs_under_the_paper_protocol(tiny_dataset, monkeypatch):
+    method, model = _untrained("flexmdm", tiny_dataset)
+    plan, calls = LearnedPlanner.plan, []
+
+    def recording_plan(self, maze, subgoal_batch, seed=0):
+        calls.append((asdict(self.rule), self.steps, seed, [s.tolist() for s in subgoal_batch]))
+        return plan(self, maze, subgoal_batch, seed)
+
+    monkeypatch.setattr(LearnedPlanner, "plan", recording_plan)
+    model.train()
+    rates = [quick_success(model, method, tiny_dataset, examples=3, steps=4) for _ in range(2)]
+    assert rates[0] == rates[1] and model.training  # the same points; the model's mode is restored
+    first = tiny_dataset.val.first_per_pair()[:3]
+    assert calls[0] == calls[1] == (asdict(protocol_rule("paper")), 4, QUICK_EVAL_SEED,
+                                    [tiny_dataset.val[int(i)].subgoals.tolist() for i in first])
