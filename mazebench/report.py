@@ -91,6 +91,7 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
                                   **spec.dataset_options)
         datasets[k] = load_dataset(folder)
     configs = {agent: spec.train_config(agent) for agent in spec.agents}
+    quick = _quick_eval_settings(configs.values())  # the curves' points must compare: checked before any training
     runs = {}
     for agent, cfg in configs.items():
         for k, dataset in datasets.items():
@@ -151,7 +152,7 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
         "curves": {f"{agent}-k{k}": curve_summary(curve) for (agent, k), curve in curves.items()},
         "equal_budget": {k: {axis: at_equal_budget({agent: curves[agent, k] for agent in spec.agents}, axis)
                              for axis in BUDGET_AXES} for k in spec.ks} if len(spec.agents) > 1 else {},
-        "quick_eval": _quick_eval_settings(configs.values()),
+        "quick_eval": quick,
     }
     results = json.loads(json.dumps(results))  # as stored: string keys, lists
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -226,7 +227,7 @@ def _quick_eval_settings(configs) -> dict:
 
 
 def _budget_label(axis: str | None) -> str:
-    return {"epoch": "equal epochs", "minutes": "equal minutes"}.get(axis, "their training budgets")
+    return {"epoch": "equal epochs", "minutes": "equal minutes"}.get(axis, "each run's own budget")
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -364,7 +365,7 @@ def verdict(cells: dict, ks, *, budget: str = "equal minutes", checks: dict | No
     final = {k: {agent: cells[f"{agent}-k{k}"]["success_rate"] for agent in ("flexmdm", "mdm") if f"{agent}-k{k}" in cells}
              for k in ks}
     if any(len(by_agent) == 2 for by_agent in final.values()):
-        lines.append(_lead_line(f"at {budget} (the final cells)", final))
+        lines.append(_lead_line(f"in the final cells ({budget})", final))
         lines += [_lead_line(f"at {label}", rates) for label, rates in (checks or {}).items()]
     return lines
 
@@ -444,7 +445,8 @@ def _equal_budget_section(results: dict, spec: ReportSpec) -> list[str]:
         return []
     every = "after every step" if not quick["every_minutes"] else f"every {quick['every_minutes']:g} training minutes"
     lines = ["## Equal epochs and equal minutes", "",
-             f"The final cells compare the planners at {_budget_label(results['shared_budget'])}. The held-out checks "
+             f"The final cells compare the planners at {_budget_label(results['shared_budget'])} (see Training budget). "
+             "The held-out checks "
              f"logged during training ({quick['protocol']} protocol, the first {quick['examples']} held-out pairs, "
              f"{quick['steps']} steps, a fixed seed, {every}) compare them at the largest number of epochs, and of "
              "minutes, that both reached: each planner's last check at or below it ('-': no check by then).", "",
@@ -471,7 +473,7 @@ def _budget_cost(results: dict, spec: ReportSpec) -> list[str]:
     target = math.ceil(max(run["epochs_done"] for run in runs.values()))
     minutes = {name: target * run["train_minutes"] / run["epochs_done"] for name, run in runs.items() if run["epochs_done"]}
     return [f"To compare the final cells at equal epochs instead, `mazebench report --epochs {target}` trains every "
-            f"model to {target} epochs (the most any run reached here, rounded up), without a time cap, into "
+            f"model to {target} epoch{'s' if target > 1 else ''} (the most any run reached here, rounded up), without a time cap, into "
             f"`runs/{spec.preset}-{target}ep/`: at the speeds measured here about {sum(minutes.values()):.0f} training "
             "minutes in all (" + ", ".join(f"{name} {m:.0f}" for name, m in minutes.items()) + "), plus the evaluations."]
 
@@ -521,12 +523,12 @@ def _evaluate_flags(sampler: dict) -> str:
 def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
     ks, agents = ",".join(map(str, spec.ks)), ",".join(spec.agents)
     epochs = "" if spec.epochs is None else f" --epochs {spec.epochs:g}"
+    checks = "" if spec.check_every_minutes is None else f" --eval-every-minutes {spec.check_every_minutes:g}"
     lines = ["", "## Reproduce", "", "```",
              f"mazebench report --subgoals {ks} --agents {agents} --preset {spec.preset} --steps {spec.steps} "
              f"--protocols {','.join(spec.protocols)}{epochs}", "# or cell by cell:"]
-    budget = "" if spec.epochs is None else f" --epochs {spec.epochs:g} --max-minutes 1e9"  # the CLI cannot unset the cap
     for agent in spec.agents:
-        lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}{budget} "
+        lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}{epochs}{checks} "
                      f"--out runs/{spec.run_name}/{agent}-kK")
         for protocol, data in results["protocols"].items():
             lines.append(f"mazebench evaluate --agent {agent} --subgoals K --checkpoint runs/{spec.run_name}/{agent}-kK "

@@ -30,14 +30,14 @@ def test_verdict_states_the_gaps_the_target_the_trend_and_the_lead_at_each_budge
     assert "- flexmdm: K = 2: 95.0% against 92.3% (+2.7 points); K = 12: 50.0% against 90.0% (-40.0 points)." in short
     assert "- FlexMDM at or above 90 % at every K: **not met** (below at K = 12)." in short
     assert any("10.0% / 30.0% here, it does not decline" in line for line in short)
-    assert ("- FlexMDM minus MDM at equal minutes (the final cells), in points: K = 2: +85.0; K = 12: +20.0 "
+    assert ("- FlexMDM minus MDM in the final cells (equal minutes), in points: K = 2: +85.0; K = 12: +20.0 "
             "(paper: K = 2: +23.9; K = 12: +65.8): FlexMDM's lead reproduces at every K.") in short
     assert ("- FlexMDM minus MDM at equal epochs (held-out checks during training), in points: K = 2: -10.0 "
             "(paper: K = 2: +23.9): FlexMDM's lead does **not** reproduce at any K.") in short
     met = verdict(_cells({"flexmdm": {2: 0.7, 7: 0.91}, "mdm": {2: 0.6, 7: 0.95}}), (2, 7), budget="equal epochs")
     assert "- FlexMDM at or above 90 % at every K: **not met** (below at K = 2)." in met
     assert any("it does not decline from K = 2 to K = 7" in line for line in met)
-    assert any(line.startswith("- FlexMDM minus MDM at equal epochs (the final cells)") and
+    assert any(line.startswith("- FlexMDM minus MDM in the final cells (equal epochs)") and
                line.endswith("reproduces at K = 2, **not** at K = 7.") for line in met)
     declines = verdict(_cells({"flexmdm": {7: 0.91}, "mdm": {2: 0.6, 7: 0.2}}), (2, 7))
     assert "- FlexMDM at or above 90 % at every K: met." in declines
@@ -126,7 +126,7 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert "| FlexMDM (paper, Table 1) | 92.3% | - |" in readme and "| BFS oracle | 100% | 100% |" in readme
     assert "mode vanilla" in readme and "count_law poisson" in readme and "time_grid uniform" in readme
     assert "## Equal epochs and equal minutes" in readme and "![learning curves K = 3](learning_curves_k3.png)" in readme
-    assert "at equal minutes (held-out checks during training)" in readme and "at equal epochs (the final cells)" in readme
+    assert "at equal minutes (held-out checks during training)" in readme and "in the final cells (equal epochs)" in readme
     assert "| flexmdm | 3 | 5 |" in readme and "FlexMDM at or above 90 % at every K" in readme
     assert json.loads((folder / "results.json").read_text()) == results
 
