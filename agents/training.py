@@ -327,6 +327,7 @@ def train(
     clock = time.perf_counter()
 
     def tick() -> float:
+        """Training seconds so far (held-out checks excluded)."""
         nonlocal elapsed, clock
         now = time.perf_counter()
         elapsed, clock = elapsed + now - clock, now
@@ -334,13 +335,13 @@ def train(
 
     def write_record(evaluate: bool = False) -> dict:
         """The window's record, with the periodic held-out success when due (rank 0)."""
-        nonlocal tokens_seen, last_eval
+        nonlocal tokens_seen, last_eval, clock
         record = {"step": step, "epoch": step / steps_per_epoch, **window.flush(world),
                   "lr": optimizer.param_groups[0]["lr"], "elapsed_s": tick()}
         tokens_seen += record.pop("tokens")
         if evaluate and world.is_main and quick_eval is not None and elapsed - last_eval >= cfg.eval_every_minutes * 60:
             record["val_success"] = quick_eval(ema.model, method)
-            last_eval = tick()
+            last_eval, clock = elapsed, time.perf_counter()  # the check's time is not training time
         log.write(json.dumps(record) + "\n")
         return record
 
