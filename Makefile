@@ -8,7 +8,7 @@ K ?= 12
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 
-.PHONY: venv demo test test-slow test-all bench
+.PHONY: venv demo test test-slow test-all gpu-check bench
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,12 @@ test-slow: venv
 
 test-all: venv
 	$(BIN)/python -m pytest
+
+# Every code path (generate, train each preset, resume, each sampler, report, torchrun) on one GPU; a few
+# minutes. DEVICE=cpu runs the same on the CPU (the slow test tier does).
+DEVICE ?= cuda
+gpu-check: venv
+	$(BIN)/python -m tests.device_check --device $(DEVICE)
 
 bench: venv
 	mkdir -p reports
