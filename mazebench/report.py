@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -52,6 +56,7 @@ class ReportSpec:
     train_options: dict = field(default_factory=dict)  # overrides of the preset's training settings
     data_root: Path = Path("data")
     out: Path | None = None
+    jobs: int = 1  # trainings run at once, each in its own `mazebench train` process (e.g. six sharing one GPU)
 
     def __post_init__(self):
         if not self.protocols:
@@ -60,6 +65,8 @@ class ReportSpec:
             protocol_rule(protocol)  # a ValueError names the known ones
         if self.epochs is not None and self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {self.jobs}")
 
     @property
     def run_name(self) -> str:
@@ -92,17 +99,19 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
         datasets[k] = load_dataset(folder)
     configs = {agent: spec.train_config(agent) for agent in spec.agents}
     quick = _quick_eval_settings(configs.values())  # the curves' points must compare: checked before any training
-    runs = {}
-    for agent, cfg in configs.items():
-        for k, dataset in datasets.items():
-            run = spec.run_dir(agent, k)
-            if not _finished(run, dataset):
-                click.echo(f"training {agent} K={k} ({spec.run_name}) into {run}")
-                train(dataset, agent, cfg, run, resume=(run / "checkpoint.pt").exists(), progress=progress,
-                      quick_eval=lambda model, method, d=dataset, c=cfg: quick_success(model, method, d,
+    missing = [(agent, k) for agent in configs for k in spec.ks if not _finished(spec.run_dir(agent, k), datasets[k])]
+    if spec.jobs > 1 and len(missing) > 1:
+        _train_in_processes(spec, configs, datasets, missing)
+    else:
+        for agent, k in missing:
+            run, cfg = spec.run_dir(agent, k), configs[agent]
+            click.echo(f"training {agent} K={k} ({spec.run_name}) into {run}")
+            train(datasets[k], agent, cfg, run, resume=(run / "checkpoint.pt").exists(), progress=progress,
+                  quick_eval=lambda model, method, d=datasets[k], c=cfg: quick_success(model, method, d,
                                                                                         examples=c.eval_examples,
                                                                                         steps=c.eval_steps))
-            runs[agent, k] = json.loads((run / "summary.json").read_text())
+    runs = {(agent, k): json.loads((spec.run_dir(agent, k) / "summary.json").read_text())
+            for agent in configs for k in spec.ks}
 
     def run_eval(agent, k, folder, steps, limit, sampling, num_pngs=spec.num_pngs):
         request = {"agent": agent, "dataset_id": datasets[k].meta["dataset_id"], "steps": steps, "limit": limit,
@@ -158,6 +167,47 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "README.md").write_text(_markdown(results, spec))
     return results
+
+
+def _train_in_processes(spec: ReportSpec, configs: dict, datasets: dict, missing: list) -> None:
+    """Train the ``missing`` (agent, K) runs ``spec.jobs`` at a time, each as ``mazebench train`` with every
+    setting spelled out (so it trains exactly ``configs[agent]``) and its output in <run>/train.log."""
+    threads = str(max(1, (os.cpu_count() or 1) // spec.jobs))
+
+    def run_one(agent_k):
+        agent, k = agent_k
+        run = spec.run_dir(agent, k)
+        run.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "mazebench", "train", "--agent", agent, "--data", str(datasets[k].path),
+                   "--preset", spec.preset, "--out", str(run), "--quiet", *_setting_flags(configs[agent])]
+        if (run / "checkpoint.pt").exists():
+            command.append("--resume")
+        click.echo(f"training {agent} K={k} ({spec.run_name}) into {run} (log: {run / 'train.log'})")
+        with open(run / "train.log", "a") as log:
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "OMP_NUM_THREADS": threads})
+        return agent, k, done.returncode
+
+    with ThreadPoolExecutor(spec.jobs) as pool:
+        failed = [f"{agent} K={k}" for agent, k, code in pool.map(run_one, missing) if code != 0]
+    if failed:
+        raise ValueError(f"training failed for {', '.join(failed)}; see train.log in their run folders")
+    for agent, k in missing:
+        trained = json.loads((spec.run_dir(agent, k) / "config.json").read_text())["train_config"]
+        if trained != asdict(configs[agent]):
+            raise ValueError(f"{spec.run_dir(agent, k)} was trained with other settings than the report asked for")
+
+
+def _setting_flags(cfg) -> list[str]:
+    """``mazebench train`` options that reproduce ``cfg`` whatever the preset (None settings are left out)."""
+    flags = []
+    for name, value in asdict(cfg).items():
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(option if value else "--no-" + name.replace("_", "-"))
+        elif value is not None:
+            flags += [option, repr(value) if isinstance(value, float) else str(value)]
+    return flags
 
 
 def length_fidelity(samples_file: Path) -> dict:

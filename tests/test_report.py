@@ -159,3 +159,24 @@ def test_the_final_cells_share_a_budget_only_when_every_run_stopped_on_the_same_
     assert _shared_budget([run("epochs", 3.0), run("epochs", 0.65)]) is None  # per-agent epochs (the cpu preset)
     assert _shared_budget([run("max_minutes", 12.0, 20.0), run("max_minutes", 3.0, 20.0)]) == "minutes"
     assert _shared_budget([run("max_minutes", 12.0, 20.0), run("epochs", 3.0, 20.0)]) is None
+
+
+def test_trainings_in_parallel_processes_train_exactly_the_reports_settings(tmp_path, monkeypatch):
+    """--jobs 2: each missing run is a `mazebench train` process given every setting; none is left to its preset."""
+    from dataclasses import asdict
+
+    from mazebench.report import _setting_flags
+
+    monkeypatch.chdir(tmp_path)
+    spec = ReportSpec(ks=(2,), preset="tiny", steps=4, sweep_steps=(4,), sweep_limit=3, limit=3, num_pngs=0,
+                      dataset_options=SMALL, train_options=FAST, protocols=("paper",), jobs=2)
+    results = build_report(spec, progress=False)
+    for agent in ("mdm", "flexmdm"):
+        run = tmp_path / "runs" / "tiny" / f"{agent}-k2"
+        config = json.loads((run / "config.json").read_text())
+        assert config["train_config"] == asdict(spec.train_config(agent))
+        assert (run / "train.log").exists() and results["training"][f"{agent}-k2"]["steps"] > 0
+    flags = _setting_flags(spec.train_config("flexmdm"))
+    assert "--no-bf16" not in flags and "--bf16" in flags and flags[flags.index("--d-model") + 1] == "32"
+    with pytest.raises(ValueError, match="jobs"):
+        ReportSpec(jobs=0)
