@@ -295,8 +295,10 @@ def _table(agent: str, k: int, summary: dict) -> str:
 @click.option("--sweep-limit", default=300, type=click.IntRange(min=1), help="Held-out pairs per point of the sweep.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per table cell  [default: all]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Report folder  [default: reports/<preset>, or reports/<preset>-<E>ep with --epochs]")
+@click.option("--jobs", default=1, type=click.IntRange(min=1),
+              help="Trainings run at once, each its own process (e.g. --preset gpu --jobs 6: the six models share one GPU).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, sweep_limit, limit, out, quiet) -> None:
+def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, sweep_limit, limit, out, jobs, quiet) -> None:
     """Reproduce the paper's Table 1 under each protocol, with learning curves: generate, train and evaluate what
     is missing, then write reports/<preset>/."""
     from agents.learned import PROTOCOLS
@@ -311,7 +313,7 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
     if not chosen or any(name not in PROTOCOLS for name in chosen):
         raise click.BadParameter(f"choose protocols among {', '.join(PROTOCOLS)}, got {protocols!r}", param_hint="--protocols")
     spec = ReportSpec(ks=tuple(subgoals), agents=names, preset=preset, steps=steps, protocols=chosen, epochs=epochs,
-                      sweep_steps=sweep, sweep_limit=sweep_limit, limit=limit, out=out)
+                      sweep_steps=sweep, sweep_limit=sweep_limit, limit=limit, out=out, jobs=jobs)
     results = build_report(spec, progress=not quiet)
     for protocol, data in results["protocols"].items():
         click.echo(f"{protocol} protocol:")
