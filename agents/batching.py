@@ -33,6 +33,26 @@ class TokenizedSplit:
     def lengths(self) -> torch.Tensor:
         return self.offsets[1:] - self.offsets[:-1]
 
+    def augmented(self, generator: torch.Generator, *, reverse: bool, redraw: bool) -> "TokenizedSplit":
+        """The same paths, each reversed with probability 1/2 (``reverse``; its subgoals reversed with
+        it) and with its K - 2 intermediate subgoals drawn anew, uniformly among its inner cells and
+        kept in path order, as the generator draws them (``redraw``). Every path stays a valid path of
+        the same start-goal pair, so nothing leaks from the held-out pairs."""
+        lengths, starts = self.lengths, self.offsets[:-1]
+        n, k = self.subgoal_index.shape
+        flipped = torch.rand(n, generator=generator) < 0.5 if reverse else torch.zeros(n, dtype=torch.bool)
+        owner = torch.repeat_interleave(torch.arange(n), lengths)
+        local = torch.arange(len(self.tokens)) - starts[owner]
+        source = torch.where(flipped[owner], starts[owner] + lengths[owner] - 1 - local, starts[owner] + local)
+        subgoals = torch.where(flipped[:, None], lengths[:, None] - 1 - self.subgoal_index.flip(1), self.subgoal_index)
+        if redraw and k > 2:
+            width = int(lengths.max())
+            inner = (torch.arange(width)[None, :] >= 1) & (torch.arange(width)[None, :] <= lengths[:, None] - 2)
+            keys = torch.rand((n, width), generator=generator).masked_fill_(~inner, 2.0)
+            chosen = keys.topk(k - 2, dim=1, largest=False).indices.sort(dim=1).values
+            subgoals = torch.cat([torch.zeros(n, 1, dtype=torch.long), chosen, lengths[:, None] - 1], dim=1)
+        return TokenizedSplit(self.tokens[source], self.offsets, subgoals)
+
     def paths(self, indices: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Right-padded paths (B, L), their lengths (B,) and the subgoal flags (B, L) of examples ``indices``."""
         starts, lengths = self.offsets[indices], self.lengths[indices]

@@ -58,6 +58,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 matrix units (fp32 otherwise)
     seed: int = 0
+    reverse_paths: bool = False  # augmentation: each epoch, every training path reversed with probability 1/2
+    redraw_subgoals: bool = False  # augmentation: each epoch, the K - 2 inner subgoals of every path drawn anew
     log_every: int = 1  # steps per metrics.jsonl record (means over them); the loss is read back only then
     eval_every_minutes: float = 5.0
     eval_examples: int = 200
@@ -303,10 +305,16 @@ def train(
             "torch_rng": torch.get_rng_state(), "maze": torch.from_numpy(dataset.maze.copy()),
         }, ckpt_path)
 
+    epoch_data = data  # this epoch's (possibly augmented) training paths
+
     def batch_stream():
-        # Each epoch's batches depend only on (seed, epoch): a resumed run skips the ones it did.
+        # Each epoch's batches and augmentation depend only on (seed, epoch): a resumed run skips the ones it did.
+        nonlocal epoch_data
         epoch, offset = divmod(step, steps_per_epoch)
         while True:
+            if cfg.reverse_paths or cfg.redraw_subgoals:
+                epoch_data = data.augmented(torch.Generator().manual_seed(cfg.seed * 100_019 + epoch),
+                                            reverse=cfg.reverse_paths, redraw=cfg.redraw_subgoals)
             batches = epoch_batches(
                 len(data), cfg.batch_size, lambda idx, t: method.expected_length(data, idx, t), cfg.t_max,
                 torch.Generator().manual_seed(cfg.seed * 100_003 + epoch),
@@ -366,7 +374,7 @@ def train(
                 group["lr"] = learning_rate(cfg, step, steps_per_epoch, total_steps)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss, metrics, n_tokens = method.loss(
-                    trained, data, indices, t, noise, shard=world.shard(len(indices)), shards=world.size
+                    trained, epoch_data, indices, t, noise, shard=world.shard(len(indices)), shards=world.size
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -198,3 +198,17 @@ def test_metrics_are_logged_every_n_steps_as_means(tiny_dataset, tmp_path):
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss"]) and r["tokens_per_s"] > 0 and r["skipped_steps"] == 0 for r in records)
     assert summary["tokens_seen"] > 0
+
+
+def test_an_augmented_run_resumes_exactly_across_epochs(tiny_dataset, tmp_path):
+    cfg = preset_config("tiny", **{**FAST, "epochs": 1.3, "batch_size": 64, "reverse_paths": True, "redraw_subgoals": True})
+    straight = train(tiny_dataset, "flexmdm", cfg, tmp_path / "a", progress=False)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, stop_after=straight["steps_per_epoch"] + 2)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, resume=True)
+    a, b = (read_checkpoint(tmp_path / name / "checkpoint.pt")["model"] for name in ("a", "b"))
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
+    plain = train(tiny_dataset, "flexmdm", preset_config("tiny", **{**FAST, "epochs": 1.3, "batch_size": 64}), tmp_path / "c",
+                  progress=False)
+    c = read_checkpoint(tmp_path / "c" / "checkpoint.pt")["model"]
+    assert plain["steps"] == straight["steps"] and any(not torch.equal(a[name], c[name]) for name in a)
