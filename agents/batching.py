@@ -66,6 +66,14 @@ class TokenizedSplit:
         return tokens, lengths, fixed
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device`` without making the host wait for the device's queue: on CUDA the copy
+    starts from pinned memory (a copy from pageable memory would first synchronise with the stream)."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def stratified_times(count: int, t_max: float, generator: torch.Generator) -> torch.Tensor:
     """Low-discrepancy times: one uniform draw in each of ``count`` equal slices of [0, t_max), shuffled."""
     u = torch.rand(count, generator=generator, dtype=torch.float64)

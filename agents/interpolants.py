@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from agents.batching import to_device
 from agents.schedules import PolynomialSchedule
 
 
@@ -43,7 +44,7 @@ class FlexState:
 
     def to(self, device: torch.device) -> "FlexState":
         """The same state on ``device`` (copies start without waiting for the device)."""
-        return FlexState(*(v.to(device, non_blocking=True) for v in vars(self).values()))
+        return FlexState(*(to_device(v, device) for v in vars(self).values()))
 
 
 def sample_event_times(shape, insertion: PolynomialSchedule, unmasking: PolynomialSchedule, generator=None):
