@@ -1,12 +1,24 @@
-"""Planners evaluated by mazebench, and a registry that builds them by name."""
+"""Planners evaluated by mazebench, and a registry that builds them by name.
+
+Besides the built-ins (``AGENT_NAMES``), ``make_agent`` builds plug-in planners: ``package.module:NAME``
+imports NAME, and a name that installed packages register under the entry-point group ``mazebench.agents``
+loads its entry point. NAME is a ``Planner`` subclass, a factory returning a Planner, or a Planner; a
+class or factory is called with the factory options (dataset, checkpoint, steps, sampling, device) that
+its signature accepts.
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
 from agents.base import Planner
 from agents.bfs import BFSPlanner
+
+ENTRY_POINT_GROUP = "mazebench.agents"
 
 
 def _make_bfs(**_options: Any) -> Planner:
@@ -31,10 +43,18 @@ def _learned(agent: str) -> Callable[..., Planner]:
             raise FileNotFoundError(
                 f"no trained {agent} model at {checkpoint}; run `mazebench train --agent {agent} --subgoals {k}` first"
             )
+        sampling = dict(sampling or {})
+        top_k = sampling.pop("top_k", None)
+        if top_k is not None and agent != "ar":
+            raise ValueError(f"top_k is a setting of the autoregressive agent (ar), not of {agent}")
         planner = LearnedPlanner.from_checkpoint(checkpoint, steps=steps, sampling=sampling, device=device)
         if planner.name != agent:  # results would be labelled with the wrong planner
             raise ValueError(f"the checkpoint at {checkpoint} is a {planner.name} run, not {agent}: evaluate it with "
                              f"--agent {planner.name}, or give a {agent} run")
+        if agent == "ar":  # next-token decoding takes the temperature; the unmasking settings do not apply
+            from agents.ar import Decoding
+
+            planner.rule = Decoding(temperature=planner.rule.temperature, top_k=top_k)
         if dataset is not None:
             planner.check_compatible(dataset)
         return planner
@@ -43,18 +63,102 @@ def _learned(agent: str) -> Callable[..., Planner]:
 
 
 AGENT_FACTORIES: dict[str, Callable[..., Planner]] = {"bfs": _make_bfs, "flexmdm": _learned("flexmdm"),
-                                                       "mdm": _learned("mdm")}
+                                                       "mdm": _learned("mdm"), "ar": _learned("ar")}
 AGENT_NAMES = tuple(AGENT_FACTORIES)
 
 
+def registered_agents() -> dict[str, metadata.EntryPoint]:
+    """The planners installed packages register under the entry-point group ``mazebench.agents``, by name."""
+    return {entry.name: entry for entry in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def check_agent_name(name: str) -> None:
+    """Raise ValueError unless ``name`` is a built-in, a registered name or of the form ``package.module:NAME``
+    (whose import is left to ``make_agent``)."""
+    if name in AGENT_FACTORIES or ":" in name:
+        return
+    registered = registered_agents()
+    if name not in registered:
+        known = ", ".join([*AGENT_NAMES, *sorted(registered)])
+        raise ValueError(f"unknown agent {name!r}; known agents: {known}; or give a plug-in as package.module:NAME")
+
+
 def make_agent(name: str, *, dataset=None, checkpoint=None, steps=None, sampling=None, device=None) -> Planner:
-    """Build the planner called ``name``; options it does not use are ignored.
+    """Build the planner ``name``: a built-in (``AGENT_NAMES``), ``package.module:NAME`` or a registered name.
 
-    ``sampling`` holds settings of ``agents.samplers.UnmaskRule`` (mode, temperature, count_law ...).
+    Options a planner does not use are ignored. ``sampling`` holds settings of
+    ``agents.samplers.UnmaskRule`` (mode, temperature, count_law ...); for ``ar`` its temperature and
+    ``top_k`` (see ``agents.ar.Decoding``).
     """
-    if name not in AGENT_FACTORIES:
-        raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENT_NAMES)}")
-    return AGENT_FACTORIES[name](dataset=dataset, checkpoint=checkpoint, steps=steps, sampling=sampling, device=device)
+    options = {"dataset": dataset, "checkpoint": checkpoint, "steps": steps, "sampling": sampling, "device": device}
+    if name in AGENT_FACTORIES:
+        return AGENT_FACTORIES[name](**options)
+    return _build_plugin(name, _load_plugin(name), options)
 
 
-__all__ = ["AGENT_NAMES", "Planner", "default_run_dir", "make_agent"]
+def _load_plugin(name: str) -> Any:
+    """The object ``package.module:NAME`` or the registered entry point ``name`` refers to."""
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as error:  # a plug-in's own import error, whatever its kind
+            raise ValueError(f"agent {name!r}: module {module_name!r} does not import ({_describe(error)})") from None
+        target = module
+        for part in attribute.split("."):
+            if not hasattr(target, part):
+                raise ValueError(f"agent {name!r}: module {module_name!r} has no attribute {attribute!r}")
+            target = getattr(target, part)
+        return target
+    check_agent_name(name)
+    entry = registered_agents()[name]
+    try:
+        return entry.load()
+    except Exception as error:  # as for a module that does not import
+        raise ValueError(f"agent {name!r}: its entry point {entry.value!r} does not load ({_describe(error)})") from None
+
+
+def _build_plugin(name: str, target: Any, options: dict) -> Planner:
+    """A Planner from a plug-in object: a Planner as it is, a Planner subclass or factory called with the
+    options its signature accepts."""
+    if isinstance(target, type) and not issubclass(target, Planner):
+        raise ValueError(f"agent {name!r}: class {target.__qualname__} is not a subclass of agents.base.Planner")
+    if isinstance(target, Planner):
+        planner = target
+    elif callable(target):
+        try:
+            planner = target(**_accepted(target, options))
+        except (ValueError, OSError):  # already a message for the user
+            raise
+        except Exception as error:
+            raise ValueError(f"agent {name!r}: building the planner failed ({_describe(error)})") from None
+    else:
+        raise ValueError(f"agent {name!r} is an object of type {type(target).__name__}, not a Planner subclass, a "
+                         f"factory of planners or a Planner")
+    if not isinstance(planner, Planner):
+        raise ValueError(f"agent {name!r}: the factory returned an object of type {type(planner).__name__}, not an "
+                         f"agents.base.Planner")
+    if not isinstance(getattr(planner, "name", None), str):
+        raise ValueError(f"agent {name!r}: the planner has no name (set the class attribute `name`)")
+    return planner
+
+
+def _accepted(function: Callable, options: dict) -> dict:
+    """The ``options`` that ``function``'s signature accepts (all of them if it takes ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: pass everything
+        return options
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return options
+    names = {p.name for p in parameters if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    return {key: value for key, value in options.items() if key in names}
+
+
+def _describe(error: Exception) -> str:
+    """``Type: message`` of an exception, on one line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+__all__ = ["AGENT_NAMES", "ENTRY_POINT_GROUP", "Planner", "check_agent_name", "default_run_dir", "make_agent",
+           "registered_agents"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from agents import AGENT_NAMES, make_agent
+from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.maze import load_maze
 
@@ -94,6 +94,15 @@ def _device(_ctx, _param, value: str | None) -> str | None:
     return value
 
 
+def _agent_name(_ctx, _param, value: str) -> str:
+    """An option callback: a known agent name or package.module:NAME (imported when the planner is built)."""
+    try:
+        check_agent_name(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
 @cli.command()
 @click.option("--subgoals", default="12", callback=_int_list(2, "2,7,12"),
               help="K, the number of subgoals per path (start and goal included); a list such as 2,7,12 makes one dataset per K.")
@@ -157,7 +166,7 @@ def _train_setting_options(command):
 
 
 @cli.command()
-@click.option("--agent", required=True, type=click.Choice(["flexmdm", "mdm"]), help="The planner to train.")
+@click.option("--agent", required=True, type=click.Choice(["flexmdm", "mdm", "ar"]), help="The planner to train.")
 @click.option("--subgoals", default=12, type=click.IntRange(min=2), help="K; selects (and if missing generates) data/maze41-s2025-k<K>.")
 @click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder  [default: data/maze41-s2025-k<K>]")
 @click.option("--preset", default=None, type=click.Choice(["cpu", "gpu", "paper", "tiny"]),
@@ -226,7 +235,9 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 
 
 @cli.command()
-@click.option("--agent", default="bfs", type=click.Choice(AGENT_NAMES), help="The planner to evaluate.")
+@click.option("--agent", default="bfs", callback=_agent_name,
+              help=f"The planner to evaluate: {', '.join(AGENT_NAMES)}, a name registered under the entry-point group "
+                   f"{ENTRY_POINT_GROUP}, or a plug-in as package.module:NAME (a Planner subclass or factory).")
 @click.option("--subgoals", default=None, type=click.IntRange(min=2),
               help="K; selects the default dataset data/maze41-s2025-k<K>  [default: 12, or the K of --data]")
 @click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path),
@@ -244,6 +255,8 @@ def _relaunch_under_torchrun(nproc: int) -> int:
               help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  [default: binomial]")
 @click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
               help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: balanced]")
+@click.option("--feasible-counts/--no-feasible-counts", default=None,
+              help="FlexMDM, binomial law: correct pending insertions so that each stretch between known cells gets a length a path can have (our option, not the paper's)  [default: off]")
 @click.option("--device", default=None, callback=_device, help="Torch device (learned agents).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
 @click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")
@@ -253,7 +266,7 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workers", default=1, type=click.IntRange(min=1), help="Processes planning batches (same results for any number).")
 def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, confidence, window, count_law, time_grid,
-             device, limit, batch_size, num_pngs, out, quiet, workers) -> None:
+             feasible_counts, device, limit, batch_size, num_pngs, out, quiet, workers) -> None:
     """Plan and score the held-out examples (one per pair); write reports/<run>/ and print a table."""
     from mazebench.evaluation import evaluate as run_evaluation
 
@@ -262,7 +275,7 @@ def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, con
         raise ValueError(f"--subgoals {subgoals} does not match the dataset {dataset.path} (K={dataset.num_subgoals})")
     out = out or Path("reports") / f"{agent}-k{dataset.num_subgoals}"
     sampling = {"mode": sampler, "temperature": temperature, "confidence": confidence, "window": window,
-                "count_law": count_law, "time_grid": time_grid}
+                "count_law": count_law, "time_grid": time_grid, "feasible_counts": feasible_counts}
     planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device,
                          sampling={key: value for key, value in sampling.items() if value is not None})
     summary = run_evaluation(planner, dataset, out_dir=out, limit=limit, batch_size=batch_size, num_pngs=num_pngs,

@@ -20,6 +20,8 @@ from mazebench.maze import save_maze
 from mazebench.parallel import ordered_map
 from mazebench.scoring import PathScore, score_path
 
+PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
+
 
 def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: int | None = None,
              batch_size: int = 256, num_pngs: int = 8, progress: bool = True, workers: int = 1) -> dict:
@@ -50,22 +52,24 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     with replacing_folder(out) as folder:  # made first: an unwritable --out fails before the work
         started = time.perf_counter()
         paths: list[Any] = []
+        errors: list[str | None] = []  # per example: why its batch has no paths (the planner failed), or None
         bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
         tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
                  for first in range(0, len(examples), batch_size)]
         with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, dataset.maze), workers) as run:
-            for (first, batch), (planned, counts) in zip(tasks, run(tasks)):
-                if len(planned) != len(batch):
-                    raise ValueError(f"planner {planner.name} returned {len(planned)} paths for {len(batch)} "
-                                     f"subgoal sequences")
-                paths += planned
+            for (first, batch), (planned, counts, error) in zip(tasks, run(tasks)):
+                if error is not None:
+                    click.echo(f"warning: examples {first}..{first + len(batch) - 1} failed: {error}", err=True)
+                paths += [None] * len(batch) if error else planned
+                errors += [error] * len(batch)
                 if workers > 1:  # a worker's planner counted them; this process's did not
                     for key, value in counts.items():
                         planner.counters[key] = planner.counters.get(key, 0) + value
                 if bar is not None:
                     bar.update(len(batch))
         plan_seconds = time.perf_counter() - started
-        scores = [score_path(dataset.maze, example.subgoals, path) for example, path in zip(examples, paths)]
+        scores = [planner_failure(error) if error else score_path(dataset.maze, example.subgoals, path)
+                  for example, path, error in zip(examples, paths, errors)]
 
         samples = [
             {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": _jsonable(path),
@@ -91,12 +95,38 @@ def _is_report_or_empty(folder: Path) -> bool:
     return (folder / "results.json").is_file() or (folder / "samples.jsonl").is_file() or not any(folder.iterdir())
 
 
-def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list]) -> tuple[list, dict]:
-    """The paths of one (first index, subgoal batch) task, seeded by its position, and the counter increments."""
+def planner_failure(reason: str) -> PathScore:
+    """The verdict on an example whose batch the planner failed (it raised or returned no path per query)."""
+    return PathScore(False, False, False, reason, None, PLANNER_ERROR, 0, 0)
+
+
+def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list]) -> tuple[list | None, dict, str | None]:
+    """The paths of one (first index, subgoal batch) task, seeded by its position, the counter increments, and
+    None, or instead of the paths the reason the planner failed the batch (it raised, or gave a wrong count)."""
     (planner, maze), (first, batch) = state, task
     before = dict(planner.counters)
-    paths = planner.plan(maze, batch, seed=first)
-    return paths, {key: value - before.get(key, 0) for key, value in planner.counters.items()}
+    try:
+        planned = planner.plan(maze, batch, seed=first)
+    except Exception as exception:  # a plug-in's failure costs its batch, not the evaluation
+        planned, error = None, f"planner raised {_one_line(exception)}"
+    else:
+        error = _count_mismatch(planned, len(batch))
+    counts = {key: value - before.get(key, 0) for key, value in planner.counters.items()}
+    return (None, counts, error) if error else (list(planned), counts, None)
+
+
+def _count_mismatch(planned: Any, wanted: int) -> str | None:
+    """Why ``planned`` is not one path per query (None if it is)."""
+    try:
+        count = len(planned)
+    except TypeError:
+        return f"planner returned an object of type {type(planned).__name__}, not a list of paths"
+    return None if count == wanted else f"planner returned {count} paths for {wanted} subgoal sequences"
+
+
+def _one_line(error: Exception) -> str:
+    """``Type: message`` of an exception, on one line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -155,6 +185,10 @@ def _save_galleries(out: Path, maze: np.ndarray, examples: list, paths: list, sc
 def _save_generation(out_path: Path, planner: Planner, maze: np.ndarray, subgoals: np.ndarray) -> None:
     from mazebench.rendering import save_filmstrip_png
 
-    traced = planner.trace(subgoals)
-    if traced is not None:
-        save_filmstrip_png(out_path, maze, *traced, ncols=4)
+    try:
+        traced = planner.trace(subgoals)
+        if traced is not None:
+            save_filmstrip_png(out_path, maze, *traced, ncols=4)
+    except Exception as error:  # an optional figure: a plug-in's broken trace costs only this file
+        out_path.unlink(missing_ok=True)
+        click.echo(f"warning: no {out_path.name}: the planner's trace failed ({_one_line(error)})", err=True)

@@ -54,13 +54,39 @@ def test_failures_are_counted_and_drawn(tiny_dataset, tmp_path):
     assert (tmp_path / "failures.png").stat().st_size > 0
 
 
-def test_a_planner_returning_too_few_paths_is_an_error(tiny_dataset, tmp_path):
-    class Lazy(_DropEveryOtherGoal):
-        def plan(self, maze, subgoal_batch, seed=0):
-            return []
+class _Flaky(Planner):
+    """The oracle, except that it raises on the batch seeded 3, returns one path on the batch seeded 6 and
+    None on the batch seeded 9; its trace is broken."""
 
-    with pytest.raises(ValueError, match="returned 0 paths"):
-        evaluate(Lazy(), tiny_dataset, out_dir=tmp_path, progress=False)
+    name = "flaky"
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        if seed == 3:
+            raise RuntimeError("out of\nmemory")
+        paths = BFSPlanner().plan(maze, subgoal_batch)
+        return {6: paths[:1], 9: None}.get(seed, paths)
+
+    def describe(self):
+        return {"name": self.name}
+
+    def trace(self, subgoals, frames=8):
+        raise KeyError("no frames")
+
+
+def test_a_failing_planner_fails_its_batches_and_the_evaluation_goes_on(tiny_dataset, tmp_path, capsys):
+    summary = evaluate(_Flaky(), tiny_dataset, out_dir=tmp_path, limit=12, batch_size=3, progress=False)
+    assert summary["n"] == 12 and summary["success_rate"] == pytest.approx(3 / 12)  # the first batch is planned
+    assert summary["failure_kinds"] == {"planner_error": 9}
+    samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    reasons = [sample["reason"] for sample in samples]
+    assert reasons[:3] == ["ok"] * 3
+    assert reasons[3:6] == ["planner raised RuntimeError: out of memory"] * 3
+    assert reasons[6:9] == ["planner returned 1 paths for 3 subgoal sequences"] * 3
+    assert reasons[9:] == ["planner returned an object of type NoneType, not a list of paths"] * 3
+    assert all(s["path"] is None and s["failure_kind"] == "planner_error" for s in samples[3:])
+    assert (tmp_path / "failures.png").is_file() and not (tmp_path / "generation.png").exists()
+    warnings = capsys.readouterr().err
+    assert "examples 3..5 failed: planner raised RuntimeError" in warnings and "trace failed (KeyError" in warnings
 
 
 def test_wilson_interval_matches_the_textbook_values():
