@@ -115,7 +115,8 @@ def _load_plugin(name: str) -> Any:
     try:
         return entry.load()
     except Exception as error:  # as for a module that does not import
-        raise ValueError(f"agent {name!r}: its entry point {entry.value!r} does not load ({_describe(error)})") from None
+        raise ValueError(f"agent {name!r}: its entry point {entry.value!r} does not load "
+                         f"({_describe(error)})") from None
 
 
 def _build_plugin(name: str, target: Any, options: dict) -> Planner:
@@ -151,7 +152,8 @@ def _accepted(function: Callable, options: dict) -> dict:
         return options
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return options
-    names = {p.name for p in parameters if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    by_name = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = {p.name for p in parameters if p.kind in by_name}
     return {key: value for key, value in options.items() if key in names}
 
 

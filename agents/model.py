@@ -32,6 +32,7 @@ class ModelConfig:
     geometry: bool = True
     insertion_head: bool = False
     max_len: int = 512
+    causal: bool = False  # causal attention (the autoregressive baseline); needs lengths None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +92,7 @@ class Block(nn.Module):
         super().__init__()
         self.n_heads = cfg.n_heads
         self.dropout = cfg.dropout
+        self.causal = cfg.causal
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.mlp = nn.Sequential(
@@ -110,7 +112,7 @@ class Block(nn.Module):
         q, k, v = self.qkv(h).view(batch, length, 3, self.n_heads, dim // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         att = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
         )
         att = att.transpose(1, 2).reshape(batch, length, dim)
         x = torch.addcmul(x, gate1[:, None], self.drop(self.proj(att)))

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 import torch
 
+from agents.ar import AR
 from agents.batching import TokenizedSplit, epoch_batches
 from agents.checkpoints import read_checkpoint, save_checkpoint
 from agents.distributed import join_process_group
@@ -26,7 +27,7 @@ from agents.mdm import MDM
 from agents.model import DiT, ModelConfig
 from agents.tokenizer import CellTokenizer
 
-METHODS = {"flexmdm": FlexMDM, "mdm": MDM}
+METHODS = {"flexmdm": FlexMDM, "mdm": MDM, "ar": AR}
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -158,7 +159,7 @@ def build_model(method, tokenizer: CellTokenizer, cfg: TrainConfig) -> DiT:
         height=tokenizer.height, width=tokenizer.width, vocab_size=tokenizer.vocab_size,
         num_classes=method.num_classes, d_model=cfg.d_model, n_heads=cfg.n_heads, n_layers=cfg.n_layers,
         cond_dim=cfg.cond_dim, dropout=cfg.dropout, geometry=cfg.geometry,
-        insertion_head=method.insertion_head, max_len=method.max_len + 1,
+        insertion_head=method.insertion_head, max_len=method.max_len + 1, causal=method.name == "ar",
     ))
 
 
