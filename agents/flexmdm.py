@@ -67,6 +67,11 @@ class FlexMDM:
         )
         return loss, metrics, n_tokens
 
+    def min_between(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The fewest cells a path can hold between cells a and b: their Manhattan distance - 1."""
+        width = self.tokenizer.width
+        return (a // width - b // width).abs() + (a % width - b % width).abs() - 1
+
     @torch.no_grad()
     def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule: UnmaskRule, generator=None, on_step=None):
         """Paths (list of token tensors) grown from subgoal tokens (B, K); returns (paths, stats).
@@ -85,5 +90,6 @@ class FlexMDM:
             steps=steps, rule=rule, insertion=self.insertion, unmasking=self.unmasking,
             mask_id=self.tokenizer.mask, pad_id=self.tokenizer.pad, max_len=self.max_len,
             generator=generator, on_step=None if on_step is None else lambda k, tokens, lengths: on_step(k, tokens),
+            min_between=self.min_between,
         )
         return [tokens[b, : lengths[b]] for b in range(batch)], stats

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import torch
+import torch.nn.functional as F
 
 from agents.schedules import PolynomialSchedule
 
@@ -47,6 +48,11 @@ class UnmaskRule:
     ``time_grid`` "uniform" steps t_k = k / steps; "balanced" places the steps so that each expects
     the same number of events (insertions plus reveals), which puts more steps near t = 1 where
     FlexMDM's reveals crowd (for the MDM's linear schedule both grids are the same).
+
+    ``feasible_counts`` (binomial law; FlexMDM on a grid): the pending insertions are corrected, by
+    the fewest changes, so that every stretch between two consecutive known cells is headed for a
+    number of cells a path can have there (see ``feasible_pending``); an inference option of ours,
+    not the paper's.
     """
 
     mode: str = "adaptive"
@@ -55,6 +61,7 @@ class UnmaskRule:
     temperature: float = 1.0  # 0 = argmax
     count_law: str = "binomial"  # or "poisson": the paper's tau-leaping
     time_grid: str = "balanced"  # or "uniform"
+    feasible_counts: bool = False
 
     def __post_init__(self):
         if self.time_grid not in TIME_GRIDS:
@@ -69,6 +76,8 @@ class UnmaskRule:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if self.window is not None and self.window < 1:
             raise ValueError(f"window must be a positive number of masks, got {self.window}")
+        if self.feasible_counts and self.count_law != "binomial":
+            raise ValueError("feasible_counts corrects the binomial law's pending insertions: use count_law 'binomial'")
 
 
 @dataclass
@@ -190,6 +199,56 @@ def insert_masks(tokens, fixed, lengths, counts, *, mask_id: int, pad_id: int):
     return new_tokens, new_fixed, new_lengths
 
 
+def feasible_pending(pending: torch.Tensor, gaps: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor,
+                     mask_id: int, min_between: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Pending insertion counts (B, N + 1) corrected so that each stretch between two consecutive known
+    (non-mask) tokens a, b will hold m masks with m >= min_between(a, b) and m of the same parity (on a
+    grid: m + 1 steps join a and b only if m + 1 >= |a - b|_1 and m + 1 = |a - b|_1 mod 2). A short
+    stretch is raised to its minimum at its slot of largest expected gap; a stretch of the wrong parity
+    changes by one at the slot whose expected gap ``gaps`` lies closest to a rounding boundary (down
+    if that keeps the minimum and the slot has a pending count, else up). Slots before the first and
+    after the last known token get nothing. Each correction is the smallest possible."""
+    batch, width = tokens.shape
+    valid = torch.arange(width)[None, :] < lengths[:, None]
+    known = valid & (tokens != mask_id)
+    known_before = F.pad(known.long().cumsum(1), (1, 0))  # (B, N + 1): known tokens before slot j / mask j
+    n_known = known.sum(1, keepdim=True)
+    slot_valid = torch.arange(width + 1)[None, :] <= lengths[:, None]
+    inner = slot_valid & (known_before >= 1) & (known_before < n_known)  # slots strictly between known tokens
+    pending = torch.where(inner, pending, torch.zeros_like(pending))
+    segment = known_before  # stretch s lies between the s-th and (s + 1)-th known tokens
+    masks = torch.zeros_like(pending).scatter_add_(1, known_before[:, 1:], (valid & ~known).to(pending.dtype))
+    planned = masks + torch.zeros_like(pending).scatter_add_(1, segment, pending)
+    # Endpoints of each stretch: the known tokens in order.
+    rank = torch.where(known, known_before[:, 1:] - 1, width)
+    ordered = torch.full((batch, width + 1), -1, dtype=tokens.dtype).scatter_(1, rank, tokens)[:, :width]
+    left, right = ordered[:, :-1], ordered[:, 1:]  # stretch s + 1 joins ordered[s] and ordered[s + 1]
+    has = torch.arange(1, width)[None, :] < n_known
+    need = torch.zeros_like(pending)
+    need[:, 1:width] = torch.where(has, min_between(left.clamp_min(0), right.clamp_min(0)).to(pending.dtype), 0)
+    stretch = (torch.arange(width + 1)[None, :] >= 1) & (torch.arange(width + 1)[None, :] < n_known)
+
+    def pick(score):  # per stretch, the inner slot of highest score (first on ties)
+        score = torch.where(inner, score, torch.full_like(score, -torch.inf))
+        best = torch.full_like(score, -torch.inf).scatter_reduce(1, segment, score, "amax")
+        first = torch.full_like(segment, width + 1).scatter_reduce(
+            1, segment, torch.where(score == best.gather(1, segment), torch.arange(width + 1).expand_as(segment),
+                                    width + 1), "amin")
+        return first.clamp_max(width)
+
+    short = stretch & (planned < need)
+    slot = pick(gaps.to(pending.dtype))
+    add = torch.zeros_like(pending).scatter_add_(1, slot, torch.where(short, need - planned, 0))
+    pending, planned = pending + add, torch.where(short, need, planned)
+    odd = stretch & ((planned - need) % 2 == 1)
+    frac = gaps.to(pending.dtype) - pending
+    slot = pick(-(frac.abs() - 0.5).abs())  # nearest to a rounding boundary: a flip costs least there
+    chosen_pending = pending.gather(1, slot)
+    down = (planned - 1 >= need) & (chosen_pending >= 1) & (gaps.to(pending.dtype).gather(1, slot) < chosen_pending)
+    step = torch.where(odd, torch.where(down, -1, 1), 0).to(pending.dtype)
+    return pending + torch.zeros_like(pending).scatter_add_(1, slot, step)
+
+
 def flex_sample(
     predict: FlexPredictor,
     tokens: torch.Tensor,
@@ -205,10 +264,16 @@ def flex_sample(
     max_len: int,
     generator: torch.Generator | None = None,
     on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+    min_between: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, SamplerStats]:
-    """Grow every row from its start state (e.g. the subgoals) to a full sequence; returns (tokens, lengths, stats)."""
+    """Grow every row from its start state (e.g. the subgoals) to a full sequence; returns (tokens, lengths, stats).
+
+    ``min_between(a, b)``: the fewest tokens that can stand between known tokens a and b (for
+    ``rule.feasible_counts``)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if rule.feasible_counts and min_between is None:
+        raise ValueError("feasible_counts needs min_between: the fewest tokens between two known ones")
     stats = SamplerStats(steps=steps)
     times = time_grid(steps, rule.time_grid, unmasking, insertion)
     for k in range(steps):
@@ -226,6 +291,8 @@ def flex_sample(
                 pending = (gaps + 0.5).floor()
             else:  # stochastic rounding keeps the mean
                 pending = gaps.floor() + (torch.rand(gaps.shape, generator=generator, dtype=torch.float64) < gaps.frac())
+            if rule.feasible_counts:
+                pending = feasible_pending(pending, gaps, tokens, lengths, mask_id, min_between)
             counts = torch.binomial(pending, torch.full_like(pending, prob_a), generator=generator)
         else:
             counts = torch.poisson(leap_a * gaps, generator=generator)

@@ -145,3 +145,90 @@ def test_at_temperature_zero_insertion_counts_are_rounded_not_sampled():
 
     assert (lengths_after(0.0) == 2).all()
     assert (lengths_after(1.0) > 2).float().mean() > 0.5
+
+
+def _line_stretches(tokens, lengths, pending):
+    """Per row: (masks + pending planned, need) of each stretch between consecutive known tokens of a
+    row of integers on a line (min_between = |a - b| - 1), by plain Python."""
+    out = []
+    for row, n, pend in zip(tokens.tolist(), lengths.tolist(), pending.tolist()):
+        known = [j for j in range(n) if row[j] != MASK]
+        out.append([(known[i + 1] - known[i] - 1 + round(sum(pend[known[i] + 1: known[i + 1] + 1])),
+                     abs(row[known[i + 1]] - row[known[i]]) - 1) for i in range(len(known) - 1)])
+    return out
+
+
+def test_feasible_pending_is_the_smallest_correction_that_makes_every_stretch_feasible():
+    from agents.samplers import feasible_pending
+
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        batch, width = 3, 7
+        lengths = torch.randint(2, width + 1, (batch,), generator=gen)
+        tokens = torch.randint(0, 8, (batch, width), generator=gen)  # positions on a line (< PAD, MASK)
+        tokens[torch.rand(batch, width, generator=gen) < 0.5] = MASK
+        tokens[:, 0] = torch.randint(0, 8, (batch,), generator=gen)  # a known first and last token
+        tokens[torch.arange(batch), lengths - 1] = torch.randint(0, 8, (batch,), generator=gen)
+        tokens[torch.arange(width)[None] >= lengths[:, None]] = PAD
+        slots = torch.arange(width + 1)[None] <= lengths[:, None]
+        gaps = (torch.rand(batch, width + 1, generator=gen, dtype=torch.float64) * 3).masked_fill(~slots, 0)
+        pending = (gaps + 0.5).floor()
+        fixed = feasible_pending(pending, gaps, tokens, lengths, MASK, lambda a, b: (a - b).abs() - 1)
+        assert (fixed >= 0).all()
+        outer = ~slots | (torch.arange(width + 1)[None] == 0) | (torch.arange(width + 1)[None] == lengths[:, None])
+        assert (fixed[outer] == 0).all()  # nothing before the first or after the last known token
+        before = _line_stretches(tokens, lengths, pending)
+        after = _line_stretches(tokens, lengths, fixed)
+        for b in range(batch):
+            change = 0
+            for (planned, need), (new, _) in zip(before[b], after[b]):
+                assert new >= need and (new - need) % 2 == 0, (planned, need, new)
+                # brute force: the smallest change of the stretch's total that is feasible
+                smallest = min(abs(m - planned) for m in range(planned + abs(need) + 3) if m >= need and (m - need) % 2 == 0)
+                assert abs(new - planned) == smallest
+                change += smallest
+            inner = ~outer[b]
+            assert (fixed[b][inner] - pending[b][inner]).abs().sum() == change  # no slot moved for nothing
+
+
+def test_feasible_counts_need_the_binomial_law_and_a_distance():
+    with pytest.raises(ValueError, match="binomial"):
+        UnmaskRule(feasible_counts=True, count_law="poisson")
+    with pytest.raises(ValueError, match="min_between"):
+        flex_sample(lambda *a: None, torch.tensor([[2, 3]]), torch.ones(1, 2, dtype=torch.bool), torch.tensor([2]),
+                    steps=2, rule=UnmaskRule(feasible_counts=True), insertion=LINEAR, unmasking=LINEAR,
+                    mask_id=MASK, pad_id=PAD, max_len=12)
+
+
+@pytest.mark.parametrize("gap,expected", [(0.6, 0.0), (1.45, 2.0)])
+def test_a_wrong_parity_moves_the_count_nearest_a_rounding_boundary_towards_the_models_mean(gap, expected):
+    from agents.samplers import feasible_pending
+
+    tokens = torch.tensor([[0, MASK, MASK, MASK, 2]])  # 3 masks between cells 2 apart: 1, 3, 5 .. fit
+    gaps = torch.tensor([[0.0, 0.1, gap, 0.2, 0.1, 0.0]], dtype=torch.float64)
+    pending = (gaps + 0.5).floor()  # one more mask: 4, the wrong parity
+    fixed = feasible_pending(pending, gaps, tokens, torch.tensor([5]), MASK, lambda a, b: (a - b).abs() - 1)
+    assert fixed[0, 2] == expected and fixed.sum() == expected
+
+
+def test_with_feasible_counts_every_sample_has_a_length_its_end_points_allow():
+    """Tokens are positions on a line; a sequence from 0 to 5 must hold 5 + 2j steps. A predictor with
+    random expected gaps below 1 misses that often; with feasible counts never."""
+    gen = torch.Generator().manual_seed(1)
+
+    def predictor(tokens, fixed, lengths, t, query):
+        logits = torch.randn((int(query.sum()), 8), generator=gen)
+        return logits, torch.log(torch.rand((tokens.shape[0], tokens.shape[1] + 1), generator=gen) * 0.9)
+
+    def parity_ok(feasible):
+        start = torch.tensor([[0, 5]] * 300)
+        _, lengths, stats = flex_sample(
+            predictor, start, torch.ones(300, 2, dtype=torch.bool), torch.full((300,), 2), steps=12,
+            rule=UnmaskRule(temperature=0.0, feasible_counts=feasible), insertion=LINEAR, unmasking=LINEAR,
+            mask_id=MASK, pad_id=PAD, max_len=1000, generator=torch.Generator().manual_seed(0),
+            min_between=lambda a, b: (a - b).abs() - 1,
+        )
+        assert stats.capped_insertions == 0, lengths.max()
+        return ((lengths - 1 - 5) % 2 == 0) & (lengths - 1 >= 5)
+
+    assert parity_ok(True).all() and parity_ok(False).float().mean() < 0.8
