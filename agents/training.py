@@ -104,8 +104,8 @@ PRESETS = {
         warmup_epochs=1.0, lr_schedule="cosine", ema_decay=0.999, batch_size=1024, epochs=40, log_every=25,
         eval_every_minutes=1.0, checkpoint_every_minutes=2.0,
     ),
-    # About 20 minutes per model on a quiet 2-core CPU (epochs per agent below; the MDM's padded
-    # sequences make its steps about 4x slower).
+    # About 20 minutes per model on a quiet 2-core CPU (epochs per agent below: the MDM's padded
+    # sequences make its steps about 4x slower, the AR's prompt-plus-path ones about 1.7x).
     "cpu": TrainConfig(epochs=3.0),
     # For tests: seconds.
     "tiny": TrainConfig(
@@ -114,7 +114,7 @@ PRESETS = {
     ),
 }
 # Settings of a preset that differ by agent.
-AGENT_SETTINGS = {"cpu": {"mdm": {"epochs": 0.65}}}
+AGENT_SETTINGS = {"cpu": {"mdm": {"epochs": 0.65}, "ar": {"epochs": 1.75}}}
 
 
 def preset_config(preset: str, agent: str | None = None, **overrides) -> TrainConfig:

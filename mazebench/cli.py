@@ -179,7 +179,7 @@ def _train_setting_options(command):
               help="Data-parallel processes on this machine: relaunches the command under torchrun --standalone.")
 @_train_setting_options
 def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **settings) -> None:
-    """Train a FlexMDM or MDM planner; checkpoints, metrics.jsonl and summary.json go to the run folder.
+    """Train a FlexMDM, MDM or autoregressive planner; checkpoints, metrics.jsonl and summary.json go to the run folder.
 
     Under torchrun (`torchrun --nproc_per_node=N -m mazebench train ...`) every process trains on its
     share of each batch; rank 0 writes the run folder.
@@ -273,7 +273,7 @@ def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, con
     dataset = load_dataset(data or default_data_dir(subgoals or 12))
     if subgoals is not None and subgoals != dataset.num_subgoals:
         raise ValueError(f"--subgoals {subgoals} does not match the dataset {dataset.path} (K={dataset.num_subgoals})")
-    out = out or Path("reports") / f"{agent}-k{dataset.num_subgoals}"
+    out = out or Path("reports") / f"{agent.replace(':', '.')}-k{dataset.num_subgoals}"  # a plug-in's path, no colon
     sampling = {"mode": sampler, "temperature": temperature, "confidence": confidence, "window": window,
                 "count_law": count_law, "time_grid": time_grid, "feasible_counts": feasible_counts}
     planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device,
