@@ -464,7 +464,9 @@ def _check_resumable(state: dict, agent: str, dataset, cfg: TrainConfig) -> None
     if state["dataset_id"] != dataset.meta["dataset_id"]:
         raise ValueError("the run to resume was trained on another dataset")
     budget = {"epochs", "max_minutes", "eval_every_minutes", "checkpoint_every_minutes", "log_every"}  # may change
-    changed = sorted(k for k, v in asdict(cfg).items() if k not in budget and state["train_config"].get(k) != v)
+    defaults = asdict(TrainConfig())  # a setting added after the run was saved had its default then
+    saved = {**defaults, **state["train_config"]}
+    changed = sorted(k for k, v in asdict(cfg).items() if k not in budget and saved[k] != v)
     if changed:
         raise ValueError(f"the run to resume used other training settings ({', '.join(changed)}); resume with the same options")
 

@@ -212,3 +212,17 @@ def test_an_augmented_run_resumes_exactly_across_epochs(tiny_dataset, tmp_path):
                   progress=False)
     c = read_checkpoint(tmp_path / "c" / "checkpoint.pt")["model"]
     assert plain["steps"] == straight["steps"] and any(not torch.equal(a[name], c[name]) for name in a)
+
+
+def test_a_run_saved_before_a_setting_existed_resumes_with_that_settings_default(tiny_dataset, tmp_path):
+    from agents.checkpoints import save_checkpoint
+
+    cfg = preset_config("tiny", **FAST)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, stop_after=1)
+    state = read_checkpoint(tmp_path / "checkpoint.pt")
+    del state["train_config"]["redraw_subgoals"]  # as written by a version without the option
+    save_checkpoint(state, tmp_path / "checkpoint.pt")
+    assert train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, resume=True, stop_after=1)["steps"] == 2
+    with pytest.raises(ValueError, match="redraw_subgoals"):
+        train(tiny_dataset, "flexmdm", preset_config("tiny", **FAST, redraw_subgoals=True), tmp_path, progress=False,
+              resume=True)
