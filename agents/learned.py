@@ -15,8 +15,11 @@ from agents.training import load_checkpoint
 
 
 def evaluation_rule(sampling: dict | None = None) -> UnmaskRule:
-    """The sampler used to plan: ``UnmaskRule`` defaults but argmax (temperature 0), with ``sampling`` overrides."""
-    return UnmaskRule(**{"temperature": 0.0, **(sampling or {})})
+    """The sampler used to plan: ``UnmaskRule`` defaults but argmax (temperature 0) and feasible insertion
+    counts (with the binomial law, which they correct), with ``sampling`` overrides."""
+    sampling = dict(sampling or {})
+    binomial = sampling.get("count_law", UnmaskRule.count_law) == "binomial"
+    return UnmaskRule(**{"temperature": 0.0, "feasible_counts": binomial, **sampling})
 
 
 # The named evaluation protocols; both use the same number of steps for every planner, and masks left at
@@ -27,7 +30,8 @@ PROTOCOLS: dict[str, UnmaskRule] = {
     # proportional to f[v]: the token is drawn from f, i.e. temperature 1 (0 would be argmax, not the
     # paper's). Insertions are Poisson tau-leaps, on a uniform time grid.
     "paper": evaluation_rule({"mode": "vanilla", "count_law": "poisson", "time_grid": "uniform", "temperature": 1.0}),
-    # The suite's default: adaptive (most confident first), argmax, binomial count law, balanced grid.
+    # The suite's default: adaptive (most confident first), argmax, binomial count law with feasible
+    # insertion counts, balanced grid.
     "suite": evaluation_rule(),
 }
 QUICK_EVAL_PROTOCOL, QUICK_EVAL_SEED = "paper", 0  # the periodic held-out check's sampler: its points compare

@@ -256,7 +256,7 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 @click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
               help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: balanced]")
 @click.option("--feasible-counts/--no-feasible-counts", default=None,
-              help="FlexMDM, binomial law: correct pending insertions so that each stretch between known cells gets a length a path can have (our option, not the paper's)  [default: off]")
+              help="FlexMDM, binomial law: correct pending insertions so that each stretch between known cells gets a length a path can have (our option, not the paper's)  [default: on with the binomial law]")
 @click.option("--device", default=None, callback=_device, help="Torch device (learned agents).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
 @click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")

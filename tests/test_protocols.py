@@ -93,3 +93,12 @@ def test_the_held_out_check_plans_fixed_pairs_under_the_paper_protocol(tiny_data
     first = tiny_dataset.val.first_per_pair()[:3]
     assert calls[0] == calls[1] == (asdict(protocol_rule("paper")), 4, QUICK_EVAL_SEED,
                                     [tiny_dataset.val[int(i)].subgoals.tolist() for i in first])
+
+
+def test_feasible_counts_are_the_suites_default_with_the_binomial_law_only():
+    from agents.learned import evaluation_rule
+
+    assert evaluation_rule().feasible_counts and protocol_rule("suite").feasible_counts
+    assert not protocol_rule("paper").feasible_counts  # the paper's sampler is left as the paper has it
+    assert not evaluation_rule({"count_law": "poisson"}).feasible_counts
+    assert not evaluation_rule({"feasible_counts": False}).feasible_counts
