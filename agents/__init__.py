@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from agents.base import Planner
+from agents.base import Planner, error_line
 from agents.bfs import BFSPlanner
 
 ENTRY_POINT_GROUP = "mazebench.agents"
@@ -103,7 +103,7 @@ def _load_plugin(name: str) -> Any:
         try:
             module = importlib.import_module(module_name)
         except Exception as error:  # a plug-in's own import error, whatever its kind
-            raise ValueError(f"agent {name!r}: module {module_name!r} does not import ({_describe(error)})") from None
+            raise ValueError(f"agent {name!r}: module {module_name!r} does not import ({error_line(error)})") from None
         target = module
         for part in attribute.split("."):
             if not hasattr(target, part):
@@ -116,7 +116,7 @@ def _load_plugin(name: str) -> Any:
         return entry.load()
     except Exception as error:  # as for a module that does not import
         raise ValueError(f"agent {name!r}: its entry point {entry.value!r} does not load "
-                         f"({_describe(error)})") from None
+                         f"({error_line(error)})") from None
 
 
 def _build_plugin(name: str, target: Any, options: dict) -> Planner:
@@ -132,7 +132,7 @@ def _build_plugin(name: str, target: Any, options: dict) -> Planner:
         except (ValueError, OSError):  # already a message for the user
             raise
         except Exception as error:
-            raise ValueError(f"agent {name!r}: building the planner failed ({_describe(error)})") from None
+            raise ValueError(f"agent {name!r}: building the planner failed ({error_line(error)})") from None
     else:
         raise ValueError(f"agent {name!r} is an object of type {type(target).__name__}, not a Planner subclass, a "
                          f"factory of planners or a Planner")
@@ -155,11 +155,6 @@ def _accepted(function: Callable, options: dict) -> dict:
     by_name = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     names = {p.name for p in parameters if p.kind in by_name}
     return {key: value for key, value in options.items() if key in names}
-
-
-def _describe(error: Exception) -> str:
-    """``Type: message`` of an exception, on one line."""
-    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 __all__ = ["AGENT_NAMES", "ENTRY_POINT_GROUP", "Planner", "check_agent_name", "default_run_dir", "make_agent",

@@ -34,3 +34,8 @@ class Planner(abc.ABC):
     def trace(self, subgoals: np.ndarray, frames: int = 8) -> tuple[list[list], list[str]] | None:
         """Snapshots of the generation process for one query (frames, titles), or None if there is none."""
         return None
+
+
+def error_line(error: BaseException) -> str:
+    """``Type: message`` of an exception raised by a planner or a plug-in, on one line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())

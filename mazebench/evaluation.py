@@ -14,7 +14,7 @@ from typing import Any
 import click
 import numpy as np
 
-from agents.base import Planner
+from agents.base import Planner, error_line
 from mazebench.datasets import Dataset, recover_folder, replacing_folder
 from mazebench.maze import save_maze
 from mazebench.parallel import ordered_map
@@ -108,7 +108,7 @@ def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list]) -> tu
     try:
         planned = planner.plan(maze, batch, seed=first)
     except Exception as exception:  # a plug-in's failure costs its batch, not the evaluation
-        planned, error = None, f"planner raised {_one_line(exception)}"
+        planned, error = None, f"planner raised {error_line(exception)}"
     else:
         error = _count_mismatch(planned, len(batch))
     counts = {key: value - before.get(key, 0) for key, value in planner.counters.items()}
@@ -122,11 +122,6 @@ def _count_mismatch(planned: Any, wanted: int) -> str | None:
     except TypeError:
         return f"planner returned an object of type {type(planned).__name__}, not a list of paths"
     return None if count == wanted else f"planner returned {count} paths for {wanted} subgoal sequences"
-
-
-def _one_line(error: Exception) -> str:
-    """``Type: message`` of an exception, on one line."""
-    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -191,4 +186,4 @@ def _save_generation(out_path: Path, planner: Planner, maze: np.ndarray, subgoal
             save_filmstrip_png(out_path, maze, *traced, ncols=4)
     except Exception as error:  # an optional figure: a plug-in's broken trace costs only this file
         out_path.unlink(missing_ok=True)
-        click.echo(f"warning: no {out_path.name}: the planner's trace failed ({_one_line(error)})", err=True)
+        click.echo(f"warning: no {out_path.name}: the planner's trace failed ({error_line(error)})", err=True)
