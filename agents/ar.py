@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from agents.batching import TokenizedSplit, to_device
+from agents.batching import TokenizedSplit, positions_on, to_device
 from agents.mdm import MDM
 from agents.model import DiT
 from agents.samplers import SamplerStats, draw_tokens
@@ -78,7 +78,7 @@ class AR(MDM):
         normalizer = float(predicts.sum()) / shards
         tokens, predicts = tokens[shard], predicts[shard]
         device = next(model.parameters()).device
-        query = tuple(to_device(index, device) for index in predicts.nonzero(as_tuple=True))
+        query = positions_on(predicts, device)
         labels = to_device(tokens[:, 1:][predicts], device)
         inputs = to_device(tokens[:, :-1], device)
         logits, _ = model(inputs, torch.zeros_like(inputs, dtype=torch.bool), None,

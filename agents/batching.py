@@ -74,6 +74,13 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     return tensor.to(device)
 
 
+def positions_on(mask: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, cols) of the true entries of a host-made (B, N) ``mask``, row-major, on ``device``: found on
+    the host, so that indexing with them on the device needs no synchronisation."""
+    rows, cols = mask.nonzero(as_tuple=True)
+    return to_device(rows, device), to_device(cols, device)
+
+
 def stratified_times(count: int, t_max: float, generator: torch.Generator) -> torch.Tensor:
     """Low-discrepancy times: one uniform draw in each of ``count`` equal slices of [0, t_max), shuffled."""
     u = torch.rand(count, generator=generator, dtype=torch.float64)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from agents.batching import TokenizedSplit, to_device
+from agents.batching import TokenizedSplit, positions_on
 from agents.interpolants import flex_interpolate
 from agents.losses import flex_loss
 from agents.model import DiT
@@ -59,7 +59,7 @@ class FlexMDM:
             pad_id=self.tokenizer.pad, mask_id=self.tokenizer.mask, generator=generator,
         ).rows(shard)
         device = next(model.parameters()).device
-        masked = tuple(to_device(index, device) for index in state.is_mask.nonzero(as_tuple=True))
+        masked = positions_on(state.is_mask, device)
         n_tokens = int(state.lengths.sum()) + len(state.lengths)
         loss, metrics = flex_loss(
             model, state.to(device), masked=masked, insertion=self.insertion, unmasking=self.unmasking,

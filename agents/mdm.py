@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from agents.batching import TokenizedSplit, to_device
+from agents.batching import TokenizedSplit, positions_on, to_device
 from agents.interpolants import mdm_interpolate
 from agents.losses import mdm_loss
 from agents.model import DiT
@@ -59,7 +59,7 @@ class MDM:
         )
         noisy, is_mask, clean, t = noisy[shard], is_mask[shard], clean[shard], t[shard]
         device = next(model.parameters()).device
-        masked = tuple(to_device(index, device) for index in is_mask.nonzero(as_tuple=True))
+        masked = positions_on(is_mask, device)
         noisy, is_mask, clean, t = (to_device(x, device) for x in (noisy, is_mask, clean, t))
         loss, metrics = mdm_loss(
             model, noisy, is_mask, clean, t, masked=masked, unmasking=self.unmasking,
