@@ -32,8 +32,8 @@ class Curve:
 
 
 def read_curve(metrics_file: Path) -> Curve:
-    """The curve of a run. Lines may be logged every N steps; a step logged twice (a resumed run logs
-    again the steps after its last checkpoint) keeps its last line."""
+    """The curve of a run. Lines may be logged every N steps; a step logged twice (in runs resumed before
+    the trainer dropped, on resume, the lines written after the last checkpoint) keeps its last line."""
     by_step = {}
     for number, line in enumerate(Path(metrics_file).read_text().splitlines(), start=1):
         try:
