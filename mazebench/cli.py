@@ -187,7 +187,7 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
     import torch
 
     from agents import default_run_dir
-    from agents.distributed import join_process_group, leave_process_group
+    from agents.distributed import exit_without_teardown, join_process_group, leave_process_group
     from agents.learned import quick_success
     from agents.training import ReplicaDriftError, pick_device, preset_config, train as run_training
 
@@ -215,9 +215,13 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
         click.echo(f"{agent}: {summary['steps']} steps, {summary['epochs_done']:.2f} epochs, "
                    f"{summary['train_minutes']:.1f} min ({summary['stopped_by']}); run folder {out}")
     leave_process_group()
-    if summary["stopped_by"] == "interrupted":
+    code = 130 if summary["stopped_by"] == "interrupted" else 0
+    if code:
         click.echo("interrupted: checkpoint written; continue with the same command and --resume", err=True)
-        raise SystemExit(130)
+    if world.size > 1:
+        exit_without_teardown(code)
+    if code:
+        raise SystemExit(code)
 
 
 def _relaunch_under_torchrun(nproc: int) -> int:

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from agents.distributed import World
+from agents.distributed import World, exit_without_teardown, leave_process_group
 from agents.checkpoints import read_checkpoint
 from agents.training import preset_config, train
 from mazebench.datasets import load_dataset
@@ -32,7 +32,8 @@ def _rank_main(rank: int, world_size: int, port: int, data_dir: str, out: str, a
                     progress=False, stop_after=steps)
     with open(os.path.join(out, f"summary-rank{rank}.json"), "w") as handle:
         json.dump(summary, handle)
-    torch.distributed.destroy_process_group()
+    leave_process_group()
+    exit_without_teardown()
 
 
 def _run_two_processes(tiny_dataset_dir, out, agent, steps):
@@ -93,7 +94,8 @@ def _drift_main(rank: int, port: int, out: str) -> None:
         module[1].bias += 1e-7 * rank  # one replica drifts by a hair
     with open(os.path.join(out, f"drift-rank{rank}.json"), "w") as handle:
         json.dump([same, World(rank, 2).first_difference(module)], handle)
-    torch.distributed.destroy_process_group()
+    leave_process_group()
+    exit_without_teardown()
 
 
 def test_the_first_parameter_that_differs_between_ranks_is_named(tmp_path):
