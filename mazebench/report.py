@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from agents import default_run_dir, make_agent
 from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
-from agents.training import preset_config, train
+from agents.training import TrainConfig, preset_config, train
 from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
@@ -99,7 +99,8 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
         datasets[k] = load_dataset(folder)
     configs = {agent: spec.train_config(agent) for agent in spec.agents}
     quick = _quick_eval_settings(configs.values())  # the curves' points must compare: checked before any training
-    missing = [(agent, k) for agent in configs for k in spec.ks if not _finished(spec.run_dir(agent, k), datasets[k])]
+    missing = [(agent, k) for agent in configs for k in spec.ks
+               if not _finished(spec.run_dir(agent, k), datasets[k], configs[agent])]
     if spec.jobs > 1 and len(missing) > 1:
         _train_in_processes(spec, configs, datasets, missing)
     else:
@@ -229,13 +230,21 @@ def wasserstein1(a, b) -> float:
     return float(np.sum(np.abs(cdf_a - cdf_b) * np.diff(grid)))
 
 
-def _finished(run: Path, dataset) -> bool:
+def _finished(run: Path, dataset, cfg) -> bool:
+    """Whether ``run`` holds a finished training of ``dataset`` with exactly the settings ``cfg``; a finished
+    run of another dataset or other settings is a ValueError (a report never mixes settings)."""
     summary_file = run / "summary.json"
     if not summary_file.exists():
         return False
     summary = json.loads(summary_file.read_text())
     if summary["dataset_id"] != dataset.meta["dataset_id"]:
         raise ValueError(f"{run} was trained on another dataset than {dataset.path}; move it away to retrain")
+    saved = {**asdict(TrainConfig()), **summary["train_config"]}  # settings added later had their defaults
+    changed = sorted(name for name, value in asdict(cfg).items() if saved[name] != value)
+    if changed:
+        raise ValueError(f"{run} was trained with other settings than this report's "
+                         f"({', '.join(f'{n}: {saved[n]} vs {getattr(cfg, n)}' for n in changed)}); "
+                         "move it away to retrain, or give the report the run's settings")
     return True
 
 
@@ -576,7 +585,11 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
     checks = "" if spec.check_every_minutes is None else f" --eval-every-minutes {spec.check_every_minutes:g}"
     lines = ["", "## Reproduce", "", "```",
              f"mazebench report --subgoals {ks} --agents {agents} --preset {spec.preset} --steps {spec.steps} "
-             f"--protocols {','.join(spec.protocols)}{epochs}", "# or cell by cell:"]
+             f"--protocols {','.join(spec.protocols)}{epochs}"
+             + ("" if spec.limit is None else f" --limit {spec.limit}")
+             + f" --sweep-steps {','.join(map(str, spec.sweep_steps))} --sweep-limit {spec.sweep_limit}"
+             + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
+             "# or cell by cell:"]
     for agent in spec.agents:
         lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}{epochs}{checks} "
                      f"--out runs/{spec.run_name}/{agent}-kK")

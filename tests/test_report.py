@@ -137,6 +137,10 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert again["protocols"] == results["protocols"] and again["curves"] == results["curves"]
     assert run_summary.stat().st_mtime_ns == trained_at  # nothing retrained
     assert (folder / "eval" / "paper" / "mdm-k2" / "results.json").stat().st_mtime_ns == evaluated_at  # nor re-evaluated
+    other = ReportSpec(ks=(2, 3), preset="tiny", steps=8, sweep_steps=(4, 8), sweep_limit=4, limit=5, num_pngs=0,
+                       dataset_options=SMALL, train_options={**FAST, "lr": 0.5})
+    with pytest.raises(ValueError, match=r"trained with other settings than this report's \(lr: .* vs 0.5\)"):
+        build_report(other, progress=False)  # a finished run of other settings is never mixed into a report
 
 
 def test_the_report_command_refuses_unknown_protocols_and_budgets():
