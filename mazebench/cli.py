@@ -103,6 +103,14 @@ def _agent_name(_ctx, _param, value: str) -> str:
     return value
 
 
+def _agent_names(ctx, param, value: str) -> tuple[str, ...]:
+    """An option callback: a comma-separated list of agents, each checked as ``--agent`` is."""
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    if not names:
+        raise click.BadParameter(f"expected a comma-separated list of agents such as mdm,flexmdm, got {value!r}")
+    return tuple(_agent_name(ctx, param, name) for name in names)
+
+
 @cli.command()
 @click.option("--subgoals", default="12", callback=_int_list(2, "2,7,12"),
               help="K, the number of subgoals per path (start and goal included); a list such as 2,7,12 makes one dataset per K.")
@@ -301,7 +309,9 @@ def _table(agent: str, k: int, summary: dict) -> str:
 
 @cli.command()
 @click.option("--subgoals", default="2,7,12", callback=_int_list(2, "2,7,12"), help="The K of the table's columns.")
-@click.option("--agents", default="mdm,flexmdm", help="Learned agents (rows); the BFS oracle is always added.")
+@click.option("--agents", default="mdm,flexmdm", callback=_agent_names,
+              help="Planners of the leaderboard: mdm, flexmdm, ar (trained by the report), bfs, and plug-ins (a registered "
+                   "name or package.module:NAME; evaluated, never trained); the BFS oracle is always added.")
 @click.option("--preset", default="cpu", type=click.Choice(["cpu", "gpu", "paper", "tiny"]), help="Training preset of every run.")
 @click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of the tables, the same for every planner.")
 @click.option("--protocols", default="paper,suite",
@@ -319,20 +329,16 @@ def _table(agent: str, k: int, summary: dict) -> str:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, sweep_limit, limit, out, jobs,
            check_every_minutes, quiet) -> None:
-    """Reproduce the paper's Table 1 under each protocol, with learning curves: generate, train and evaluate what
-    is missing, then write reports/<preset>/."""
+    """Reproduce the paper's Table 1 under each protocol, with a leaderboard of every planner and learning curves:
+    generate, train and evaluate what is missing, then write reports/<preset>/."""
     from agents.learned import PROTOCOLS
     from mazebench.report import ReportSpec, build_report
 
-    names = tuple(name.strip() for name in agents.split(",") if name.strip())
-    unknown = [name for name in names if name not in ("mdm", "flexmdm")]
-    if unknown or not names:
-        raise click.BadParameter(f"choose agents among mdm, flexmdm, got {agents!r}", param_hint="--agents")
     sweep = tuple(sweep_steps)
     chosen = tuple(name.strip() for name in protocols.split(",") if name.strip())
     if not chosen or any(name not in PROTOCOLS for name in chosen):
         raise click.BadParameter(f"choose protocols among {', '.join(PROTOCOLS)}, got {protocols!r}", param_hint="--protocols")
-    spec = ReportSpec(ks=tuple(subgoals), agents=names, preset=preset, steps=steps, protocols=chosen, epochs=epochs,
+    spec = ReportSpec(ks=tuple(subgoals), agents=agents, preset=preset, steps=steps, protocols=chosen, epochs=epochs,
                       sweep_steps=sweep, sweep_limit=sweep_limit, limit=limit, out=out, jobs=jobs,
                       check_every_minutes=check_every_minutes)
     results = build_report(spec, progress=not quiet)

@@ -1,5 +1,6 @@
-"""The benchmark's results page: Table 1 of the paper under two sampling protocols, learning curves,
-the planners at equal epochs and equal minutes, a steps sweep and length fidelity.
+"""The benchmark's results page: Table 1 of the paper under two sampling protocols, a leaderboard of
+every planner, learning curves, the planners at equal epochs and equal minutes, a steps sweep and
+length fidelity.
 
 ``build_report`` runs whatever is missing (datasets, training runs, evaluations; what exists and
 matches is reused) and writes ``reports/<preset>/``: ``README.md``, ``results.json`` and figures.
@@ -22,15 +23,17 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from agents import default_run_dir, make_agent
+from agents import check_agent_name, default_run_dir, make_agent
 from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
-from agents.training import TrainConfig, preset_config, train
+from agents.training import METHODS, TrainConfig, preset_config, train
 from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
 
 PAPER_TABLE1 = {"mdm": {2: 0.684, 7: 0.293, 12: 0.242}, "flexmdm": {2: 0.923, 7: 0.904, 12: 0.900}}
-PLANNER_NAMES = {"flexmdm": "FlexMDM", "mdm": "MDM", "bfs": "BFS oracle"}
+PLANNER_NAMES = {"flexmdm": "FlexMDM", "mdm": "MDM", "bfs": "BFS oracle", "ar": "AR"}
+INDEPENDENT = "protocol-independent"
+UNMASKING_AGENTS = ("mdm", "flexmdm")  # the planners whose sampler the protocols set; the others are evaluated once per K
 PROTOCOL_NAMES = {"paper": "the paper's protocol (vanilla inference for both planners, section 5.1)",
                   "suite": "the suite's protocol (its default sampler)"}
 BUDGET_AXES = ("epoch", "minutes")
@@ -42,9 +45,9 @@ class ReportSpec:
     """What to run and where; every field has the benchmark's default."""
 
     ks: tuple[int, ...] = (2, 7, 12)
-    agents: tuple[str, ...] = ("mdm", "flexmdm")
+    agents: tuple[str, ...] = ("mdm", "flexmdm")  # built-ins, registered names or package.module:NAME; BFS always joins
     preset: str = "cpu"
-    steps: int = 64  # sampling steps of every table cell, the same for both planners and protocols
+    steps: int = 64  # sampling steps of every table cell, the same for every planner and protocol
     protocols: tuple[str, ...] = ("paper", "suite")  # names in agents.learned.PROTOCOLS
     sweep_steps: tuple[int, ...] = (16, 32, 64, 128, 256)
     sweep_limit: int = 300
@@ -63,6 +66,8 @@ class ReportSpec:
             raise ValueError("a report needs at least one evaluation protocol")
         for protocol in self.protocols:
             protocol_rule(protocol)  # a ValueError names the known ones
+        for agent in self.agents:
+            check_agent_name(agent)  # a plug-in's import is left to its evaluation
         if self.epochs is not None and self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
         if self.jobs < 1:
@@ -76,6 +81,26 @@ class ReportSpec:
     @property
     def folder(self) -> Path:
         return self.out or Path("reports") / self.run_name
+
+    @property
+    def planners(self) -> tuple[str, ...]:
+        """Every planner of the report, once: the agents in their order, then the BFS oracle unless listed."""
+        return tuple(dict.fromkeys([*self.agents, "bfs"]))
+
+    @property
+    def trained(self) -> tuple[str, ...]:
+        """The planners the report trains (mdm, flexmdm, ar); the others are evaluated as they are."""
+        return tuple(agent for agent in self.planners if agent in METHODS)
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """The planners evaluated under each protocol (and in the steps sweep)."""
+        return tuple(agent for agent in self.planners if agent in UNMASKING_AGENTS)
+
+    @property
+    def protocol_independent(self) -> tuple[str, ...]:
+        """The planners evaluated once per K, their cell shown under every protocol (AR, BFS, plug-ins)."""
+        return tuple(agent for agent in self.planners if agent not in UNMASKING_AGENTS)
 
     def run_dir(self, agent: str, k: int) -> Path:
         return default_run_dir(agent, k, self.run_name)
@@ -97,8 +122,8 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
         folder = generate_dataset(default_data_dir(k, size, seed, spec.data_root), num_subgoals=k, progress=progress,
                                   **spec.dataset_options)
         datasets[k] = load_dataset(folder)
-    configs = {agent: spec.train_config(agent) for agent in spec.agents}
-    quick = _quick_eval_settings(configs.values())  # the curves' points must compare: checked before any training
+    configs = {agent: spec.train_config(agent) for agent in spec.trained}
+    quick = _quick_eval_settings(configs.values()) if configs else None  # checked before any training
     missing = [(agent, k) for agent in configs for k in spec.ks
                if not _finished(spec.run_dir(agent, k), datasets[k], configs[agent])]
     if spec.jobs > 1 and len(missing) > 1:
@@ -115,53 +140,69 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
             for agent in configs for k in spec.ks}
 
     def run_eval(agent, k, folder, steps, limit, sampling, num_pngs=spec.num_pngs):
+        trained = agent in configs  # plug-ins and BFS are built without a checkpoint
         request = {"agent": agent, "dataset_id": datasets[k].meta["dataset_id"], "steps": steps, "limit": limit,
-                   "sampling": sampling, "num_pngs": num_pngs,
-                   "run_steps": runs[agent, k]["steps"] if agent != "bfs" else None}
+                   "sampling": sampling, "num_pngs": num_pngs, "run_steps": runs[agent, k]["steps"] if trained else None}
         cached = folder / "request.json"
         if cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
             return json.loads((folder / "results.json").read_text())
         if folder.exists():
             shutil.rmtree(folder)
-        planner = make_agent(agent, dataset=datasets[k], checkpoint=spec.run_dir(agent, k), steps=steps,
-                             sampling=sampling)
+        planner = make_agent(agent, dataset=datasets[k], checkpoint=spec.run_dir(agent, k) if trained else None,
+                             steps=steps, sampling=sampling)
         summary = evaluate(planner, datasets[k], out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress)
         cached.write_text(json.dumps(request) + "\n")
         return summary
 
-    oracle = {f"bfs-k{k}": run_eval("bfs", k, out / "eval" / f"bfs-k{k}", spec.steps, spec.limit, {}) for k in spec.ks}
+    def table_cell(agent, k, protocol=None):
+        """One table cell under ``protocol``'s sampler, or (no protocol) a protocol-independent planner's:
+        (the cell, its length fidelity)."""
+        folder = out / _eval_path(agent, k, protocol)
+        summary = run_eval(agent, k, folder, spec.steps, spec.limit, asdict(protocol_rule(protocol)) if protocol else {})
+        fidelity = length_fidelity(folder / "samples.jsonl")
+        return _cell(summary, fidelity), fidelity
+
+    oracle = {f"bfs-k{k}": table_cell("bfs", k) for k in spec.ks}
+    once = {f"{agent}-k{k}": table_cell(agent, k) for agent in spec.protocol_independent if agent != "bfs"
+            for k in spec.ks}  # the same cell under every protocol
     sweep_k = max(spec.ks)
     protocols, fidelity, sweeps = {}, {}, {}
     for protocol in spec.protocols:
         sampling = asdict(protocol_rule(protocol))
-        cells = {f"{agent}-k{k}": run_eval(agent, k, out / "eval" / protocol / f"{agent}-k{k}", spec.steps, spec.limit,
-                                           sampling) for agent in spec.agents for k in spec.ks}
+        cells = {**{f"{agent}-k{k}": table_cell(agent, k, protocol) for agent in spec.samplers for k in spec.ks}, **once}
         sweeps[protocol] = {agent: {steps: run_eval(agent, sweep_k, out / "sweep" / protocol / f"{agent}-k{sweep_k}-s{steps}",
                                                     steps, spec.sweep_limit, sampling, num_pngs=0)
-                                    for steps in spec.sweep_steps} for agent in spec.agents}
-        fidelity[protocol] = {name: length_fidelity(out / "eval" / protocol / name / "samples.jsonl") for name in cells}
+                                    for steps in spec.sweep_steps} for agent in spec.samplers}
+        fidelity[protocol] = {name: lengths for name, (_, lengths) in {**cells, **oracle}.items()}
         protocols[protocol] = {
             "sampler": sampling, "steps": spec.steps,
-            "cells": {name: _cell(summary, fidelity[protocol][name]) for name, summary in cells.items()},
+            "cells": {name: cell for name, (cell, _) in cells.items()},
             "sweep": {agent: {str(steps): _cell(summary) for steps, summary in by_steps.items()}
                       for agent, by_steps in sweeps[protocol].items()},
         }
-    curves = {(agent, k): read_curve(spec.run_dir(agent, k) / "metrics.jsonl") for agent in spec.agents for k in spec.ks}
-    _plot_sweep(out / "success_vs_steps.png", sweeps, sweep_k)
-    _plot_lengths(out / "length_fidelity.png", fidelity, spec.ks, spec.agents)
-    for k in spec.ks:
-        _plot_curves(out / f"learning_curves_k{k}.png", {agent: curves[agent, k] for agent in spec.agents}, k)
+    curves = {(agent, k): read_curve(spec.run_dir(agent, k) / "metrics.jsonl") for agent in spec.trained for k in spec.ks}
+    colors = _colors(spec.planners)
+    if spec.samplers:
+        _plot_sweep(out / "success_vs_steps.png", sweeps, sweep_k, colors)
+    _plot_lengths(out / "length_fidelity.png", fidelity, spec.ks, spec.planners, colors)
+    if spec.trained:
+        for k in spec.ks:
+            _plot_curves(out / f"learning_curves_k{k}.png", {agent: curves[agent, k] for agent in spec.trained}, k, colors)
+    oracle_cells = {name: cell for name, (cell, _) in oracle.items()}
+    training = {f"{agent}-k{k}": _budget(summary) for (agent, k), summary in runs.items()}
     results = {
         "spec": {**{k: v for k, v in vars(spec).items() if k not in ("data_root", "out")}, "folder": str(out)},
         "protocols": protocols,
-        "oracle": {name: _cell(summary, length_fidelity(out / "eval" / name / "samples.jsonl"))
-                   for name, summary in oracle.items()},
+        "oracle": oracle_cells,
+        "protocol_independent": list(spec.protocol_independent),
+        "leaderboard": {protocol: _leaderboard(spec, {**data["cells"], **oracle_cells}, training)
+                        for protocol, data in protocols.items()},
         "paper_table1": PAPER_TABLE1,
-        "training": {f"{agent}-k{k}": _budget(summary) for (agent, k), summary in runs.items()},
+        "training": training,
         "shared_budget": _shared_budget(list(runs.values())),
         "curves": {f"{agent}-k{k}": curve_summary(curve) for (agent, k), curve in curves.items()},
-        "equal_budget": {k: {axis: at_equal_budget({agent: curves[agent, k] for agent in spec.agents}, axis)
-                             for axis in BUDGET_AXES} for k in spec.ks} if len(spec.agents) > 1 else {},
+        "equal_budget": {k: {axis: at_equal_budget({agent: curves[agent, k] for agent in spec.trained}, axis)
+                             for axis in BUDGET_AXES} for k in spec.ks} if len(spec.trained) > 1 else {},
         "quick_eval": quick,
     }
     results = json.loads(json.dumps(results))  # as stored: string keys, lists
@@ -253,7 +294,7 @@ def _cell(summary: dict, fidelity: dict | None = None) -> dict:
                                           "mean_length", "mean_reference_length", "paths_per_second", "failure_kinds")}
     planner = summary["planner"]
     if "sampler" in planner:  # learned planners: what they sampled with
-        cell["sampler"] = {**planner["sampler"], "steps": planner["steps"]}
+        cell["sampler"] = {**planner["sampler"], "steps": planner.get("steps")}
     if fidelity is not None:
         cell["length_wasserstein1"] = fidelity["wasserstein1"]
     return cell
@@ -262,6 +303,31 @@ def _cell(summary: dict, fidelity: dict | None = None) -> dict:
 def _budget(summary: dict) -> dict:
     return {key: summary[key] for key in ("parameters", "steps", "epochs_done", "train_minutes", "device",
                                           "bf16_autocast", "stopped_by", "train_config")}
+
+
+def _eval_path(agent: str, k: int, protocol: str | None = None) -> Path:
+    """A table cell's folder in the report: eval/<protocol>/<agent>-k<K> under a protocol, eval/<agent>-k<K> for
+    a protocol-independent planner (a plug-in's import path with a dot for its colon)."""
+    name = f"{agent.replace(':', '.')}-k{k}"
+    return Path("eval", protocol, name) if protocol else Path("eval", name)
+
+
+def _leaderboard(spec: ReportSpec, cells: dict, training: dict) -> dict:
+    """Per K, every planner's row of one protocol, best success first: the cell's numbers and the planner's
+    training (None for the planners the report did not train)."""
+    board = {}
+    for k in spec.ks:
+        rows = []
+        for agent in spec.planners:
+            cell, run = cells[f"{agent}-k{k}"], training.get(f"{agent}-k{k}")
+            rows.append({"planner": PLANNER_NAMES.get(agent, agent), "agent": agent,
+                         "protocol_independent": agent in spec.protocol_independent,
+                         **{key: cell[key] for key in ("n", "success_rate", "success_ci95", "valid_rate", "in_order_rate",
+                                                       "length_wasserstein1", "paths_per_second")},
+                         "train_minutes": run["train_minutes"] if run else None,
+                         "epochs": run["epochs_done"] if run else None})
+        board[k] = sorted(rows, key=lambda row: -row["success_rate"])
+    return board
 
 
 def _shared_budget(runs: list[dict]) -> str | None:
@@ -294,11 +360,12 @@ def _save(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def _color(agent: str) -> str:
-    return f"C{list(PLANNER_NAMES).index(agent)}"
+def _colors(planners) -> dict[str, str]:
+    """The same colour for a planner on every figure: the built-ins' first, then the plug-ins' in order."""
+    return {agent: f"C{i}" for i, agent in enumerate(dict.fromkeys([*PLANNER_NAMES, *planners]))}
 
 
-def _plot_sweep(path: Path, sweeps: dict, k: int) -> None:
+def _plot_sweep(path: Path, sweeps: dict, k: int, colors: dict) -> None:
     """Success against sampling steps, one panel per protocol."""
     fig = Figure(figsize=(5 * len(sweeps), 4), layout="constrained")
     for ax, (protocol, sweep) in zip(fig.subplots(1, len(sweeps), squeeze=False)[0], sweeps.items()):
@@ -307,7 +374,7 @@ def _plot_sweep(path: Path, sweeps: dict, k: int) -> None:
             rate = np.array([by_steps[s]["success_rate"] for s in steps]) * 100
             low = rate - np.array([by_steps[s]["success_ci95"][0] for s in steps]) * 100
             high = np.array([by_steps[s]["success_ci95"][1] for s in steps]) * 100 - rate
-            ax.errorbar(steps, rate, yerr=[low, high], marker="o", capsize=3, label=agent, color=_color(agent))
+            ax.errorbar(steps, rate, yerr=[low, high], marker="o", capsize=3, label=agent, color=colors[agent])
         ax.set_xscale("log", base=2)
         ax.set_title(f"{protocol} protocol")
         ax.set_xlabel("sampling steps")
@@ -318,7 +385,7 @@ def _plot_sweep(path: Path, sweeps: dict, k: int) -> None:
     _save(fig, path)
 
 
-def _plot_lengths(path: Path, fidelity: dict, ks, agents) -> None:
+def _plot_lengths(path: Path, fidelity: dict, ks, agents, colors: dict) -> None:
     """Cumulative distributions of generated and reference lengths: a row per protocol, a column per K."""
     fig = Figure(figsize=(4 * len(ks), 3.6 * len(fidelity)), layout="constrained")
     axes = fig.subplots(len(fidelity), len(ks), squeeze=False)
@@ -327,7 +394,7 @@ def _plot_lengths(path: Path, fidelity: dict, ks, agents) -> None:
             for agent in agents:
                 data = by_cell[f"{agent}-k{k}"]
                 values = np.sort(data["generated"])
-                ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", color=_color(agent),
+                ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", color=colors[agent],
                         label=f"{agent} (W1 {data['wasserstein1']:.1f})")
             values = np.sort(by_cell[f"{agents[0]}-k{k}"]["reference"])
             ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", color="black", linestyle="--",
@@ -346,7 +413,7 @@ def _smoothed(x: list, y: list, points: int = 200) -> tuple[np.ndarray, np.ndarr
     return np.asarray(x)[window - 1:], np.convolve(y, np.ones(window) / window, mode="valid")
 
 
-def _plot_curves(path: Path, curves: dict[str, Curve], k: int) -> None:
+def _plot_curves(path: Path, curves: dict[str, Curve], k: int, colors: dict) -> None:
     """Held-out success (top) and training loss (bottom) against minutes (left) and epochs (right)."""
     fig = Figure(figsize=(10, 7), layout="constrained")
     axes = fig.subplots(2, 2, sharex="col")
@@ -354,9 +421,9 @@ def _plot_curves(path: Path, curves: dict[str, Curve], k: int) -> None:
                                             ("epoch", "epochs"))):
         for agent, curve in curves.items():
             axes[0, column].plot([c[axis] for c in curve.checks], [c["success"] * 100 for c in curve.checks],
-                                 marker="o", color=_color(agent), label=agent)
+                                 marker="o", color=colors[agent], label=agent)
             axes[1, column].plot(*_smoothed(curve.minutes if axis == "minutes" else curve.epoch, curve.loss),
-                                 color=_color(agent), label=agent)
+                                 color=colors[agent], label=agent)
         axes[1, column].set_xlabel(label)
         for ax in axes[:, column]:
             ax.grid(alpha=0.3)
@@ -437,7 +504,7 @@ def _check_text(view: dict, agent: str, axis: str) -> str:
 
 
 def _markdown(results: dict, spec: ReportSpec) -> str:
-    shared, quick = results["shared_budget"], results["quick_eval"]
+    shared = results["shared_budget"]
     lines = [f"# mazebench results: `{spec.run_name}`", "",
              f"Held-out success (one example per held-out pair, 95 % Wilson interval), {spec.steps} sampling steps for "
              f"every planner. Training: `{spec.preset}` preset, "
@@ -448,53 +515,93 @@ def _markdown(results: dict, spec: ReportSpec) -> str:
     for protocol, data in results["protocols"].items():
         settings = ", ".join(f"{key} {value}" for key, value in data["sampler"].items() if value is not None)
         lines += [f"- **{protocol}**: {PROTOCOL_NAMES.get(protocol, protocol)}: {settings}."]
+    lines += [f"- **{INDEPENDENT}**: " + ", ".join(PLANNER_NAMES.get(a, f"`{a}`") for a in spec.protocol_independent)
+              + ": no unmasking sampler for a protocol to set" + (", AR decodes greedily" if "ar" in spec.planners else "")
+              + "; each is evaluated once per K and that cell is shown under every protocol."]
     for protocol, data in results["protocols"].items():
         lines += ["", f"## Table 1 under {PROTOCOL_NAMES.get(protocol, protocol)}", "", *_table1(results, data["cells"], spec,
                                                                                                     paper=protocol == "paper")]
-    lines += ["", "## Against the paper", ""]
+    lines += _leaderboard_section(results)
+    lines += _against_the_paper(results, spec)
+    lines += _equal_budget_section(results, spec)
+    lines += _curves_section(results, spec)
+    for protocol, data in results["protocols"].items():
+        lines += ["", f"## Every cell under the {protocol} protocol", "",
+                  *_detail_table(data["cells"], results["oracle"], spec.protocol_independent)]
+    if results["training"]:
+        lines += ["", "## Training budget", "", "| run | parameters | steps | epochs | minutes | device | bf16 | stopped by |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, run in results["training"].items():
+            lines.append(f"| {name} | {run['parameters']:,} | {run['steps']} | {run['epochs_done']:.2f} | "
+                         f"{run['train_minutes']:.1f} | {run['device']} | {run['bf16_autocast']} | {run['stopped_by']} |")
+    if spec.samplers:
+        lines += ["", "## Success against sampling steps", "",
+                  f"K = {max(spec.ks)}, first {spec.sweep_limit} held-out pairs, "
+                  f"{' and '.join(PLANNER_NAMES[a] for a in spec.samplers)} under each protocol.", "",
+                  "![success vs steps](success_vs_steps.png)"]
+    lines += ["", "## Length fidelity", "",
+              "Distribution of generated path lengths against the reference paths of the same examples; W1 is the "
+              "1-Wasserstein distance in cells.", "", "![length fidelity](length_fidelity.png)", "", "## Trajectories", ""]
+    cells = [(agent, k, protocol) for protocol in spec.protocols for agent in spec.samplers for k in spec.ks]
+    for agent, k, protocol in cells + [(agent, k, None) for agent in spec.protocol_independent for k in spec.ks]:
+        folder = _eval_path(agent, k, protocol)
+        for kind in ("successes", "failures", "generation"):
+            if (spec.folder / folder / f"{kind}.png").exists():
+                lines.append(f"- {protocol or INDEPENDENT}, {agent}-k{k}: [{kind}]({folder.as_posix()}/{kind}.png)")
+    lines += _reproduce_section(results, spec)
+    return "\n".join(lines)
+
+
+def _against_the_paper(results: dict, spec: ReportSpec) -> list[str]:
+    """The verdict under each protocol; nothing without MDM or FlexMDM."""
+    if not spec.samplers:
+        return []
+    shared, quick = results["shared_budget"], results["quick_eval"]
+    lines = ["", "## Against the paper", ""]
     for protocol, data in results["protocols"].items():
         checks = None
-        if protocol == quick["protocol"] and results["equal_budget"]:
+        if results["equal_budget"] and protocol == quick["protocol"]:
             checks = {f"{_budget_label(axis)} (held-out checks during training)":
                       {int(k): {agent: (check or {}).get("success") for agent, check in views[axis]["planners"].items()}
                        for k, views in results["equal_budget"].items()}
                       for axis in BUDGET_AXES if axis != shared}
         lines += [f"Under {PROTOCOL_NAMES.get(protocol, protocol)}:", "",
                   *verdict(data["cells"], spec.ks, budget=_budget_label(shared), checks=checks), ""]
-    lines += _equal_budget_section(results, spec)
-    lines += _curves_section(results, spec)
-    for protocol, data in results["protocols"].items():
-        lines += ["", f"## Every cell under the {protocol} protocol", "", *_detail_table(data["cells"], results["oracle"])]
-    lines += ["", "## Training budget", "", "| run | parameters | steps | epochs | minutes | device | bf16 | stopped by |",
-              "|---|---|---|---|---|---|---|---|"]
-    for name, run in results["training"].items():
-        lines.append(f"| {name} | {run['parameters']:,} | {run['steps']} | {run['epochs_done']:.2f} | "
-                     f"{run['train_minutes']:.1f} | {run['device']} | {run['bf16_autocast']} | {run['stopped_by']} |")
-    sweep_k = max(spec.ks)
-    lines += ["", "## Success against sampling steps", "",
-              f"K = {sweep_k}, first {spec.sweep_limit} held-out pairs, both planners under each protocol.", "",
-              "![success vs steps](success_vs_steps.png)", "", "## Length fidelity", "",
-              "Distribution of generated path lengths against the reference paths of the same examples; W1 is the "
-              "1-Wasserstein distance in cells.", "", "![length fidelity](length_fidelity.png)", "", "## Trajectories", ""]
-    for protocol, data in results["protocols"].items():
-        for name in data["cells"]:
-            for kind in ("successes", "failures", "generation"):
-                if (spec.folder / "eval" / protocol / name / f"{kind}.png").exists():
-                    lines.append(f"- {protocol} protocol, {name}: [{kind}](eval/{protocol}/{name}/{kind}.png)")
-    lines += _reproduce_section(results, spec)
-    return "\n".join(lines)
+    return lines
 
 
 def _table1(results: dict, cells: dict, spec: ReportSpec, *, paper: bool) -> list[str]:
     """Planners as rows, K as columns; the paper's numbers under ours when ``paper``; the oracle last."""
     lines = ["| planner | " + " | ".join(f"K = {k}" for k in spec.ks) + " |", "|---" * (len(spec.ks) + 1) + "|"]
-    for agent in spec.agents:
+    for agent in spec.samplers:
         lines.append(f"| {PLANNER_NAMES[agent]} (here) | " + " | ".join(_pct(cells[f"{agent}-k{k}"]) for k in spec.ks) + " |")
         if paper and agent in PAPER_TABLE1:
             lines.append(f"| {PLANNER_NAMES[agent]} (paper, Table 1) | " + " | ".join(
                 f"{PAPER_TABLE1[agent][k]:.1%}" if k in PAPER_TABLE1[agent] else "-" for k in spec.ks) + " |")
     oracle = results["oracle"]
     lines.append("| BFS oracle | " + " | ".join(f"{oracle[f'bfs-k{k}']['success_rate']:.0%}" for k in spec.ks) + " |")
+    return lines
+
+
+def _leaderboard_section(results: dict) -> list[str]:
+    """Per protocol and K, every planner sorted by success; '-': a planner the report does not train."""
+    lines = ["", "## Leaderboard", "",
+             f"Every planner per K, best held-out success first; *{INDEPENDENT}*: the same cell under every protocol. "
+             "Length W1: generated against reference path lengths (cells); paths/s: planning speed of the evaluation; "
+             "training minutes and epochs: '-' for a planner the report does not train."]
+    for protocol, by_k in results["leaderboard"].items():
+        lines += ["", f"### Under {PROTOCOL_NAMES.get(protocol, protocol)}"]
+        for k, rows in by_k.items():
+            lines += ["", f"K = {k}:", "",
+                      "| planner | success [95 % CI] | valid | in order | length W1 | paths/s | training minutes | epochs |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for row in rows:
+                label = row["planner"] + (f" (*{INDEPENDENT}*)" if row["protocol_independent"] else "")
+                minutes, epochs = row["train_minutes"], row["epochs"]
+                lines.append(f"| {label} | {_pct(row)} | {row['valid_rate']:.1%} | {row['in_order_rate']:.1%} | "
+                             f"{row['length_wasserstein1']:.2f} | {row['paths_per_second']:,.1f} | "
+                             f"{'-' if minutes is None else f'{minutes:.1f}'} | "
+                             f"{'-' if epochs is None else f'{epochs:.2f}'} |")
     return lines
 
 
@@ -508,11 +615,11 @@ def _equal_budget_section(results: dict, spec: ReportSpec) -> list[str]:
              "The held-out checks "
              f"logged during training ({quick['protocol']} protocol, the first {quick['examples']} held-out pairs, "
              f"{quick['steps']} steps, a fixed seed, {every}) compare them at the largest number of epochs, and of "
-             "minutes, that both reached: each planner's last check at or below it ('-': no check by then).", "",
+             "minutes, that all of them reached: each planner's last check at or below it ('-': no check by then).", "",
              "| K | planner | stopped at | at equal epochs | at equal minutes | final cell, paper protocol |",
              "|---|---|---|---|---|---|"]
     for k, by_axis in views.items():
-        for agent in spec.agents:
+        for agent in spec.trained:
             stopped = results["curves"][f"{agent}-k{k}"]["stopped"]
             final = results["protocols"].get("paper", {}).get("cells", {}).get(f"{agent}-k{k}")
             lines.append(f"| {k} | {PLANNER_NAMES[agent]} | {stopped['epoch']:.2f} epochs, {stopped['minutes']:.1f} min | "
@@ -539,10 +646,14 @@ def _budget_cost(results: dict, spec: ReportSpec) -> list[str]:
 
 def _curves_section(results: dict, spec: ReportSpec) -> list[str]:
     quick = results["quick_eval"]
+    if quick is None:  # no planner trained
+        return []
+    decoding = (f" AR's checks decode at the {quick['protocol']} protocol's temperature, its cells greedily."
+                if "ar" in spec.trained else "")
     lines = ["## Learning curves", "",
              f"Held-out success (the periodic checks: {quick['protocol']} protocol, first {quick['examples']} held-out "
              f"pairs, {quick['steps']} steps, fixed seed) and training loss (moving average) against training minutes "
-             "and epochs, both planners on one figure per K. A curve has **flattened** when its last "
+             f"and epochs, every trained planner on one figure per K.{decoding} A curve has **flattened** when its last "
              f"{FLAT_TAIL:.0%} of epochs gained less than {FLAT_GAIN * 100:.0f} points of held-out success (the last "
              f"check minus the last check at or before {1 - FLAT_TAIL:.0%} of the run); '-' when there is no check on "
              "each side of that mark.", ""]
@@ -559,13 +670,14 @@ def _curves_section(results: dict, spec: ReportSpec) -> list[str]:
     return lines
 
 
-def _detail_table(cells: dict, oracle: dict) -> list[str]:
+def _detail_table(cells: dict, oracle: dict, independent) -> list[str]:
     lines = ["| agent | K | n | success | paper | valid | in order | mean length (ref) | length W1 | failures |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, cell in {**cells, **oracle}.items():
         agent, k = name.rsplit("-k", 1)
         paper = PAPER_TABLE1.get(agent, {}).get(int(k))  # the module's table: integer keys
-        lines.append(f"| {agent} | {k} | {cell['n']} | {_pct(cell)} | {f'{paper:.1%}' if paper else '-'} | "
+        label = agent + (f" (*{INDEPENDENT}*)" if agent in independent else "")
+        lines.append(f"| {label} | {k} | {cell['n']} | {_pct(cell)} | {f'{paper:.1%}' if paper else '-'} | "
                      f"{cell['valid_rate']:.1%} | {cell['in_order_rate']:.1%} | {cell['mean_length']:.1f} "
                      f"({cell['mean_reference_length']:.1f}) | {cell['length_wasserstein1']:.2f} | "
                      f"{_failure_text(cell['failure_kinds'])} |")
@@ -590,10 +702,15 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
              + f" --sweep-steps {','.join(map(str, spec.sweep_steps))} --sweep-limit {spec.sweep_limit}"
              + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
              "# or cell by cell:"]
-    for agent in spec.agents:
-        lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}{epochs}{checks} "
-                     f"--out runs/{spec.run_name}/{agent}-kK")
-        for protocol, data in results["protocols"].items():
-            lines.append(f"mazebench evaluate --agent {agent} --subgoals K --checkpoint runs/{spec.run_name}/{agent}-kK "
-                         f"--steps {spec.steps} {_evaluate_flags(data['sampler'])} --out reports/{agent}-kK-{protocol}")
+    for agent in spec.planners:
+        evaluate = f"mazebench evaluate --agent {agent} --subgoals K"
+        if agent in spec.trained:
+            lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}{epochs}{checks} "
+                         f"--out runs/{spec.run_name}/{agent}-kK")
+            evaluate += f" --checkpoint runs/{spec.run_name}/{agent}-kK"
+        if agent in spec.samplers:
+            lines += [f"{evaluate} --steps {spec.steps} {_evaluate_flags(data['sampler'])} "
+                      f"--out reports/{agent}-kK-{protocol}" for protocol, data in results["protocols"].items()]
+        else:
+            lines.append(f"{evaluate} --steps {spec.steps} --out reports/{agent.replace(':', '.')}-kK")
     return lines + ["```", ""]

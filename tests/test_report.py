@@ -1,7 +1,10 @@
-"""The report writer on the tiny preset: both protocols, learning curves, equal-budget views, reuse of what exists;
-the learning-curve reader and the W1 distance."""
+"""The report writer on the tiny preset: both protocols, the leaderboard of every planner, learning curves,
+equal-budget views, reuse of what exists; the learning-curve reader and the W1 distance."""
 
 import json
+import re
+import sys
+import textwrap
 
 import pytest
 
@@ -141,6 +144,131 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
                        dataset_options=SMALL, train_options={**FAST, "lr": 0.5})
     with pytest.raises(ValueError, match=r"trained with other settings than this report's \(lr: .* vs 0.5\)"):
         build_report(other, progress=False)  # a finished run of other settings is never mixed into a report
+
+
+HALF_PLUGIN = '''
+from agents.base import Planner
+from agents.bfs import BFSPlanner
+
+
+class Half(Planner):
+    """BFS paths for the queries at even positions of a batch, a jump from g1 to gK for the others."""
+
+    name = "half-bfs"
+
+    def __init__(self, checkpoint="never given"):
+        self.checkpoint = checkpoint
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        paths = BFSPlanner().plan(maze, subgoal_batch, seed)
+        return [path if i % 2 == 0 else [tuple(goals[0]), tuple(goals[-1])]
+                for i, (path, goals) in enumerate(zip(paths, subgoal_batch))]
+
+    def describe(self):
+        return {"agent": self.name, "checkpoint": self.checkpoint}
+'''
+
+
+@pytest.fixture()
+def half_plugin(tmp_path, monkeypatch):
+    """The import path of the plug-in ``Half``, in a module outside the suite."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "leaderboard_planners.py").write_text(textwrap.dedent(HALF_PLUGIN))
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    yield "leaderboard_planners:Half"
+    sys.modules.pop("leaderboard_planners", None)
+
+
+def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independent_ones_once(tmp_path, monkeypatch,
+                                                                                              half_plugin):
+    """AR, a plug-in and BFS beside FlexMDM: one sorted table per protocol and K, AR / plug-in / BFS cells evaluated
+    once per K (their own folders, the same cell under both protocols), only AR and FlexMDM trained."""
+    import mazebench.report as report
+
+    monkeypatch.chdir(tmp_path)
+    evaluated, real_evaluate = [], report.evaluate
+
+    def counting_evaluate(planner, dataset, *, out_dir, **options):
+        evaluated.append((planner.name, dataset.num_subgoals, out_dir.relative_to("reports/tiny").as_posix()))
+        return real_evaluate(planner, dataset, out_dir=out_dir, **options)
+
+    monkeypatch.setattr(report, "evaluate", counting_evaluate)
+    plugin = half_plugin
+    spec = ReportSpec(ks=(2, 3), agents=("ar", "flexmdm", plugin, "bfs"), preset="tiny", steps=8, sweep_steps=(4,),
+                      sweep_limit=4, limit=5, num_pngs=0, dataset_options=SMALL, train_options=FAST)
+    results = build_report(spec, progress=False)
+
+    once = [cell for cell in evaluated if not cell[2].startswith(("eval/paper", "eval/suite", "sweep"))]
+    assert sorted(once) == sorted((name, k, f"eval/{folder}-k{k}") for k in (2, 3) for name, folder in
+                                  (("ar", "ar"), ("half-bfs", "leaderboard_planners.Half"), ("bfs", "bfs")))
+    assert sorted(f for name, _, f in evaluated if name == "flexmdm" and f.startswith("eval")) == [
+        "eval/paper/flexmdm-k2", "eval/paper/flexmdm-k3", "eval/suite/flexmdm-k2", "eval/suite/flexmdm-k3"]
+    assert {name for name, _, f in evaluated if f.startswith("sweep")} == {"flexmdm"}  # AR is not swept
+    plugin_run = json.loads((tmp_path / "reports/tiny/eval/leaderboard_planners.Half-k2/results.json").read_text())
+    assert plugin_run["planner"] == {"agent": "half-bfs", "checkpoint": None}  # plug-ins are never given a run
+    assert set(results["training"]) == set(results["curves"]) == {f"{a}-k{k}" for a in ("ar", "flexmdm") for k in (2, 3)}
+    assert set(results["equal_budget"]["3"]["epoch"]["planners"]) == {"ar", "flexmdm"}
+    assert results["protocol_independent"] == ["ar", plugin, "bfs"]
+
+    paper, suite = results["protocols"]["paper"]["cells"], results["protocols"]["suite"]["cells"]
+    assert set(paper) == set(suite) == {f"{a}-k{k}" for a in ("ar", "flexmdm", plugin) for k in (2, 3)}
+    assert paper["ar-k3"] == suite["ar-k3"] and paper["flexmdm-k3"]["sampler"] != suite["flexmdm-k3"]["sampler"]
+    for protocol in ("paper", "suite"):
+        for k in ("2", "3"):
+            rows = results["leaderboard"][protocol][k]
+            rates = [row["success_rate"] for row in rows]
+            assert sorted(row["agent"] for row in rows) == sorted(["ar", "bfs", "flexmdm", plugin])
+            assert rates == sorted(rates, reverse=True) and rates[0] == 1.0
+            by_agent = {row["agent"]: row for row in rows}
+            assert by_agent[plugin]["success_rate"] == 0.6  # 3 of the 5 examples, planned in one batch
+            assert by_agent["bfs"]["success_rate"] == 1.0 and by_agent["bfs"]["planner"] == "BFS oracle"
+            cells = results["protocols"][protocol]["cells"]
+            assert by_agent["flexmdm"]["success_rate"] == cells[f"flexmdm-k{k}"]["success_rate"]
+            for agent in ("ar", "flexmdm"):
+                assert by_agent[agent]["epochs"] == results["training"][f"{agent}-k{k}"]["epochs_done"] > 0
+            assert {by_agent[a][key] for a in (plugin, "bfs") for key in ("train_minutes", "epochs")} == {None}
+            assert [a for a, row in by_agent.items() if row["protocol_independent"]] == [
+                a for a in by_agent if a != "flexmdm"]
+            independent = [row for row in rows if row["protocol_independent"]]
+            assert independent == [row for row in results["leaderboard"]["suite"][k] if row["protocol_independent"]]
+
+    readme = (tmp_path / "reports" / "tiny" / "README.md").read_text()
+    board = readme[readme.index("## Leaderboard"):readme.index("## Against the paper")]
+    first = board[board.index("K = 2:"):board.index("K = 3:")]
+    listed = re.findall(r"^\| (.+?) \| \d+\.\d% \[", first, re.MULTILINE)
+    assert listed == [row["planner"] + (" (*protocol-independent*)" if row["protocol_independent"] else "")
+                      for row in results["leaderboard"]["paper"]["2"]]
+    assert re.search(r"\| leaderboard_planners:Half \(\*protocol-independent\*\) \| 60\.0% \[.*\| - \| - \|\n", first)
+    assert re.search(r"\| BFS oracle \(\*protocol-independent\*\) \| 100\.0% \[.*\| - \| - \|\n", first)
+    assert re.search(r"\| AR \(\*protocol-independent\*\) \| .*\| \d+\.\d \| \d+\.\d\d \|\n", first)
+    assert re.search(r"\| FlexMDM \| .*\| \d+\.\d \| \d+\.\d\d \|\n", first)
+    assert board.count("### Under") == 2 and board.count("| AR (*protocol-independent*) |") == 4
+    assert "| FlexMDM (here) |" in readme and "| BFS oracle | 100% | 100% |" in readme  # Table 1 as it was
+    assert "| ar (*protocol-independent*) | 2 | 5 |" in readme and "AR's checks decode at the paper protocol's" in readme
+    assert "mazebench evaluate --agent leaderboard_planners:Half --subgoals K --steps 8 " \
+           "--out reports/leaderboard_planners.Half-kK" in readme
+
+
+def test_the_report_command_takes_any_planner_and_refuses_unknown_ones(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import mazebench.report
+    from mazebench.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    asked = []
+    monkeypatch.setattr(mazebench.report, "build_report",
+                        lambda spec, progress: asked.append(spec) or {"protocols": {}, "oracle": {}})
+    taken = CliRunner().invoke(cli, ["report", "--agents", "bfs, ar,my_planners:Chained", "--quiet"])
+    assert taken.exit_code == 0, taken.output
+    assert asked[0].agents == ("bfs", "ar", "my_planners:Chained") and asked[0].trained == ("ar",)
+    for agents, message in (("nonsense", "unknown agent 'nonsense'; known agents: bfs, flexmdm, mdm, ar"),
+                            ("mdm,nonsense", "unknown agent 'nonsense'"), (",", "expected a comma-separated list")):
+        refused = CliRunner().invoke(cli, ["report", "--agents", agents])
+        errors = [line for line in refused.output.splitlines() if line.startswith("Error")]
+        assert refused.exit_code == 2 and len(errors) == 1, refused.output
+        assert errors[0].startswith("Error: Invalid value for '--agents': ") and message in errors[0]
+    assert list(tmp_path.iterdir()) == [] and len(asked) == 1  # refused before any work
 
 
 def test_the_report_command_refuses_unknown_protocols_and_budgets():
