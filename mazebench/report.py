@@ -687,8 +687,14 @@ def _detail_table(cells: dict, oracle: dict, independent) -> list[str]:
 def _evaluate_flags(sampler: dict) -> str:
     """``mazebench evaluate`` options that select the sampler settings ``sampler``."""
     flags = {"mode": "--sampler"}
-    return " ".join(f"{flags.get(key, '--' + key.replace('_', '-'))} {value}"
-                    for key, value in sampler.items() if value is not None)
+
+    def flag(key, value):
+        name = key.replace("_", "-")
+        if isinstance(value, bool):  # click's on/off switches
+            return f"--{name}" if value else f"--no-{name}"
+        return f"{flags.get(key, '--' + name)} {value}"
+
+    return " ".join(flag(key, value) for key, value in sampler.items() if value is not None)
 
 
 def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:

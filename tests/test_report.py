@@ -2,6 +2,7 @@
 equal-budget views, reuse of what exists; the learning-curve reader and the W1 distance."""
 
 import json
+import shlex
 import re
 import sys
 import textwrap
@@ -312,3 +313,18 @@ def test_trainings_in_parallel_processes_train_exactly_the_reports_settings(tmp_
     assert "--no-bf16" not in flags and "--bf16" in flags and flags[flags.index("--d-model") + 1] == "32"
     with pytest.raises(ValueError, match="jobs"):
         ReportSpec(jobs=0)
+
+
+@pytest.mark.parametrize("protocol", ["paper", "suite"])
+def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
+    from dataclasses import asdict
+
+    from agents.learned import protocol_rule
+    from mazebench.cli import evaluate
+    from mazebench.report import _evaluate_flags
+
+    sampler = asdict(protocol_rule(protocol))
+    params = evaluate.make_context("evaluate", ["--agent", "flexmdm", *shlex.split(_evaluate_flags(sampler))]).params
+    chosen = {("mode" if name == "sampler" else name): value for name, value in params.items() if name in
+              {"sampler", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts"}}
+    assert chosen == sampler
