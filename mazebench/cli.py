@@ -324,11 +324,13 @@ def _table(agent: str, k: int, summary: dict) -> str:
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Report folder  [default: reports/<preset>, or reports/<preset>-<E>ep with --epochs]")
 @click.option("--jobs", default=1, type=click.IntRange(min=1),
               help="Trainings run at once, each its own process (e.g. --preset gpu --jobs 6: the six models share one GPU).")
+@click.option("--max-minutes", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Cap every training at this many minutes (runs/<preset>-<M>min, reports/<preset>-<M>min), e.g. Table 1 on one GPU in minutes  [default: the preset's]")
 @click.option("--check-every-minutes", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Training minutes between held-out checks, the points of the learning curves.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, sweep_limit, limit, out, jobs,
-           check_every_minutes, quiet) -> None:
+           max_minutes, check_every_minutes, quiet) -> None:
     """Reproduce the paper's Table 1 under each protocol, with a leaderboard of every planner and learning curves:
     generate, train and evaluate what is missing, then write reports/<preset>/."""
     from agents.learned import PROTOCOLS
@@ -340,7 +342,7 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
         raise click.BadParameter(f"choose protocols among {', '.join(PROTOCOLS)}, got {protocols!r}", param_hint="--protocols")
     spec = ReportSpec(ks=tuple(subgoals), agents=agents, preset=preset, steps=steps, protocols=chosen, epochs=epochs,
                       sweep_steps=sweep, sweep_limit=sweep_limit, limit=limit, out=out, jobs=jobs,
-                      check_every_minutes=check_every_minutes)
+                      max_minutes=max_minutes, check_every_minutes=check_every_minutes)
     results = build_report(spec, progress=not quiet)
     for protocol, data in results["protocols"].items():
         click.echo(f"{protocol} protocol:")

@@ -54,6 +54,7 @@ class ReportSpec:
     limit: int | None = None
     num_pngs: int = 8  # examples per success / failure gallery of each table cell; 0: no galleries, no filmstrip
     epochs: float | None = None  # train every model to this many epochs, without the preset's time cap
+    max_minutes: float | None = None  # cap every training at this many minutes (after ``epochs``)
     check_every_minutes: float | None = 2.0  # held-out checks during training (the curves' points); None: the preset's
     dataset_options: dict = field(default_factory=dict)  # passed to generate_dataset (maze_size, pairs ...)
     train_options: dict = field(default_factory=dict)  # overrides of the preset's training settings
@@ -70,13 +71,17 @@ class ReportSpec:
             check_agent_name(agent)  # a plug-in's import is left to its evaluation
         if self.epochs is not None and self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
 
     @property
     def run_name(self) -> str:
         """The folder name of the runs and of the report: the preset, with the epoch budget if one is set."""
-        return self.preset if self.epochs is None else f"{self.preset}-{self.epochs:g}ep"
+        epochs = "" if self.epochs is None else f"-{self.epochs:g}ep"
+        minutes = "" if self.max_minutes is None else f"-{self.max_minutes:g}min"
+        return f"{self.preset}{epochs}{minutes}"
 
     @property
     def folder(self) -> Path:
@@ -107,9 +112,11 @@ class ReportSpec:
 
     def train_config(self, agent: str):
         """The preset's settings for ``agent`` with the check interval and ``train_options``; with ``epochs``,
-        that many epochs and no time cap."""
+        that many epochs and no time cap; with ``max_minutes``, that cap."""
         cfg = preset_config(self.preset, agent, **{"eval_every_minutes": self.check_every_minutes, **self.train_options})
-        return cfg if self.epochs is None else replace(cfg, epochs=self.epochs, max_minutes=None)
+        if self.epochs is not None:
+            cfg = replace(cfg, epochs=self.epochs, max_minutes=None)
+        return cfg if self.max_minutes is None else replace(cfg, max_minutes=self.max_minutes)
 
 
 def build_report(spec: ReportSpec, progress: bool = True) -> dict:
@@ -508,8 +515,9 @@ def _markdown(results: dict, spec: ReportSpec) -> str:
     lines = [f"# mazebench results: `{spec.run_name}`", "",
              f"Held-out success (one example per held-out pair, 95 % Wilson interval), {spec.steps} sampling steps for "
              f"every planner. Training: `{spec.preset}` preset, "
-             + (f"every model trained to {spec.epochs:g} epochs (no time cap)" if spec.epochs is not None else
+             + (f"every model trained to {spec.epochs:g} epochs" if spec.epochs is not None else
                 "every model trained to the preset's budget")
+             + ("" if spec.max_minutes is None else f", at most {spec.max_minutes:g} minutes")
              + f"; the final cells compare the planners at {_budget_label(shared)}."
              + " Paper: FlexMDM paper Table 1 (41x41 maze, 100 epochs on GPUs).", ""]
     for protocol, data in results["protocols"].items():
@@ -699,7 +707,8 @@ def _evaluate_flags(sampler: dict) -> str:
 
 def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
     ks, agents = ",".join(map(str, spec.ks)), ",".join(spec.agents)
-    epochs = "" if spec.epochs is None else f" --epochs {spec.epochs:g}"
+    epochs = ("" if spec.epochs is None else f" --epochs {spec.epochs:g}") + (
+        "" if spec.max_minutes is None else f" --max-minutes {spec.max_minutes:g}")
     checks = "" if spec.check_every_minutes is None else f" --eval-every-minutes {spec.check_every_minutes:g}"
     lines = ["", "## Reproduce", "", "```",
              f"mazebench report --subgoals {ks} --agents {agents} --preset {spec.preset} --steps {spec.steps} "

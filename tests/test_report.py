@@ -91,6 +91,13 @@ def test_an_epoch_budget_drops_the_time_cap_and_names_its_own_folders():
     assert str(ReportSpec().folder) == "reports/cpu"
     with pytest.raises(ValueError, match="unknown evaluation protocol 'fast'"):
         ReportSpec(protocols=("paper", "fast"))
+    capped = ReportSpec(preset="gpu", max_minutes=5)
+    assert capped.train_config("flexmdm").max_minutes == 5 and capped.train_config("flexmdm").epochs == 40
+    assert str(capped.folder) == "reports/gpu-5min" and str(capped.run_dir("ar", 2)) == "runs/gpu-5min/ar-k2"
+    both = ReportSpec(preset="cpu", epochs=2, max_minutes=1.5).train_config("mdm")
+    assert (both.epochs, both.max_minutes) == (2, 1.5)
+    with pytest.raises(ValueError, match="max_minutes must be positive"):
+        ReportSpec(max_minutes=0)
 
 
 def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
