@@ -4,9 +4,9 @@
     python -m tests.device_check --device cpu       # the same on the CPU (CI runs it: tests/test_device_check.py)
 
 On a small maze it generates data, trains both planners with every preset for a few steps (the
-periodic held-out check included), resumes a run, evaluates each sampler variant, writes a tiny
-report, and trains under torchrun with one process, each through the command line as a user
-would. It prints one line per check and exits 1 if any failed, with that command's output.
+periodic held-out check included), resumes a run, evaluates each sampler variant, trains and
+evaluates the autoregressive baseline, writes a tiny report, and trains under torchrun with one
+process, each through the command line as a user would. It prints one line per check and exits 1 if any failed, with that command's output.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ def checks(device: str, work: Path) -> list[tuple[str, list[str]]]:
                                  str(runs / f"{agent}-gpu"), "--device", device, "--steps", "6", "--limit", "6",
                                  "--batch-size", "4", "--num-pngs", "1", *options,
                                  "--out", str(work / "eval" / f"{agent}-{name.split()[0]}")]))
+    found.append(("train ar --preset gpu", cli + ["train", "--agent", "ar", "--data", str(data), "--preset", "gpu",
+                                                  "--device", device, "--out", str(runs / "ar-gpu"), "--epochs", "2",
+                                                  *FEW_STEPS]))
+    found.append(("evaluate ar (greedy)", cli + ["evaluate", "--agent", "ar", "--data", str(data), "--checkpoint",
+                                                 str(runs / "ar-gpu"), "--device", device, "--limit", "6",
+                                                 "--batch-size", "4", "--num-pngs", "1", "--out", str(work / "eval" / "ar")]))
     found.append(("torchrun, one process",
                   [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "-m", "mazebench",
                    "train", "--agent", "flexmdm", "--data", str(data), "--preset", "gpu", "--device", device,
