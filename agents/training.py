@@ -458,14 +458,18 @@ def _truncate_metrics(path: Path, step: int) -> None:
     os.replace(tmp, path)
 
 
+def saved_settings(train_config: dict) -> dict:
+    """A run's stored training settings, complete: a setting added after the run was saved had its default then."""
+    return {**asdict(TrainConfig()), **train_config}
+
+
 def _check_resumable(state: dict, agent: str, dataset, cfg: TrainConfig) -> None:
     if state["agent"] != agent:
         raise ValueError(f"the run to resume trained {state['agent']!r}, not {agent!r}")
     if state["dataset_id"] != dataset.meta["dataset_id"]:
         raise ValueError("the run to resume was trained on another dataset")
     budget = {"epochs", "max_minutes", "eval_every_minutes", "checkpoint_every_minutes", "log_every"}  # may change
-    defaults = asdict(TrainConfig())  # a setting added after the run was saved had its default then
-    saved = {**defaults, **state["train_config"]}
+    saved = saved_settings(state["train_config"])
     changed = sorted(k for k, v in asdict(cfg).items() if k not in budget and saved[k] != v)
     if changed:
         raise ValueError(f"the run to resume used other training settings ({', '.join(changed)}); resume with the same options")

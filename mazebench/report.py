@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from agents import check_agent_name, default_run_dir, make_agent
 from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
-from agents.training import METHODS, TrainConfig, preset_config, train
+from agents.training import METHODS, preset_config, saved_settings, train
 from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
@@ -287,7 +287,7 @@ def _finished(run: Path, dataset, cfg) -> bool:
     summary = json.loads(summary_file.read_text())
     if summary["dataset_id"] != dataset.meta["dataset_id"]:
         raise ValueError(f"{run} was trained on another dataset than {dataset.path}; move it away to retrain")
-    saved = {**asdict(TrainConfig()), **summary["train_config"]}  # settings added later had their defaults
+    saved = saved_settings(summary["train_config"])
     changed = sorted(name for name, value in asdict(cfg).items() if saved[name] != value)
     if changed:
         raise ValueError(f"{run} was trained with other settings than this report's "
