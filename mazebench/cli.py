@@ -354,6 +354,26 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
 
 
 @cli.command()
+@click.option("--subgoals", default="2,12", callback=_int_list(2, "2,12"), help="The K of the page's columns.")
+@click.option("--preset", default="cpu", type=click.Choice(["cpu", "gpu", "paper", "tiny"]), help="Training preset of every run.")
+@click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of every cell.")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per cell  [default: all]")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Page folder  [default: reports/<preset>/ablation]")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
+    """FlexMDM with the suite's departures from the paper (training-data augmentation, the suite's sampler and
+    its feasible insertion counts) each alone and together: train and evaluate what is missing, then write
+    reports/<preset>/ablation/."""
+    from mazebench.ablation import AblationSpec, build_ablation
+
+    spec = AblationSpec(ks=tuple(subgoals), preset=preset, steps=steps, limit=limit, out=out)
+    results = build_ablation(spec, progress=not quiet)
+    for name, cell in results["cells"].items():
+        click.echo(f"  {name:<44} {cell['success_rate']:7.1%}  (n = {cell['n']})")
+    click.echo(f"ablation: {spec.folder / 'README.md'}")
+
+
+@cli.command()
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A dataset folder, or an evaluation folder (with samples.jsonl).")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),

@@ -132,34 +132,21 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     configs = {agent: spec.train_config(agent) for agent in spec.trained}
     quick = _quick_eval_settings(configs.values()) if configs else None  # checked before any training
     missing = [(agent, k) for agent in configs for k in spec.ks
-               if not _finished(spec.run_dir(agent, k), datasets[k], configs[agent])]
+               if not run_finished(spec.run_dir(agent, k), datasets[k], configs[agent])]
     if spec.jobs > 1 and len(missing) > 1:
         _train_in_processes(spec, configs, datasets, missing)
     else:
         for agent, k in missing:
-            run, cfg = spec.run_dir(agent, k), configs[agent]
-            click.echo(f"training {agent} K={k} ({spec.run_name}) into {run}")
-            train(datasets[k], agent, cfg, run, resume=(run / "checkpoint.pt").exists(), progress=progress,
-                  quick_eval=lambda model, method, d=datasets[k], c=cfg: quick_success(model, method, d,
-                                                                                        examples=c.eval_examples,
-                                                                                        steps=c.eval_steps))
+            click.echo(f"training {agent} K={k} ({spec.run_name}) into {spec.run_dir(agent, k)}")
+            train_with_checks(datasets[k], agent, configs[agent], spec.run_dir(agent, k), progress=progress)
     runs = {(agent, k): json.loads((spec.run_dir(agent, k) / "summary.json").read_text())
             for agent in configs for k in spec.ks}
 
     def run_eval(agent, k, folder, steps, limit, sampling, num_pngs=spec.num_pngs):
         trained = agent in configs  # plug-ins and BFS are built without a checkpoint
-        request = {"agent": agent, "dataset_id": datasets[k].meta["dataset_id"], "steps": steps, "limit": limit,
-                   "sampling": sampling, "num_pngs": num_pngs, "run_steps": runs[agent, k]["steps"] if trained else None}
-        cached = folder / "request.json"
-        if cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
-            return json.loads((folder / "results.json").read_text())
-        if folder.exists():
-            shutil.rmtree(folder)
-        planner = make_agent(agent, dataset=datasets[k], checkpoint=spec.run_dir(agent, k) if trained else None,
-                             steps=steps, sampling=sampling)
-        summary = evaluate(planner, datasets[k], out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress)
-        cached.write_text(json.dumps(request) + "\n")
-        return summary
+        return cached_evaluation(agent, datasets[k], folder, run=spec.run_dir(agent, k) if trained else None,
+                                 run_steps=runs[agent, k]["steps"] if trained else None, steps=steps, limit=limit,
+                                 sampling=sampling, num_pngs=num_pngs, progress=progress)
 
     def table_cell(agent, k, protocol=None):
         """One table cell under ``protocol``'s sampler, or (no protocol) a protocol-independent planner's:
@@ -167,7 +154,7 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
         folder = out / _eval_path(agent, k, protocol)
         summary = run_eval(agent, k, folder, spec.steps, spec.limit, asdict(protocol_rule(protocol)) if protocol else {})
         fidelity = length_fidelity(folder / "samples.jsonl")
-        return _cell(summary, fidelity), fidelity
+        return summary_cell(summary, fidelity), fidelity
 
     oracle = {f"bfs-k{k}": table_cell("bfs", k) for k in spec.ks}
     once = {f"{agent}-k{k}": table_cell(agent, k) for agent in spec.protocol_independent if agent != "bfs"
@@ -184,7 +171,7 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
         protocols[protocol] = {
             "sampler": sampling, "steps": spec.steps,
             "cells": {name: cell for name, (cell, _) in cells.items()},
-            "sweep": {agent: {str(steps): _cell(summary) for steps, summary in by_steps.items()}
+            "sweep": {agent: {str(steps): summary_cell(summary) for steps, summary in by_steps.items()}
                       for agent, by_steps in sweeps[protocol].items()},
         }
     curves = {(agent, k): read_curve(spec.run_dir(agent, k) / "metrics.jsonl") for agent in spec.trained for k in spec.ks}
@@ -216,6 +203,31 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "README.md").write_text(_markdown(results, spec))
     return results
+
+
+def train_with_checks(dataset, agent: str, cfg, run: Path, *, progress: bool = True) -> None:
+    """Train (or resume) ``run`` with the held-out checks of its settings, the learning curves' points."""
+    train(dataset, agent, cfg, run, resume=(run / "checkpoint.pt").exists(), progress=progress,
+          quick_eval=lambda model, method: quick_success(model, method, dataset, examples=cfg.eval_examples,
+                                                         steps=cfg.eval_steps))
+
+
+def cached_evaluation(agent: str, dataset, folder: Path, *, run: Path | None, run_steps: int | None, steps: int,
+                      limit: int | None, sampling: dict, num_pngs: int, progress: bool = True) -> dict:
+    """The summary of evaluating ``agent`` (trained in ``run``, or None: built without a checkpoint) into
+    ``folder``; an evaluation already there with the same request (dataset, run's steps, sampler, limit)
+    is reused, any other is replaced."""
+    request = {"agent": agent, "dataset_id": dataset.meta["dataset_id"], "steps": steps, "limit": limit,
+               "sampling": sampling, "num_pngs": num_pngs, "run_steps": run_steps}
+    cached = folder / "request.json"
+    if cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
+        return json.loads((folder / "results.json").read_text())
+    if folder.exists():
+        shutil.rmtree(folder)
+    planner = make_agent(agent, dataset=dataset, checkpoint=run, steps=steps, sampling=sampling)
+    summary = evaluate(planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress)
+    cached.write_text(json.dumps(request) + "\n")
+    return summary
 
 
 def _train_in_processes(spec: ReportSpec, configs: dict, datasets: dict, missing: list) -> None:
@@ -278,7 +290,7 @@ def wasserstein1(a, b) -> float:
     return float(np.sum(np.abs(cdf_a - cdf_b) * np.diff(grid)))
 
 
-def _finished(run: Path, dataset, cfg) -> bool:
+def run_finished(run: Path, dataset, cfg) -> bool:
     """Whether ``run`` holds a finished training of ``dataset`` with exactly the settings ``cfg``; a finished
     run of another dataset or other settings is a ValueError (a report never mixes settings)."""
     summary_file = run / "summary.json"
@@ -296,7 +308,8 @@ def _finished(run: Path, dataset, cfg) -> bool:
     return True
 
 
-def _cell(summary: dict, fidelity: dict | None = None) -> dict:
+def summary_cell(summary: dict, fidelity: dict | None = None) -> dict:
+    """The fields of an evaluation summary that a table cell shows (with the sampler and, given, the length W1)."""
     cell = {key: summary[key] for key in ("n", "success_rate", "success_ci95", "valid_rate", "in_order_rate",
                                           "mean_length", "mean_reference_length", "paths_per_second", "failure_kinds")}
     planner = summary["planner"]
@@ -362,7 +375,7 @@ def _budget_label(axis: str | None) -> str:
     return {"epoch": "equal epochs", "minutes": "equal minutes"}.get(axis, "each run's own budget")
 
 
-def _save(fig: Figure, path: Path) -> None:
+def save_figure(fig: Figure, path: Path) -> None:
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=120)
 
@@ -389,7 +402,7 @@ def _plot_sweep(path: Path, sweeps: dict, k: int, colors: dict) -> None:
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_lengths(path: Path, fidelity: dict, ks, agents, colors: dict) -> None:
@@ -411,7 +424,7 @@ def _plot_lengths(path: Path, fidelity: dict, ks, agents, colors: dict) -> None:
             ax.set_ylabel("cumulative fraction")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _smoothed(x: list, y: list, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -440,10 +453,10 @@ def _plot_curves(path: Path, curves: dict[str, Curve], k: int, colors: dict) -> 
     axes[0, 0].set_ylabel("held-out success (%)")
     axes[1, 0].set_ylabel("training loss (moving average)")
     fig.suptitle(f"K = {k}: held-out checks under the paper's protocol")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _pct(cell: dict) -> str:
+def success_text(cell: dict) -> str:
     low, high = cell["success_ci95"]
     return f"{cell['success_rate']:.1%} [{low:.1%}, {high:.1%}]"
 
@@ -582,7 +595,7 @@ def _table1(results: dict, cells: dict, spec: ReportSpec, *, paper: bool) -> lis
     """Planners as rows, K as columns; the paper's numbers under ours when ``paper``; the oracle last."""
     lines = ["| planner | " + " | ".join(f"K = {k}" for k in spec.ks) + " |", "|---" * (len(spec.ks) + 1) + "|"]
     for agent in spec.samplers:
-        lines.append(f"| {PLANNER_NAMES[agent]} (here) | " + " | ".join(_pct(cells[f"{agent}-k{k}"]) for k in spec.ks) + " |")
+        lines.append(f"| {PLANNER_NAMES[agent]} (here) | " + " | ".join(success_text(cells[f"{agent}-k{k}"]) for k in spec.ks) + " |")
         if paper and agent in PAPER_TABLE1:
             lines.append(f"| {PLANNER_NAMES[agent]} (paper, Table 1) | " + " | ".join(
                 f"{PAPER_TABLE1[agent][k]:.1%}" if k in PAPER_TABLE1[agent] else "-" for k in spec.ks) + " |")
@@ -606,7 +619,7 @@ def _leaderboard_section(results: dict) -> list[str]:
             for row in rows:
                 label = row["planner"] + (f" (*{INDEPENDENT}*)" if row["protocol_independent"] else "")
                 minutes, epochs = row["train_minutes"], row["epochs"]
-                lines.append(f"| {label} | {_pct(row)} | {row['valid_rate']:.1%} | {row['in_order_rate']:.1%} | "
+                lines.append(f"| {label} | {success_text(row)} | {row['valid_rate']:.1%} | {row['in_order_rate']:.1%} | "
                              f"{row['length_wasserstein1']:.2f} | {row['paths_per_second']:,.1f} | "
                              f"{'-' if minutes is None else f'{minutes:.1f}'} | "
                              f"{'-' if epochs is None else f'{epochs:.2f}'} |")
@@ -632,7 +645,7 @@ def _equal_budget_section(results: dict, spec: ReportSpec) -> list[str]:
             final = results["protocols"].get("paper", {}).get("cells", {}).get(f"{agent}-k{k}")
             lines.append(f"| {k} | {PLANNER_NAMES[agent]} | {stopped['epoch']:.2f} epochs, {stopped['minutes']:.1f} min | "
                          + " | ".join(_check_text(by_axis[axis], agent, axis) for axis in BUDGET_AXES)
-                         + f" | {_pct(final) if final else '-'} |")
+                         + f" | {success_text(final) if final else '-'} |")
     return lines + ["", *_budget_cost(results, spec), ""]
 
 
@@ -685,7 +698,7 @@ def _detail_table(cells: dict, oracle: dict, independent) -> list[str]:
         agent, k = name.rsplit("-k", 1)
         paper = PAPER_TABLE1.get(agent, {}).get(int(k))  # the module's table: integer keys
         label = agent + (f" (*{INDEPENDENT}*)" if agent in independent else "")
-        lines.append(f"| {label} | {k} | {cell['n']} | {_pct(cell)} | {f'{paper:.1%}' if paper else '-'} | "
+        lines.append(f"| {label} | {k} | {cell['n']} | {success_text(cell)} | {f'{paper:.1%}' if paper else '-'} | "
                      f"{cell['valid_rate']:.1%} | {cell['in_order_rate']:.1%} | {cell['mean_length']:.1f} "
                      f"({cell['mean_reference_length']:.1f}) | {cell['length_wasserstein1']:.2f} | "
                      f"{_failure_text(cell['failure_kinds'])} |")
