@@ -33,7 +33,8 @@ def test_the_ablation_crosses_every_training_with_every_sampler(tmp_path, monkey
     readme = (page / "README.md").read_text()
     first = results["cells"]["paper data/paper/k3"]
     assert f"| paper data | paper | {first['success_rate']:.1%}" in readme
-    assert readme.count("| augmented |") == 2 * len(SAMPLERS)  # success and length tables and "mazebench ablation --subgoals 3 --preset tiny" in readme
+    assert readme.count("| augmented |") == 2 * len(SAMPLERS)  # the success and the length tables
+    assert "mazebench ablation --subgoals 3 --preset tiny --steps 4 --limit 4" in readme
     assert (page / "ablation.png").stat().st_size > 5_000
     assert json.loads((page / "results.json").read_text()) == results
 
