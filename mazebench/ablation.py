@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 from agents import default_run_dir
 from agents.learned import protocol_rule
 from agents.training import preset_config
-from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
-from mazebench.report import cached_evaluation, run_finished, save_figure, success_text, summary_cell, train_with_checks
+from mazebench.report import (cached_evaluation, prepared_dataset, run_finished, save_figure, success_text, summary_cell,
+                              train_with_checks)
 
 AGENT = "flexmdm"
 TRAININGS = {  # name -> (training settings over the preset's, run folder suffix, description)
@@ -68,11 +68,9 @@ class AblationSpec:
 
 def build_ablation(spec: AblationSpec, progress: bool = True) -> dict:
     """Train and evaluate what is missing; write the page; return its results."""
-    size, seed = spec.dataset_options.get("maze_size", 41), spec.dataset_options.get("maze_seed", 2025)
     cells, training = {}, {}
     for k in spec.ks:
-        dataset = load_dataset(generate_dataset(default_data_dir(k, size, seed, spec.data_root), num_subgoals=k,
-                                                progress=progress, **spec.dataset_options))
+        dataset = prepared_dataset(k, spec.dataset_options, spec.data_root, progress=progress)
         for name in TRAININGS:
             run, cfg = spec.run_dir(name, k), spec.train_config(name)
             if not run_finished(run, dataset, cfg):

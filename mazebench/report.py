@@ -123,12 +123,7 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     """Generate, train, evaluate what is missing; write the report folder; return its results."""
     out = spec.folder
     out.mkdir(parents=True, exist_ok=True)
-    size, seed = spec.dataset_options.get("maze_size", 41), spec.dataset_options.get("maze_seed", 2025)
-    datasets = {}
-    for k in spec.ks:
-        folder = generate_dataset(default_data_dir(k, size, seed, spec.data_root), num_subgoals=k, progress=progress,
-                                  **spec.dataset_options)
-        datasets[k] = load_dataset(folder)
+    datasets = {k: prepared_dataset(k, spec.dataset_options, spec.data_root, progress=progress) for k in spec.ks}
     configs = {agent: spec.train_config(agent) for agent in spec.trained}
     quick = _quick_eval_settings(configs.values()) if configs else None  # checked before any training
     missing = [(agent, k) for agent in configs for k in spec.ks
@@ -203,6 +198,13 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "README.md").write_text(_markdown(results, spec))
     return results
+
+
+def prepared_dataset(k: int, options: dict, data_root: Path, *, progress: bool = True):
+    """The dataset of K subgoals in its conventional folder under ``data_root``, generated first if missing
+    (``options``: generate_dataset's, e.g. maze_size, pairs)."""
+    folder = default_data_dir(k, options.get("maze_size", 41), options.get("maze_seed", 2025), data_root)
+    return load_dataset(generate_dataset(folder, num_subgoals=k, progress=progress, **options))
 
 
 def train_with_checks(dataset, agent: str, cfg, run: Path, *, progress: bool = True) -> None:
