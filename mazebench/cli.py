@@ -17,8 +17,11 @@ from pathlib import Path
 import click
 
 from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
+from agents.training import PRESETS, TrainConfig
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.maze import load_maze
+
+PRESET_CHOICE = click.Choice(list(PRESETS))  # --preset of train, report and ablation
 
 
 class _OneLineErrors(click.Group):
@@ -158,8 +161,6 @@ def _train_setting_options(command):
     """One ``--<name>`` option per training setting (agents.training.TrainConfig); unset = the preset's value."""
     from dataclasses import fields
 
-    from agents.training import PRESETS, TrainConfig
-
     for field in reversed(fields(TrainConfig)):
         default = getattr(PRESETS["cpu"], field.name)
         kind = bool if isinstance(default, bool) else (float if field.name == "max_minutes" else type(default))
@@ -177,7 +178,7 @@ def _train_setting_options(command):
 @click.option("--agent", required=True, type=click.Choice(["flexmdm", "mdm", "ar"]), help="The planner to train.")
 @click.option("--subgoals", default=12, type=click.IntRange(min=2), help="K; selects (and if missing generates) data/maze41-s2025-k<K>.")
 @click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder  [default: data/maze41-s2025-k<K>]")
-@click.option("--preset", default=None, type=click.Choice(["cpu", "gpu", "paper", "tiny"]),
+@click.option("--preset", default=None, type=PRESET_CHOICE,
               help="Model size and budget  [default: gpu on CUDA, cpu otherwise]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Run folder  [default: runs/<preset>/<agent>-k<K>]")
 @click.option("--device", default="auto", callback=_device, help="Torch device: auto (CUDA if present), cpu, cuda, cuda:1 ...")
@@ -312,7 +313,7 @@ def _table(agent: str, k: int, summary: dict) -> str:
 @click.option("--agents", default="mdm,flexmdm", callback=_agent_names,
               help="Planners of the leaderboard: mdm, flexmdm, ar (trained by the report), bfs, and plug-ins (a registered "
                    "name or package.module:NAME; evaluated, never trained); the BFS oracle is always added.")
-@click.option("--preset", default="cpu", type=click.Choice(["cpu", "gpu", "paper", "tiny"]), help="Training preset of every run.")
+@click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
 @click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of the tables, the same for every planner.")
 @click.option("--protocols", default="paper,suite",
               help="Evaluation protocols, one table each: paper (vanilla, Poisson, uniform grid, temperature 1) and suite (the default sampler).")
@@ -355,7 +356,7 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
 
 @cli.command()
 @click.option("--subgoals", default="2,12", callback=_int_list(2, "2,12"), help="The K of the page's columns.")
-@click.option("--preset", default="cpu", type=click.Choice(["cpu", "gpu", "paper", "tiny"]), help="Training preset of every run.")
+@click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
 @click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of every cell.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per cell  [default: all]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Page folder  [default: reports/<preset>/ablation]")
