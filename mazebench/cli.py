@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
-from agents.training import PRESETS, TrainConfig
+from agents.training import AGENT_SETTINGS, PRESETS, TrainConfig
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.maze import load_maze
 
@@ -76,6 +76,9 @@ class _Finite(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+    def _describe_range(self) -> str:
+        return super()._describe_range() if self.min is not None or self.max is not None else ""  # not "x<=None"
 
 
 def _device(_ctx, _param, value: str | None) -> str | None:
@@ -169,8 +172,10 @@ def _train_setting_options(command):
             decl, kwargs = f"{name}/--no-{field.name.replace('_', '-')}", {}
         else:
             decl, kwargs = name, {"type": _Finite() if kind is float else kind}  # nan and inf are no settings
+        per_agent = "".join(f"; {agent} {settings[field.name]}" for agent, settings in AGENT_SETTINGS["cpu"].items()
+                            if field.name in settings)
         command = click.option(decl, field.name, default=None, show_default=False,
-                               help=f"Training setting {field.name}  [cpu preset: {default}]", **kwargs)(command)
+                               help=f"Training setting {field.name}  [cpu preset: {default}{per_agent}]", **kwargs)(command)
     return command
 
 

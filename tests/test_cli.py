@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from agents.training import AGENT_SETTINGS, PRESETS
 from mazebench.cli import cli, main
 from mazebench.maze import make_maze, save_maze
 
@@ -76,6 +77,10 @@ def test_help_shows_defaults(run):
     assert "[default: 15000; x>=2]" in out and "[default: 2025]" in out
     assert "[default: reports/<agent>-k<K>]" in " ".join(run("evaluate", "--help").output.split())
     assert "[default: 8; x>=1]" in " ".join(run("render", "--help").output.split())
+    train_help = " ".join(run("train", "--help").output.split())
+    cpu = AGENT_SETTINGS["cpu"]  # a setting that differs by agent names each agent's value
+    assert f"[cpu preset: {PRESETS['cpu'].epochs}; mdm {cpu['mdm']['epochs']}; ar {cpu['ar']['epochs']}]" in train_help
+    assert "None" not in train_help.replace("[cpu preset: None]", "")  # no "x<=None" for an unbounded number
 
 
 def test_main_prints_one_line_and_exits_1(capsys, tmp_path, monkeypatch):
