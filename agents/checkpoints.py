@@ -61,5 +61,19 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     return state
 
 
+def checkpoint_digest(path: str | Path) -> str:
+    """The sha256 of the checkpoint's payload as written in its header (the file is not read further):
+    it names the exact weights, e.g. to tell whether an evaluation was made from them."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(MAGIC) + DIGEST_LEN + 1)
+    except OSError as error:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {error.strerror or error}") from None
+    if not header.startswith(MAGIC) or header[-1:] != b"\n" or len(header) != len(MAGIC) + DIGEST_LEN + 1:
+        raise _corrupt(path, "no mazebench checkpoint header")
+    return header[len(MAGIC) : -1].decode("ascii", "replace")
+
+
 def _corrupt(path: Path, why: str) -> CheckpointError:
     return CheckpointError(f"checkpoint {path} is corrupt or not a mazebench checkpoint ({why})")

@@ -7,10 +7,10 @@ Two departures are ablated on the same training budget (the preset's epochs):
 - sampler: the paper's protocol, the suite's sampler without feasible insertion counts, and the
   suite's sampler (``agents.learned.PROTOCOLS``).
 
-``build_ablation`` trains what is missing (the paper-data runs are the report's own,
-``runs/<preset>/flexmdm-k<K>``; the augmented ones go to ``runs/<preset>-aug/``), evaluates every cell
-(reusing matching evaluations) and writes ``reports/<preset>/ablation/``: README.md, results.json and
-a figure.
+``build_ablation`` trains what is missing (the variant whose settings are the preset's own for FlexMDM
+shares the report's run, ``runs/<preset>/flexmdm-k<K>``; the other goes to ``runs/<preset>-paper-data/``
+or ``runs/<preset>-aug/``), evaluates every cell (reusing matching evaluations) and writes
+``reports/<preset>/ablation/``: README.md, results.json and a figure.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from mazebench.report import (cached_evaluation, prepared_dataset, run_finished,
                               train_with_checks)
 
 AGENT = "flexmdm"
-TRAININGS = {  # name -> (training settings over the preset's, run folder suffix, description)
-    "paper data": ({}, "", "the dataset's paths as they are (the paper)"),
+TRAININGS = {  # name -> (training settings, run folder suffix unless they are the preset's, description)
+    "paper data": ({"reverse_paths": False, "redraw_subgoals": False}, "-paper-data",
+                   "the dataset's paths as they are (the paper)"),
     "augmented": ({"reverse_paths": True, "redraw_subgoals": True}, "-aug",
                   "each epoch, paths reversed with probability 1/2 and inner subgoals redrawn"),
 }
@@ -60,7 +61,9 @@ class AblationSpec:
         return self.out or Path("reports") / self.preset / "ablation"
 
     def run_dir(self, training: str, k: int) -> Path:
-        return default_run_dir(AGENT, k, self.preset + TRAININGS[training][1])
+        """The report's own run when ``training`` is what the preset trains, else the variant's folder."""
+        own = self.train_config(training) == preset_config(self.preset, AGENT, **self.train_options)
+        return default_run_dir(AGENT, k, self.preset + ("" if own else TRAININGS[training][1]))
 
     def train_config(self, training: str):
         return preset_config(self.preset, AGENT, **{**self.train_options, **TRAININGS[training][0]})
@@ -82,7 +85,7 @@ def build_ablation(spec: AblationSpec, progress: bool = True) -> dict:
             for sampler, (sampling, _) in SAMPLERS.items():
                 folder = spec.folder / "eval" / _slug(name) / _slug(sampler) / f"{AGENT}-k{k}"
                 cells[f"{name}/{sampler}/k{k}"] = summary_cell(cached_evaluation(
-                    AGENT, dataset, folder, run=run, run_steps=summary["steps"], steps=spec.steps, limit=spec.limit,
+                    AGENT, dataset, folder, run=run, steps=spec.steps, limit=spec.limit,
                     sampling=sampling, num_pngs=0, progress=progress))
     results = {"spec": {"ks": list(spec.ks), "preset": spec.preset, "steps": spec.steps, "limit": spec.limit},
                "trainings": {name: {"settings": settings, "about": about} for name, (settings, _, about) in TRAININGS.items()},
@@ -149,7 +152,7 @@ def _markdown(results: dict, spec: AblationSpec) -> str:
             lines.append(f"| {name} | {sampler} | " + " | ".join(
                 f"{cell['mean_length']:.1f} ({cell['mean_reference_length']:.1f})" for cell in lengths) + " |")
     lines += ["", "## The variants", ""]
-    lines += [f"- training **{name}**: {info['about']}; settings over the preset: {info['settings'] or 'none'}"
+    lines += [f"- training **{name}**: {info['about']}; settings: {info['settings']}"
               for name, info in results["trainings"].items()]
     lines += [f"- sampler **{name}**: {info['about']}" for name, info in results["samplers"].items()]
     lines += ["", "## Training runs", "", "| run | K | steps | epochs | minutes | bf16 autocast | stopped by |",

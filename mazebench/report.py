@@ -24,8 +24,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from agents import check_agent_name, default_run_dir, make_agent
+from agents.checkpoints import checkpoint_digest
 from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
-from agents.training import METHODS, preset_config, saved_settings, train
+from agents.training import CHECKPOINT, METHODS, preset_config, saved_settings, train
 from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
@@ -140,8 +141,7 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     def run_eval(agent, k, folder, steps, limit, sampling, num_pngs=spec.num_pngs):
         trained = agent in configs  # plug-ins and BFS are built without a checkpoint
         return cached_evaluation(agent, datasets[k], folder, run=spec.run_dir(agent, k) if trained else None,
-                                 run_steps=runs[agent, k]["steps"] if trained else None, steps=steps, limit=limit,
-                                 sampling=sampling, num_pngs=num_pngs, progress=progress)
+                                 steps=steps, limit=limit, sampling=sampling, num_pngs=num_pngs, progress=progress)
 
     def table_cell(agent, k, protocol=None):
         """One table cell under ``protocol``'s sampler, or (no protocol) a protocol-independent planner's:
@@ -214,13 +214,14 @@ def train_with_checks(dataset, agent: str, cfg, run: Path, *, progress: bool = T
                                                          steps=cfg.eval_steps))
 
 
-def cached_evaluation(agent: str, dataset, folder: Path, *, run: Path | None, run_steps: int | None, steps: int,
-                      limit: int | None, sampling: dict, num_pngs: int, progress: bool = True) -> dict:
+def cached_evaluation(agent: str, dataset, folder: Path, *, run: Path | None, steps: int, limit: int | None,
+                      sampling: dict, num_pngs: int, progress: bool = True) -> dict:
     """The summary of evaluating ``agent`` (trained in ``run``, or None: built without a checkpoint) into
-    ``folder``; an evaluation already there with the same request (dataset, run's steps, sampler, limit)
-    is reused, any other is replaced."""
+    ``folder``; an evaluation already there with the same request (dataset, the run's exact weights by
+    their checkpoint digest, sampler, limit) is reused, any other is replaced."""
     request = {"agent": agent, "dataset_id": dataset.meta["dataset_id"], "steps": steps, "limit": limit,
-               "sampling": sampling, "num_pngs": num_pngs, "run_steps": run_steps}
+               "sampling": sampling, "num_pngs": num_pngs,
+               "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT)}
     cached = folder / "request.json"
     if cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
         return json.loads((folder / "results.json").read_text())
@@ -371,6 +372,17 @@ def _quick_eval_settings(configs) -> dict:
                          "give them the same eval_examples, eval_steps and eval_every_minutes")
     examples, steps, every = settings.pop()
     return {"protocol": QUICK_EVAL_PROTOCOL, "examples": examples, "steps": steps, "every_minutes": every}
+
+
+def _differing_settings(training: dict) -> str:
+    """The training settings whose value is not the same for every trained planner, each planner's value
+    (e.g. per-agent budgets of a preset); "" when they all trained alike. ``training``: run name -> budget."""
+    by_agent = {}
+    for name, run in training.items():
+        by_agent.setdefault(name.rsplit("-k", 1)[0], run["train_config"])
+    names = [key for key in next(iter(by_agent.values()), {}) if len({str(c[key]) for c in by_agent.values()}) > 1]
+    return "; ".join(f"{key} (" + ", ".join(f"{PLANNER_NAMES.get(agent, agent)} {config[key]}"
+                                            for agent, config in by_agent.items()) + ")" for key in names)
 
 
 def _budget_label(axis: str | None) -> str:
@@ -538,6 +550,9 @@ def _markdown(results: dict, spec: ReportSpec) -> str:
     for protocol, data in results["protocols"].items():
         settings = ", ".join(f"{key} {value}" for key, value in data["sampler"].items() if value is not None)
         lines += [f"- **{protocol}**: {PROTOCOL_NAMES.get(protocol, protocol)}: {settings}."]
+    differing = _differing_settings(results["training"])
+    if differing:
+        lines += ["- **training settings that differ between the planners**: " + differing + "."]
     lines += [f"- **{INDEPENDENT}**: " + ", ".join(PLANNER_NAMES.get(a, f"`{a}`") for a in spec.protocol_independent)
               + ": no unmasking sampler for a protocol to set" + (", AR decodes greedily" if "ar" in spec.planners else "")
               + "; each is evaluated once per K and that cell is shown under every protocol."]

@@ -2,6 +2,8 @@
 with their settings, reuse of what exists, and the page's table."""
 
 import json
+import shutil
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -42,6 +44,24 @@ def test_the_ablation_crosses_every_training_with_every_sampler(tmp_path, monkey
     stamp = evaluated.stat().st_mtime_ns
     assert build_ablation(spec, progress=False)["cells"] == results["cells"]
     assert evaluated.stat().st_mtime_ns == stamp  # reused, not re-evaluated
+
+    # Other weights in a run folder (same settings, same steps): its cells are evaluated again.
+    shutil.copy(tmp_path / "runs" / "tiny-aug" / "flexmdm-k3" / "checkpoint.pt",
+                tmp_path / "runs" / "tiny" / "flexmdm-k3" / "checkpoint.pt")
+    plain_cell = page / "eval" / "paper-data" / "suite" / "flexmdm-k3" / "results.json"
+    stamps = plain_cell.stat().st_mtime_ns, evaluated.stat().st_mtime_ns
+    build_ablation(spec, progress=False)
+    assert plain_cell.stat().st_mtime_ns != stamps[0] and evaluated.stat().st_mtime_ns == stamps[1]
+
+
+def test_the_variant_a_preset_trains_shares_the_reports_run_and_the_other_has_its_own_folder():
+    plain = AblationSpec(ks=(3,), preset="tiny")
+    assert (plain.run_dir("paper data", 3), plain.run_dir("augmented", 3)) == (
+        Path("runs/tiny/flexmdm-k3"), Path("runs/tiny-aug/flexmdm-k3"))
+    augmenting = AblationSpec(ks=(3,), preset="tiny", train_options={"reverse_paths": True, "redraw_subgoals": True})
+    assert (augmenting.run_dir("paper data", 3), augmenting.run_dir("augmented", 3)) == (
+        Path("runs/tiny-paper-data/flexmdm-k3"), Path("runs/tiny/flexmdm-k3"))
+    assert not augmenting.train_config("paper data").reverse_paths  # the variant's settings, not the preset's
 
 
 def test_the_ablation_command_checks_its_options():

@@ -1,12 +1,13 @@
 """Checkpoint files: a checksum verified on load, weights-only unpickling, one-line errors."""
 
+import hashlib
 import io
 import pickle
 
 import pytest
 import torch
 
-from agents.checkpoints import MAGIC, CheckpointError, read_checkpoint, save_checkpoint
+from agents.checkpoints import MAGIC, CheckpointError, checkpoint_digest, read_checkpoint, save_checkpoint
 
 STATE = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "step": 7, "agent": "flexmdm", "config": {"lr": 1e-3, "x": None}}
 
@@ -17,6 +18,19 @@ def test_a_saved_state_reads_back(tmp_path):
     assert state["step"] == 7 and state["config"] == {"lr": 1e-3, "x": None}
     assert torch.equal(state["model"]["w"], STATE["model"]["w"])
     assert not (tmp_path / "c.pt.tmp").exists()
+
+
+def test_the_digest_is_the_payloads_sha256_and_tells_weights_apart(tmp_path):
+    save_checkpoint(STATE, tmp_path / "a.pt")
+    save_checkpoint({**STATE, "model": {"w": STATE["model"]["w"] + 1}}, tmp_path / "b.pt")
+    payload = (tmp_path / "a.pt").read_bytes()[len(MAGIC) + 65:]
+    assert checkpoint_digest(tmp_path / "a.pt") == hashlib.sha256(payload).hexdigest()
+    assert checkpoint_digest(tmp_path / "a.pt") != checkpoint_digest(tmp_path / "b.pt")
+    (tmp_path / "c.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="no mazebench checkpoint header"):
+        checkpoint_digest(tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        checkpoint_digest(tmp_path / "missing.pt")
 
 
 def test_flipped_bytes_are_refused(tmp_path):

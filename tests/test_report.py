@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from mazebench.curves import at_equal_budget, curve_summary, read_curve
-from mazebench.report import ReportSpec, _shared_budget, build_report, verdict, wasserstein1
+from mazebench.report import ReportSpec, _differing_settings, _shared_budget, build_report, verdict, wasserstein1
 
 SMALL = {"maze_size": 15, "maze_seed": 7, "pairs": 60, "paths_per_pair": 3, "val_frac": 0.2}
 FAST = {"epochs": 0.3, "batch_size": 16, "d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32,
@@ -299,6 +299,17 @@ def test_the_final_cells_share_a_budget_only_when_every_run_stopped_on_the_same_
     assert _shared_budget([run("epochs", 3.0), run("epochs", 0.65)]) is None  # per-agent epochs (the cpu preset)
     assert _shared_budget([run("max_minutes", 12.0, 20.0), run("max_minutes", 3.0, 20.0)]) == "minutes"
     assert _shared_budget([run("max_minutes", 12.0, 20.0), run("epochs", 3.0, 20.0)]) is None
+
+
+def test_the_page_names_each_planners_value_of_the_settings_that_differ_between_planners():
+    def run(**settings):
+        return {"train_config": {"lr": 1e-3, "epochs": 4.0, "reverse_paths": False, **settings}}
+
+    training = {"mdm-k2": run(epochs=0.65), "mdm-k7": run(epochs=0.65), "flexmdm-k2": run(reverse_paths=True),
+                "flexmdm-k7": run(reverse_paths=True), "my_plugin:planner-k2": run()}
+    assert _differing_settings(training) == ("epochs (MDM 0.65, FlexMDM 4.0, my_plugin:planner 4.0); "
+                                             "reverse_paths (MDM False, FlexMDM True, my_plugin:planner False)")
+    assert _differing_settings({"mdm-k2": run(), "flexmdm-k2": run()}) == ""
 
 
 def test_trainings_in_parallel_processes_train_exactly_the_reports_settings(tmp_path, monkeypatch):
