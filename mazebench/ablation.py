@@ -47,7 +47,7 @@ SAMPLERS = {  # name -> (sampler settings, description)
 class AblationSpec:
     """What to run and where; every field has the page's default."""
 
-    ks: tuple[int, ...] = (2, 12)
+    ks: tuple[int, ...] = (2, 7, 12)
     preset: str = "cpu"
     steps: int = 64
     limit: int | None = None

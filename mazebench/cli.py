@@ -360,7 +360,7 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
 
 
 @cli.command()
-@click.option("--subgoals", default="2,12", callback=_int_list(2, "2,12"), help="The K of the page's columns.")
+@click.option("--subgoals", default="2,7,12", callback=_int_list(2, "2,7,12"), help="The K of the page's columns.")
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
 @click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of every cell.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per cell  [default: all]")
