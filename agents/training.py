@@ -116,7 +116,8 @@ PRESETS = {
 }
 # Settings of a preset that differ by agent.
 # The cpu preset's FlexMDM trains on augmented paths: at 4 epochs they lift K = 2 from 61.9 to 72.4 %
-# and leave K = 7 and 12 level (suite sampler, all 750 pairs, README); not measured for the others.
+# and leave K = 7 and 12 level (suite sampler, all 750 pairs); the AR's K = 2 measured no better with
+# them (20.7 against 27.3 %, 300 pairs). README, "Results on this machine".
 AGENT_SETTINGS = {"cpu": {"mdm": {"epochs": 0.65}, "ar": {"epochs": 1.75},
                           "flexmdm": {"reverse_paths": True, "redraw_subgoals": True}}}
 
