@@ -17,6 +17,7 @@ import torch
 
 MAGIC = b"MAZEBENCH-CHECKPOINT 1\n"
 DIGEST_LEN = 64  # hex sha256
+HEADER_LEN = len(MAGIC) + DIGEST_LEN + 1  # magic line, digest, newline
 
 
 class CheckpointError(ValueError):
@@ -40,16 +41,8 @@ def save_checkpoint(state: dict, path: str | Path) -> None:
 def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict:
     """The state saved at ``path``, its tensors on ``device``; CheckpointError if it is damaged or foreign."""
     path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except IsADirectoryError:
-        raise CheckpointError(f"checkpoint {path} is a folder, not a file") from None
-    except OSError as error:
-        raise CheckpointError(f"checkpoint {path} cannot be read: {error.strerror or error}") from None
-    header = len(MAGIC) + DIGEST_LEN + 1
-    if not blob.startswith(MAGIC) or len(blob) < header or blob[header - 1 : header] != b"\n":
-        raise _corrupt(path, "no mazebench checkpoint header")
-    digest, payload = blob[len(MAGIC) : header - 1].decode("ascii", "replace"), blob[header:]
+    blob = _read(path)
+    digest, payload = _header_digest(blob, path), blob[HEADER_LEN:]
     if hashlib.sha256(payload).hexdigest() != digest:
         raise _corrupt(path, "checksum mismatch")
     try:
@@ -65,14 +58,25 @@ def checkpoint_digest(path: str | Path) -> str:
     """The sha256 of the checkpoint's payload as written in its header (the file is not read further):
     it names the exact weights, e.g. to tell whether an evaluation was made from them."""
     path = Path(path)
+    return _header_digest(_read(path, HEADER_LEN), path)
+
+
+def _read(path: Path, size: int = -1) -> bytes:
+    """The first ``size`` bytes of ``path`` (all of it by default); CheckpointError if it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            header = handle.read(len(MAGIC) + DIGEST_LEN + 1)
+            return handle.read(size)
+    except IsADirectoryError:
+        raise CheckpointError(f"checkpoint {path} is a folder, not a file") from None
     except OSError as error:
         raise CheckpointError(f"checkpoint {path} cannot be read: {error.strerror or error}") from None
-    if not header.startswith(MAGIC) or header[-1:] != b"\n" or len(header) != len(MAGIC) + DIGEST_LEN + 1:
+
+
+def _header_digest(blob: bytes, path: Path) -> str:
+    """The payload digest written in the header at the start of ``blob``; CheckpointError if there is none."""
+    if not blob.startswith(MAGIC) or len(blob) < HEADER_LEN or blob[HEADER_LEN - 1 : HEADER_LEN] != b"\n":
         raise _corrupt(path, "no mazebench checkpoint header")
-    return header[len(MAGIC) : -1].decode("ascii", "replace")
+    return blob[len(MAGIC) : HEADER_LEN - 1].decode("ascii", "replace")
 
 
 def _corrupt(path: Path, why: str) -> CheckpointError:
