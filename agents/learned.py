@@ -15,23 +15,24 @@ from agents.training import load_checkpoint
 
 
 def evaluation_rule(sampling: dict | None = None) -> UnmaskRule:
-    """The sampler used to plan: ``UnmaskRule`` defaults but argmax (temperature 0) and feasible insertion
-    counts (with the binomial law, which they correct), with ``sampling`` overrides."""
+    """The sampler used to plan: ``UnmaskRule`` defaults but argmax (temperature 0), feasible insertion
+    counts (with the binomial law, which they correct) and the "leap" end game, with ``sampling`` overrides."""
     sampling = dict(sampling or {})
     binomial = sampling.get("count_law", UnmaskRule.count_law) == "binomial"
-    return UnmaskRule(**{"temperature": 0.0, "feasible_counts": binomial, **sampling})
+    return UnmaskRule(**{"temperature": 0.0, "feasible_counts": binomial, "end_game": "leap", **sampling})
 
 
-# The named evaluation protocols; both use the same number of steps for every planner, and masks left at
-# t = 1 are filled by argmax.
+# The named evaluation protocols; both use the same number of steps for every planner.
 PROTOCOLS: dict[str, UnmaskRule] = {
     # The paper (section 5.1): "vanilla inference for both MDM and FlexMDM". Each mask is revealed when
     # exactly one of its per-token Poisson clocks rings, which reveals token v with probability
     # proportional to f[v]: the token is drawn from f, i.e. temperature 1 (0 would be argmax, not the
-    # paper's). Insertions are Poisson tau-leaps, on a uniform time grid.
-    "paper": evaluation_rule({"mode": "vanilla", "count_law": "poisson", "time_grid": "uniform", "temperature": 1.0}),
+    # paper's). Insertions are Poisson tau-leaps, on a uniform time grid; the official code's end game
+    # (the last step, at t = 1 - tau, argmaxes every mask left and inserts nothing).
+    "paper": evaluation_rule({"mode": "vanilla", "count_law": "poisson", "time_grid": "uniform", "temperature": 1.0,
+                              "end_game": "argmax"}),
     # The suite's default: adaptive (most confident first), argmax, binomial count law with feasible
-    # insertion counts, balanced grid.
+    # insertion counts, balanced grid; the last interval is leaped and its new masks filled at t = 1.
     "suite": evaluation_rule(),
 }
 QUICK_EVAL_PROTOCOL, QUICK_EVAL_SEED = "paper", 0  # the periodic held-out check's sampler: its points compare
@@ -117,13 +118,14 @@ class LearnedPlanner(Planner):
 
 
 def quick_success(model, method, dataset, *, examples: int, steps: int) -> float:
-    """Held-out success rate for training logs: the first ``examples`` held-out pairs (one path each),
-    planned under the paper's protocol with a fixed seed, so that the points of a curve are comparable."""
+    """Held-out success rate for training logs: the queries of the first ``examples`` held-out pairs (drawn
+    as an evaluation draws them), planned under the paper's protocol with a fixed seed, so that the points
+    of a curve are comparable."""
     from mazebench.scoring import score_path
 
     was_training = model.training
     model.eval()
-    indices = dataset.val.first_per_pair()[:examples]
+    indices = dataset.val.queries()[:examples]
     batch = [dataset.val[int(i)] for i in indices]
     planner = LearnedPlanner(method, model, steps=steps, rule=protocol_rule(QUICK_EVAL_PROTOCOL))
     paths = planner.plan(dataset.maze, [ex.subgoals for ex in batch], seed=QUICK_EVAL_SEED)

@@ -22,6 +22,7 @@ UNMASK_MODES = ("vanilla", "adaptive")
 CONFIDENCES = ("top_prob", "margin")
 COUNT_LAWS = ("poisson", "binomial")
 TIME_GRIDS = ("uniform", "balanced")
+END_GAMES = ("argmax", "leap")
 
 
 class FlexPredictor(Protocol):
@@ -52,7 +53,12 @@ class UnmaskRule:
     ``feasible_counts`` (binomial law; FlexMDM on a grid): the pending insertions are corrected, by
     the fewest changes, so that every stretch between two consecutive known cells is headed for a
     number of cells a path can have there (see ``feasible_pending``); an inference option of ours,
-    not the paper's.
+    not the paper's. It needs the "leap" end game, which makes the last step's insertions.
+
+    ``end_game`` "argmax" is the official FlexMDM code's: the last step, at t = 1 - tau, sets every
+    remaining mask to its argmax token and inserts nothing, so the network is never called at a time
+    outside training. "leap" tau-leaps the last interval like the others and then fills the masks
+    still left with one more network call at t = 1 (the suite's sampler; kept for comparability).
     """
 
     mode: str = "adaptive"
@@ -62,8 +68,11 @@ class UnmaskRule:
     count_law: str = "binomial"  # or "poisson": the paper's tau-leaping
     time_grid: str = "balanced"  # or "uniform"
     feasible_counts: bool = False
+    end_game: str = "argmax"  # or "leap"
 
     def __post_init__(self):
+        if self.end_game not in END_GAMES:
+            raise ValueError(f"unknown end game {self.end_game!r}; choose from {END_GAMES}")
         if self.time_grid not in TIME_GRIDS:
             raise ValueError(f"unknown time grid {self.time_grid!r}; choose from {TIME_GRIDS}")
         if self.count_law not in COUNT_LAWS:
@@ -78,6 +87,8 @@ class UnmaskRule:
             raise ValueError(f"window must be a positive number of masks, got {self.window}")
         if self.feasible_counts and self.count_law != "binomial":
             raise ValueError("feasible_counts corrects the binomial law's pending insertions: use count_law 'binomial'")
+        if self.feasible_counts and self.end_game != "leap":
+            raise ValueError("feasible_counts needs the last step's insertions: use end_game 'leap'")
 
 
 @dataclass
@@ -86,7 +97,7 @@ class SamplerStats:
 
     network_calls: int = 0
     steps: int = 0
-    final_reveals: int = 0  # masks left to the final argmax at t = 1
+    final_reveals: int = 0  # masks left to the end game's argmax
     capped_insertions: int = 0  # (row, step) events whose insertions were dropped at the length cap
     extra: dict = field(default_factory=dict)
 
@@ -282,6 +293,11 @@ def flex_sample(
         t_batch = torch.full((tokens.shape[0],), t)
         logits, log_gaps = predict(tokens, fixed, lengths, t_batch, query)
         stats.network_calls += 1
+        if k == steps - 1 and rule.end_game == "argmax":
+            tokens = _argmax_fill(tokens, query, logits, stats)
+            if on_step is not None:
+                on_step(k, tokens, lengths)
+            return tokens, lengths, stats
         leap_a, prob_a = step_laws(insertion, t, s)
         tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), rule, generator)
         slots = torch.arange(tokens.shape[1] + 1)[None, :] <= lengths[:, None]
@@ -305,13 +321,19 @@ def flex_sample(
         if on_step is not None:
             on_step(k, tokens, lengths)
     query = tokens == mask_id
-    if query.any():
+    if query.any():  # the "leap" end game: one more call, at t = 1
         logits, _ = predict(tokens, fixed, lengths, torch.ones(tokens.shape[0]), query)
         stats.network_calls += 1
-        stats.final_reveals += int(query.sum())
-        tokens = tokens.clone()
-        tokens[query] = logits.argmax(-1)
+        tokens = _argmax_fill(tokens, query, logits, stats)
     return tokens, lengths, stats
+
+
+def _argmax_fill(tokens, query, logits, stats: SamplerStats) -> torch.Tensor:
+    """``tokens`` with every ``query`` position set to its argmax token (counted in ``stats.final_reveals``)."""
+    stats.final_reveals += int(query.sum())
+    tokens = tokens.clone()
+    tokens[query] = logits.argmax(-1)
+    return tokens
 
 
 def mdm_sample(
@@ -325,7 +347,8 @@ def mdm_sample(
     generator: torch.Generator | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, SamplerStats]:
-    """Reveal the masks of fixed-length rows ``tokens`` (B, L) over ``steps`` steps, then argmax the rest."""
+    """Reveal the masks of fixed-length rows ``tokens`` (B, L) over ``steps`` steps; the end game
+    (``rule.end_game``) sets the masks left by argmax."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     stats = SamplerStats(steps=steps)
@@ -337,14 +360,15 @@ def mdm_sample(
             break
         logits = predict(tokens, torch.full((tokens.shape[0],), t), query)
         stats.network_calls += 1
-        tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), rule, generator)
+        if k == steps - 1 and rule.end_game == "argmax":
+            tokens = _argmax_fill(tokens, query, logits, stats)
+        else:
+            tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), rule, generator)
         if on_step is not None:
             on_step(k, tokens)
     query = tokens == mask_id
-    if query.any():
+    if query.any():  # the "leap" end game: one more call, at t = 1
         logits = predict(tokens, torch.ones(tokens.shape[0]), query)
         stats.network_calls += 1
-        stats.final_reveals += int(query.sum())
-        tokens = tokens.clone()
-        tokens[query] = logits.argmax(-1)
+        tokens = _argmax_fill(tokens, query, logits, stats)
     return tokens, stats

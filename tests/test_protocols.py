@@ -65,8 +65,9 @@ def test_the_paper_protocol_runs_vanilla_poisson_on_a_uniform_grid(agent, tiny_d
     assert sampler_calls["modes"] == {"vanilla"} and sampler_calls["laws"] == {"poisson"}
     assert sampler_calls["grids"] == {"uniform"} and sampler_calls["binomial"] == 0
     if agent == "flexmdm":
-        assert sampler_calls["poisson"] == 4  # the insertions' tau-leap, one draw per step
+        assert sampler_calls["poisson"] == 3  # the insertions' tau-leap, one draw per step but the last
     assert planner.describe()["sampler"] == asdict(protocol_rule("paper"))
+    assert protocol_rule("paper").end_game == "argmax" and protocol_rule("suite").end_game == "leap"
 
 
 def test_the_suite_protocol_runs_adaptive_binomial_on_a_balanced_grid(tiny_dataset, sampler_calls):
@@ -90,7 +91,7 @@ def test_the_held_out_check_plans_fixed_pairs_under_the_paper_protocol(tiny_data
     model.train()
     rates = [quick_success(model, method, tiny_dataset, examples=3, steps=4) for _ in range(2)]
     assert rates[0] == rates[1] and model.training  # the same points; the model's mode is restored
-    first = tiny_dataset.val.first_per_pair()[:3]
+    first = tiny_dataset.val.queries()[:3]  # drawn as an evaluation draws them
     assert calls[0] == calls[1] == (asdict(protocol_rule("paper")), 4, QUICK_EVAL_SEED,
                                     [tiny_dataset.val[int(i)].subgoals.tolist() for i in first])
 

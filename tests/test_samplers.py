@@ -8,7 +8,7 @@ import torch
 
 import math
 
-from agents.samplers import UnmaskRule, flex_sample, insert_masks, reveal, time_grid
+from agents.samplers import UnmaskRule, flex_sample, insert_masks, mdm_sample, reveal, time_grid
 from agents.schedules import PolynomialSchedule
 from tests.toy_posterior import MASK, PAD, ToyPosterior
 
@@ -28,12 +28,13 @@ def toy():
     return ToyPosterior(support, num_classes=4)
 
 
-def total_variation(toy, mode, steps, samples, gap_scale=1.0, seed=1, count_law="poisson", time_grid="uniform"):
+def total_variation(toy, mode, steps, samples, gap_scale=1.0, seed=1, count_law="poisson", time_grid="uniform",
+                    end_game="argmax"):
     tokens = torch.tensor([[2, 3]] * samples)
     fixed = torch.ones(samples, 2, dtype=torch.bool)
     lengths = torch.full((samples,), 2)
     out, lengths, stats = flex_sample(
-        toy.flex_predictor(gap_scale), tokens, fixed, lengths, steps=steps, rule=UnmaskRule(mode=mode, count_law=count_law, time_grid=time_grid),
+        toy.flex_predictor(gap_scale), tokens, fixed, lengths, steps=steps, rule=UnmaskRule(mode=mode, count_law=count_law, time_grid=time_grid, end_game=end_game),
         insertion=LINEAR, unmasking=LINEAR, mask_id=MASK, pad_id=PAD, max_len=12,
         generator=torch.Generator().manual_seed(seed),
     )
@@ -52,14 +53,16 @@ def test_exact_posterior_reproduces_the_distribution(toy, mode, count_law):
     # steps was measured at about 0.015 (0.045 at 100 steps, 0.009 at 1000).
     tv, stats = total_variation(toy, mode, steps=300, samples=20_000, count_law=count_law)
     assert tv < 0.03
-    assert stats.network_calls in (300, 301)
+    assert stats.network_calls == 300  # the official end game: no call after the last step
 
 
 @pytest.mark.parametrize("mode", ["vanilla", "adaptive"])
 def test_binomial_law_is_closer_than_poisson_at_few_steps(toy, mode):
-    # Measured at 10 steps: vanilla 0.21 -> 0.11, adaptive 0.15 -> 0.11 (20k samples, noise ~0.01).
-    poisson, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="poisson")
-    binomial, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="binomial")
+    # Measured at 10 steps: vanilla 0.21 -> 0.11, adaptive 0.15 -> 0.11 (20k samples, noise ~0.01). The
+    # binomial law lands every pending event by t = 1, so it is compared under the "leap" end game (with
+    # the official one, which skips the last step's insertions: 0.27 -> 0.21 and 0.23 -> 0.21).
+    poisson, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="poisson", end_game="leap")
+    binomial, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="binomial", end_game="leap")
     assert binomial < poisson - 0.02
 
 
@@ -109,9 +112,11 @@ def test_flex_sample_reports_capped_insertions(toy):
 
 @pytest.mark.parametrize("mode", ["vanilla", "adaptive"])
 def test_balanced_time_grid_is_closer_than_uniform_at_few_steps(toy, mode):
-    # Measured at 10 steps with the binomial law: vanilla 0.110 -> 0.081, adaptive 0.112 -> 0.069.
-    uniform, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="binomial")
-    balanced, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="binomial", time_grid="balanced")
+    # Measured at 10 steps with the binomial law and the "leap" end game: vanilla 0.110 -> 0.081, adaptive
+    # 0.112 -> 0.069 (with the official end game 0.21 -> 0.12 and 0.21 -> 0.13).
+    uniform, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="binomial", end_game="leap")
+    balanced, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="binomial", time_grid="balanced",
+                                  end_game="leap")
     assert balanced < uniform - 0.015
 
 
@@ -193,10 +198,12 @@ def test_feasible_pending_is_the_smallest_correction_that_makes_every_stretch_fe
 
 def test_feasible_counts_need_the_binomial_law_and_a_distance():
     with pytest.raises(ValueError, match="binomial"):
-        UnmaskRule(feasible_counts=True, count_law="poisson")
+        UnmaskRule(feasible_counts=True, count_law="poisson", end_game="leap")
+    with pytest.raises(ValueError, match="end_game"):
+        UnmaskRule(feasible_counts=True, end_game="argmax")
     with pytest.raises(ValueError, match="min_between"):
         flex_sample(lambda *a: None, torch.tensor([[2, 3]]), torch.ones(1, 2, dtype=torch.bool), torch.tensor([2]),
-                    steps=2, rule=UnmaskRule(feasible_counts=True), insertion=LINEAR, unmasking=LINEAR,
+                    steps=2, rule=UnmaskRule(feasible_counts=True, end_game="leap"), insertion=LINEAR, unmasking=LINEAR,
                     mask_id=MASK, pad_id=PAD, max_len=12)
 
 
@@ -224,7 +231,7 @@ def test_with_feasible_counts_every_sample_has_a_length_its_end_points_allow():
         start = torch.tensor([[0, 5]] * 300)
         _, lengths, stats = flex_sample(
             predictor, start, torch.ones(300, 2, dtype=torch.bool), torch.full((300,), 2), steps=12,
-            rule=UnmaskRule(temperature=0.0, feasible_counts=feasible), insertion=LINEAR, unmasking=LINEAR,
+            rule=UnmaskRule(temperature=0.0, feasible_counts=feasible, end_game="leap"), insertion=LINEAR, unmasking=LINEAR,
             mask_id=MASK, pad_id=PAD, max_len=1000, generator=torch.Generator().manual_seed(0),
             min_between=lambda a, b: (a - b).abs() - 1,
         )
@@ -232,3 +239,121 @@ def test_with_feasible_counts_every_sample_has_a_length_its_end_points_allow():
         return ((lengths - 1 - 5) % 2 == 0) & (lengths - 1 >= 5)
 
     assert parity_ok(True).all() and parity_ok(False).float().mean() < 0.8
+
+
+def _flex_run(toy, steps, samples, rule, times=None, seed=0, max_len=12):
+    """flex_sample from the toy's exempt ends with the exact posterior; ``times`` collects every call's t."""
+    exact = toy.flex_predictor()
+
+    def predict(tokens, fixed, lengths, t, query):
+        if times is not None:
+            times.append(float(t[0]))
+        return exact(tokens, fixed, lengths, t, query)
+
+    return flex_sample(predict, torch.tensor([[2, 3]] * samples), torch.ones(samples, 2, dtype=torch.bool),
+                       torch.full((samples,), 2), steps=steps, rule=rule, insertion=LINEAR, unmasking=LINEAR,
+                       mask_id=MASK, pad_id=PAD, max_len=max_len, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("mode", ["vanilla", "adaptive"])
+def test_official_end_game_calls_the_network_only_at_the_grid_times_before_one(toy, mode):
+    # The official code's last step is at t = 1 - tau: it argmaxes every mask left and inserts nothing.
+    # The "leap" end game calls the network once more at t = 1, a time the model never trained at.
+    times = []
+    _, _, stats = _flex_run(toy, 8, 400, UnmaskRule(mode=mode, time_grid="uniform"), times)
+    assert times == [k / 8 for k in range(8)] and stats.network_calls == 8
+    leap_times = []
+    _flex_run(toy, 8, 400, UnmaskRule(mode=mode, time_grid="uniform", end_game="leap"), leap_times)
+    assert leap_times[-1] == 1.0 and len(leap_times) == 9
+
+
+def test_official_end_game_inserts_nothing_on_its_last_step_and_fills_by_the_exact_argmax(toy):
+    snapshots, calls = [], []
+    exact = toy.flex_predictor()
+
+    def predict(tokens, fixed, lengths, t, query):
+        logits, gaps = exact(tokens, fixed, lengths, t, query)
+        calls.append((tokens.clone(), lengths.clone(), query.clone(), logits))
+        return logits, gaps
+
+    out, lengths, stats = flex_sample(
+        predict, torch.tensor([[2, 3]] * 500), torch.ones(500, 2, dtype=torch.bool), torch.full((500,), 2), steps=6,
+        rule=UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"), insertion=LINEAR, unmasking=LINEAR,
+        mask_id=MASK, pad_id=PAD, max_len=12, generator=torch.Generator().manual_seed(3),
+        on_step=lambda k, tokens, lengths: snapshots.append(lengths.clone()))
+    before, before_lengths, query, logits = calls[-1]
+    assert torch.equal(lengths, before_lengths) and torch.equal(snapshots[-1], before_lengths)  # no insertion
+    assert (out != MASK).all() and stats.final_reveals == int(query.sum()) > 0
+    assert torch.equal(out[query], logits.argmax(-1)) and torch.equal(out[~query], before[~query])
+
+
+def test_official_end_game_keeps_every_sample_in_the_support_where_a_call_at_one_does_not():
+    # A toy whose strings hold only the token 1: the exact posterior at t < 1 never proposes 0. At t = 1
+    # no data string has a mask, so the posterior there is undefined (the toy answers uniform, argmax 0):
+    # what a network sees outside its trained range. Masks filled at t = 1 leave the support. (The length
+    # cap of 5 keeps tau-leaping from inserting more masks than any data string explains.)
+    support = {((2,) + (1,) * n + (3,), (True,) + (False,) * n + (True,)): p for n, p in ((1, 0.3), (2, 0.4), (3, 0.3))}
+    toy = ToyPosterior(support, num_classes=4)
+    strings = {x for x, _ in support}
+
+    def outside(end_game):
+        out, lengths, _ = _flex_run(toy, 6, 2000, UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform",
+                                                            end_game=end_game), seed=1, max_len=5)
+        rows = [tuple(row[:n]) for row, n in zip(out.tolist(), lengths.tolist())]
+        return sum(any(x == 0 for x in row) for row in rows) / len(rows)
+
+    assert outside("argmax") == 0.0
+    assert outside("leap") > 0.2
+
+
+@pytest.fixture(scope="module")
+def mask_toy():
+    """Padded strings of length 4 over {0, 1} with PAD = 2 ending them, correlated positions."""
+    from tests.toy_posterior import ToyMaskPosterior
+
+    support = {(0, 1, 1, 2): 0.3, (1, 0, 2, 2): 0.25, (1, 1, 1, 0): 0.2, (0, 0, 2, 2): 0.15, (1, 2, 2, 2): 0.1}
+    return ToyMaskPosterior(support, num_classes=3)
+
+
+def _mdm_tv(toy, rule, steps, samples, times=None, seed=0):
+    out, stats = mdm_sample(toy.mask_predictor(times), torch.full((samples, 4), MASK), steps=steps, rule=rule,
+                            unmasking=LINEAR, mask_id=MASK, generator=torch.Generator().manual_seed(seed))
+    counts = {}
+    for row in out.tolist():
+        counts[tuple(row)] = counts.get(tuple(row), 0) + 1
+    target = dict(zip(map(tuple, toy.strings.tolist()), toy.probs.tolist()))
+    keys = set(counts) | set(target)
+    return 0.5 * sum(abs(counts.get(x, 0) / samples - target.get(x, 0.0)) for x in keys), stats
+
+
+def test_mdm_official_end_game_reproduces_the_distribution(mask_toy):
+    tv, stats = _mdm_tv(mask_toy, UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"), 100, 4000)
+    assert tv < 0.04  # sampling noise ~0.01 over 5 strings; tau-leaping bias at 100 steps is small
+    assert stats.network_calls <= 100
+
+
+@pytest.mark.parametrize("mode", ["vanilla", "adaptive"])
+def test_mdm_official_end_game_never_calls_the_network_at_one(mask_toy, mode):
+    times, leap_times = [], []
+    _mdm_tv(mask_toy, UnmaskRule(mode=mode, count_law="poisson", time_grid="uniform"), 20, 300, times)
+    assert max(times) == pytest.approx(1 - 1 / 20) and len(times) <= 20
+    _mdm_tv(mask_toy, UnmaskRule(mode=mode, count_law="poisson", time_grid="uniform", end_game="leap"), 20, 300,
+            leap_times)
+    assert max(leap_times) == 1.0  # the Poisson law leaves masks after the last leap: filled at t = 1
+
+
+def test_mdm_official_end_game_fills_the_masks_left_by_the_exact_argmax(mask_toy):
+    calls = []
+    exact = mask_toy.mask_predictor()
+
+    def predict(tokens, t, query):
+        logits = exact(tokens, t, query)
+        calls.append((tokens.clone(), query.clone(), logits))
+        return logits
+
+    out, stats = mdm_sample(predict, torch.full((300, 4), MASK), steps=3,
+                            rule=UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"),
+                            unmasking=LINEAR, mask_id=MASK, generator=torch.Generator().manual_seed(0))
+    before, query, logits = calls[-1]
+    assert len(calls) == 3 and stats.final_reveals == int(query.sum()) > 0
+    assert torch.equal(out[query], logits.argmax(-1)) and torch.equal(out[~query], before[~query])

@@ -97,3 +97,31 @@ class ToyPosterior:
             return torch.log(probs[inverse][query]), torch.log(gaps[inverse] * gap_scale)
 
         return predict
+
+
+class ToyMaskPosterior:
+    """Exact unmasking posterior of a padded MDM for ``support`` = {fixed-length tokens: prob}: a mask's
+    clean token given the revealed ones (masked diffusion's posterior does not depend on t)."""
+
+    def __init__(self, support: dict[tuple[int, ...], float], num_classes: int):
+        self.strings = torch.tensor(list(support))
+        self.probs = torch.tensor(list(support.values()), dtype=torch.float64)
+        self.num_classes = num_classes
+
+    def posterior(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, L, C): for each row and position, the distribution of its clean token given the revealed ones."""
+        revealed = tokens != MASK
+        agree = ((self.strings[None] == tokens[:, None]) | ~revealed[:, None]).all(-1)  # (B, S)
+        weights = self.probs[None] * agree
+        onehot = torch.nn.functional.one_hot(self.strings, self.num_classes).double()  # (S, L, C)
+        return torch.einsum("bs,slc->blc", weights, onehot) / weights.sum(1)[:, None, None]
+
+    def mask_predictor(self, times: list | None = None):
+        """A predictor for ``mdm_sample``; ``times`` (if given) collects the time of every call."""
+
+        def predict(tokens, t, query):
+            if times is not None:
+                times.append(float(t[0]))
+            return torch.log(self.posterior(tokens)[query])
+
+        return predict
