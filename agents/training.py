@@ -108,6 +108,11 @@ PRESETS = {
     # sequences make its steps about 4x slower, the AR's prompt-plus-path ones about 1.7x). FlexMDM's
     # 4 epochs: 3 gave 48 % at K = 2, 4.7 gave 68 % (suite sampler, 300 pairs, README).
     "cpu": TrainConfig(epochs=4.0),
+    # The laptop track (mazebench report --preset mini): the maze task on a 15x15 maze (its data:
+    # mazebench.report.TRACK_DATA), where every planner can be trained towards a flat held-out curve
+    # on 2 CPU cores; every planner the same epochs, checks every minute.
+    "mini": TrainConfig(d_model=64, n_heads=4, n_layers=3, cond_dim=64, batch_size=64, epochs=12.0, warmup_epochs=0.5,
+                        eval_every_minutes=1.0, eval_examples=100),
     # For tests: seconds.
     "tiny": TrainConfig(
         d_model=64, n_heads=4, n_layers=2, cond_dim=64, batch_size=64, epochs=1.0, lr=2e-3,

@@ -18,7 +18,7 @@ import click
 
 from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
 from agents.training import AGENT_SETTINGS, PRESETS, TrainConfig
-from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
+from mazebench.datasets import QUERY_KINDS, default_data_dir, generate_dataset, load_dataset
 from mazebench.maze import load_maze
 
 PRESET_CHOICE = click.Choice(list(PRESETS))  # --preset of train, report and ablation
@@ -263,6 +263,9 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 @click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
               help="Run folder or checkpoint file of a learned agent  [default: runs/cpu/<agent>-k<K>]")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="Sampling steps of learned agents  [default: 64]")
+@click.option("--protocol", default="suite", type=click.Choice(["suite", "paper"]),
+              help="The sampler settings of learned agents to start from: the suite's default, or the paper's (vanilla, "
+                   "Poisson, uniform grid, temperature 1, the official end game); the options below override single settings.")
 @click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]),
               help="Unmasking rule of learned agents  [default: adaptive]")
 @click.option("--temperature", default=None, type=_Finite(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: 0]")
@@ -274,30 +277,40 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 @click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
               help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: balanced]")
 @click.option("--feasible-counts/--no-feasible-counts", default=None,
-              help="FlexMDM, binomial law: correct pending insertions so that each stretch between known cells gets a length a path can have (our option, not the paper's)  [default: on with the binomial law]")
+              help="FlexMDM, binomial law and leap end game: correct pending insertions so that each stretch between known cells gets a length a path can have (our option, not the paper's)  [default: on where it applies]")
+@click.option("--end-game", default=None, type=click.Choice(["argmax", "leap"]),
+              help="Last step: argmax every mask left at t = 1 - tau and insert nothing (the official code's), or leap the last interval and fill what is left with a call at t = 1  [default: the protocol's]")
 @click.option("--device", default=None, callback=_device, help="Torch device (learned agents).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
 @click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")
 @click.option("--num-pngs", default=8, type=click.IntRange(min=0), help="Examples in each of the success and failure galleries.")
+@click.option("--queries", default="drawn", type=click.Choice(list(QUERY_KINDS)),
+              help="Each held-out pair's query: one of its paths drawn at random (fixed seed), as training examples are, "
+                   "or its shortest path.")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Report folder  [default: reports/<agent>-k<K>]")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workers", default=1, type=click.IntRange(min=1), help="Processes planning batches (same results for any number).")
-def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, confidence, window, count_law, time_grid,
-             feasible_counts, device, limit, batch_size, num_pngs, out, quiet, workers) -> None:
-    """Plan and score the held-out examples (one per pair); write reports/<run>/ and print a table."""
+def evaluate(agent, subgoals, data, checkpoint, steps, protocol, sampler, temperature, confidence, window, count_law,
+             time_grid, feasible_counts, end_game, device, limit, batch_size, num_pngs, queries, out, quiet, workers) -> None:
+    """Plan and score the held-out queries (one per pair); write reports/<run>/ and print a table."""
+    from dataclasses import asdict
+
+    from agents.learned import protocol_rule
     from mazebench.evaluation import evaluate as run_evaluation
 
     dataset = load_dataset(data or default_data_dir(subgoals or 12))
     if subgoals is not None and subgoals != dataset.num_subgoals:
         raise ValueError(f"--subgoals {subgoals} does not match the dataset {dataset.path} (K={dataset.num_subgoals})")
     out = out or Path("reports") / f"{agent.replace(':', '.')}-k{dataset.num_subgoals}"  # a plug-in's path, no colon
-    sampling = {"mode": sampler, "temperature": temperature, "confidence": confidence, "window": window,
-                "count_law": count_law, "time_grid": time_grid, "feasible_counts": feasible_counts}
-    planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device,
-                         sampling={key: value for key, value in sampling.items() if value is not None})
+    chosen = {"mode": sampler, "temperature": temperature, "confidence": confidence, "window": window,
+              "count_law": count_law, "time_grid": time_grid, "feasible_counts": feasible_counts, "end_game": end_game}
+    sampling = {**asdict(protocol_rule(protocol)), **{key: value for key, value in chosen.items() if value is not None}}
+    if feasible_counts is None:  # on where they apply (the binomial law with the leap end game), as by default
+        sampling["feasible_counts"] = sampling["count_law"] == "binomial" and sampling["end_game"] == "leap"
+    planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device, sampling=sampling)
     summary = run_evaluation(planner, dataset, out_dir=out, limit=limit, batch_size=batch_size, num_pngs=num_pngs,
-                             progress=not quiet, workers=workers)
+                             progress=not quiet, workers=workers, queries=queries)
     click.echo(_table(agent, dataset.num_subgoals, summary))
     click.echo(f"report: {out}")
 
@@ -334,9 +347,11 @@ def _table(agent: str, k: int, summary: dict) -> str:
               help="Cap every training at this many minutes (runs/<preset>-<M>min, reports/<preset>-<M>min), e.g. Table 1 on one GPU in minutes  [default: the preset's]")
 @click.option("--check-every-minutes", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Training minutes between held-out checks, the points of the learning curves.")
+@click.option("--queries", default="drawn", type=click.Choice(list(QUERY_KINDS)),
+              help="Each held-out pair's query: one of its paths drawn at random (fixed seed), or its shortest path.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, sweep_limit, limit, out, jobs,
-           max_minutes, check_every_minutes, quiet) -> None:
+           max_minutes, check_every_minutes, queries, quiet) -> None:
     """Reproduce the paper's Table 1 under each protocol, with a leaderboard of every planner and learning curves:
     generate, train and evaluate what is missing, then write reports/<preset>/."""
     from agents.learned import PROTOCOLS
@@ -348,7 +363,7 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
         raise click.BadParameter(f"choose protocols among {', '.join(PROTOCOLS)}, got {protocols!r}", param_hint="--protocols")
     spec = ReportSpec(ks=tuple(subgoals), agents=agents, preset=preset, steps=steps, protocols=chosen, epochs=epochs,
                       sweep_steps=sweep, sweep_limit=sweep_limit, limit=limit, out=out, jobs=jobs,
-                      max_minutes=max_minutes, check_every_minutes=check_every_minutes)
+                      max_minutes=max_minutes, check_every_minutes=check_every_minutes, queries=queries)
     results = build_report(spec, progress=not quiet)
     for protocol, data in results["protocols"].items():
         click.echo(f"{protocol} protocol:")
@@ -377,6 +392,29 @@ def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
     for name, cell in results["cells"].items():
         click.echo(f"  {name:<44} {cell['success_rate']:7.1%}  (n = {cell['n']})")
     click.echo(f"ablation: {spec.folder / 'README.md'}")
+
+
+@cli.command()
+@click.option("--subgoals", default="2,12", callback=_int_list(2, "2,12"), help="The K of the page.")
+@click.option("--agents", default="flexmdm", callback=_agent_names, help="Trained planners whose sampler the rows change: flexmdm, mdm.")
+@click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of the runs (the report's own).")
+@click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of every row.")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per row  [default: all]")
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Page folder  [default: reports/<preset>/factors]")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def factors(subgoals, agents, preset, steps, limit, out, quiet) -> None:
+    """From the paper's protocol, one sampler setting at a time changed to the suite's, on the report's trained
+    models: train and evaluate what is missing, then write reports/<preset>/factors/."""
+    from mazebench.factors import FactorsSpec, build_factors
+
+    if any(agent not in ("flexmdm", "mdm") for agent in agents):
+        raise click.BadParameter(f"the rows change an unmasking sampler: choose among flexmdm, mdm, got {','.join(agents)}",
+                                 param_hint="--agents")
+    spec = FactorsSpec(ks=tuple(subgoals), agents=agents, preset=preset, steps=steps, limit=limit, out=out)
+    results = build_factors(spec, progress=not quiet)
+    for name, cell in results["cells"].items():
+        click.echo(f"  {name:<64} {cell['success_rate']:7.1%}  (n = {cell['n']})")
+    click.echo(f"factors: {spec.folder / 'README.md'}")
 
 
 @cli.command()

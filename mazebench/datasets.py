@@ -51,6 +51,8 @@ from mazebench.parallel import ordered_map
 FORMAT_VERSION = 1
 GENERATOR_VERSION = "waypoint-detours-2"  # 2: one random stream per pair
 SPLITS = ("train", "val")
+QUERY_KINDS = ("drawn", "shortest")  # a held-out pair's query: one of its paths at random, or its shortest
+QUERY_SEED = 0  # the draw of the "drawn" queries: the same for every planner, so paired tests stay paired
 ARRAY_DTYPES = {"cells": np.int16, "offsets": np.int64, "subgoal_index": np.int32, "pair_id": np.int32}
 
 
@@ -96,6 +98,29 @@ class Split:
     def first_per_pair(self) -> np.ndarray:
         """Indices of the first example of each pair, in increasing order."""
         return np.sort(np.unique(self.pair_id, return_index=True)[1])
+
+    def queries(self, kind: str = "drawn", seed: int = QUERY_SEED) -> np.ndarray:
+        """One example index per pair, the pairs in the order they first appear. "shortest": each pair's
+        first example (the generator writes the BFS shortest path first); "drawn": one of the pair's
+        examples uniformly at random, as training draws them, fixed by ``seed``."""
+        if kind not in QUERY_KINDS:
+            raise ValueError(f"unknown query kind {kind!r}; choose from {', '.join(QUERY_KINDS)}")
+        first = self.first_per_pair()
+        if kind == "shortest":
+            return first
+        grouped = np.argsort(self.pair_id, kind="stable")  # each pair's examples together, in file order
+        ids = self.pair_id[grouped]
+        start = np.searchsorted(ids, self.pair_id[first], side="left")
+        count = np.searchsorted(ids, self.pair_id[first], side="right") - start
+        draw = np.random.default_rng(seed).random(len(first))
+        return grouped[start + (draw * count).astype(np.int64)]
+
+    def pair_lengths(self) -> dict[int, list[int]]:
+        """Every pair's path lengths (cells), its examples in file order."""
+        lengths: dict[int, list[int]] = {}
+        for pair, length in zip(self.pair_id.tolist(), self.lengths.tolist()):
+            lengths.setdefault(pair, []).append(length)
+        return lengths
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"cells": self.cells, "offsets": self.offsets, "subgoal_index": self.subgoal_index, "pair_id": self.pair_id}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -15,17 +14,21 @@ import click
 import numpy as np
 
 from agents.base import Planner, error_line
-from mazebench.datasets import Dataset, recover_folder, replacing_folder
+from mazebench.datasets import QUERY_SEED, Dataset, recover_folder, replacing_folder
 from mazebench.maze import save_maze
 from mazebench.parallel import ordered_map
 from mazebench.scoring import PathScore, score_path
+from mazebench.statistics import wasserstein1, wilson_interval
 
 PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
 
 
 def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: int | None = None,
-             batch_size: int = 256, num_pngs: int = 8, progress: bool = True, workers: int = 1) -> dict:
-    """Plan and score one held-out example per pair (the first ``limit``); write the report; return the summary.
+             batch_size: int = 256, num_pngs: int = 8, progress: bool = True, workers: int = 1,
+             queries: str = "drawn", query_seed: int = QUERY_SEED) -> dict:
+    """Plan and score one held-out example per pair (the first ``limit`` pairs); write the report; return
+    the summary. ``queries``: which example of a pair is its query (``Split.queries``: "drawn" at random
+    with ``query_seed``, as training examples are; or "shortest").
 
     ``out_dir`` receives ``results.json`` (the summary), ``samples.jsonl`` (one line per example),
     ``maze.txt``, galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each and,
@@ -41,8 +44,9 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    indices = dataset.val.first_per_pair()[:limit]
+    indices = dataset.val.queries(queries, query_seed)[:limit]
     examples = [dataset.val[int(i)] for i in indices]
+    pair_lengths = dataset.val.pair_lengths()
     out = Path(out_dir)
     recover_folder(out)
     if out.exists() and not (out.is_dir() and _is_report_or_empty(out)):
@@ -73,10 +77,12 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
 
         samples = [
             {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": _jsonable(path),
-             "reference_length": len(example.path), **asdict(score)}
+             "reference_length": len(example.path), "pair_lengths": pair_lengths[example.pair_id], **asdict(score)}
             for i, example, path, score in zip(indices, examples, paths, scores)
         ]
-        summary = _summarize(scores, examples, planner, dataset, limit, batch_size)
+        summary = _summarize(scores, samples, planner, dataset)
+        summary["evaluation"] = {"split": "val", "one_per_pair": True, "queries": queries, "query_seed": query_seed,
+                                 "limit": limit, "batch_size": batch_size}
         summary.update(plan_seconds=round(plan_seconds, 3), wall_seconds=round(time.perf_counter() - started, 3),
                        paths_per_second=round(len(examples) / plan_seconds, 2) if plan_seconds > 0 else None)
         with open(folder / "samples.jsonl", "w") as handle:
@@ -124,18 +130,7 @@ def _count_mismatch(planned: Any, wanted: int) -> str | None:
     return None if count == wanted else f"planner returned {count} paths for {wanted} subgoal sequences"
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion (95 % for z = 1.96); (0, 1) when n = 0."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _summarize(scores: list, examples: list, planner: Planner, dataset: Dataset, limit: int | None,
-               batch_size: int) -> dict:
+def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dataset) -> dict:
     n = len(scores)
     successes = sum(score.success for score in scores)
     low, high = wilson_interval(successes, n)
@@ -146,13 +141,27 @@ def _summarize(scores: list, examples: list, planner: Planner, dataset: Dataset,
         "valid_rate": sum(score.valid for score in scores) / n if n else None,
         "in_order_rate": sum(score.in_order for score in scores) / n if n else None,
         "mean_length": float(np.mean([score.length for score in scores])) if n else None,
-        "mean_reference_length": float(np.mean([len(example.path) for example in examples])) if n else None,
+        "mean_reference_length": float(np.mean([s["reference_length"] for s in samples])) if n else None,
+        **length_fidelity(samples),
         "failure_kinds": dict(Counter(score.failure_kind for score in scores if not score.success)),
         "planner": planner.describe(),
         "dataset": {"path": str(dataset.path), "dataset_id": dataset.meta["dataset_id"],
                     "num_subgoals": dataset.num_subgoals, "meta": dataset.meta},
-        "evaluation": {"split": "val", "one_per_pair": True, "limit": limit, "batch_size": batch_size},
     }
+
+
+def length_fidelity(samples: list[dict]) -> dict:
+    """Generated path lengths (the verdicts' lengths) against the queries' reference lengths, and against the
+    queried pairs' own path distributions (every held-out path of a pair, each pair weighing one query):
+    the mean pair length and the two 1-Wasserstein distances in cells (None without samples)."""
+    if not samples:
+        return {"mean_pair_length": None, "length_w1_reference": None, "length_w1_pair_paths": None}
+    generated = [s["length"] for s in samples]
+    pair_paths = [length for s in samples for length in s["pair_lengths"]]
+    weights = [1.0 / len(s["pair_lengths"]) for s in samples for _ in s["pair_lengths"]]
+    return {"mean_pair_length": float(np.average(pair_paths, weights=weights)),
+            "length_w1_reference": wasserstein1(generated, [s["reference_length"] for s in samples]),
+            "length_w1_pair_paths": wasserstein1(generated, pair_paths, weights)}
 
 
 def _jsonable(path: Any) -> Any:

@@ -27,9 +27,11 @@ from agents import check_agent_name, default_run_dir, make_agent
 from agents.checkpoints import checkpoint_digest
 from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
 from agents.training import CHECKPOINT, METHODS, preset_config, saved_settings, train
+from mazebench.claims import claims_markdown, evaluate_claims
 from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
-from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
+from mazebench.datasets import QUERY_KINDS, QUERY_SEED, default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
+from mazebench.evaluation import length_fidelity as evaluation_length_fidelity
 
 PAPER_TABLE1 = {"mdm": {2: 0.684, 7: 0.293, 12: 0.242}, "flexmdm": {2: 0.923, 7: 0.904, 12: 0.900}}
 PLANNER_NAMES = {"flexmdm": "FlexMDM", "mdm": "MDM", "bfs": "BFS oracle", "ar": "AR"}
@@ -37,6 +39,11 @@ INDEPENDENT = "protocol-independent"
 UNMASKING_AGENTS = ("mdm", "flexmdm")  # the planners whose sampler the protocols set; the others are evaluated once per K
 PROTOCOL_NAMES = {"paper": "the paper's protocol (vanilla inference for both planners, section 5.1)",
                   "suite": "the suite's protocol (its default sampler)"}
+# The data of a track whose preset is not the 41x41 task's (generate_dataset options): the laptop track's maze
+# is 15x15, with 30 % of its pairs held out so that every cell has 300 queries.
+TRACK_DATA = {"mini": {"maze_size": 15, "pairs": 1000, "val_frac": 0.3}}
+QUERY_TEXT = {"drawn": f"one of the pair's paths drawn at random with seed {QUERY_SEED}, as training examples are",
+              "shortest": "the pair's shortest path"}
 BUDGET_AXES = ("epoch", "minutes")
 STOPS = {"epochs": "epoch", "max_minutes": "minutes"}  # a run's stopped_by -> the budget it exhausted
 
@@ -50,6 +57,7 @@ class ReportSpec:
     preset: str = "cpu"
     steps: int = 64  # sampling steps of every table cell, the same for every planner and protocol
     protocols: tuple[str, ...] = ("paper", "suite")  # names in agents.learned.PROTOCOLS
+    queries: str = "drawn"  # each held-out pair's query: mazebench.datasets.QUERY_KINDS
     sweep_steps: tuple[int, ...] = (16, 32, 64, 128, 256)
     sweep_limit: int = 300
     limit: int | None = None
@@ -57,13 +65,15 @@ class ReportSpec:
     epochs: float | None = None  # train every model to this many epochs, without the preset's time cap
     max_minutes: float | None = None  # cap every training at this many minutes (after ``epochs``)
     check_every_minutes: float | None = 2.0  # held-out checks during training (the curves' points); None: the preset's
-    dataset_options: dict = field(default_factory=dict)  # passed to generate_dataset (maze_size, pairs ...)
+    dataset_options: dict | None = None  # passed to generate_dataset (maze_size, pairs ...); None: the preset's track
     train_options: dict = field(default_factory=dict)  # overrides of the preset's training settings
     data_root: Path = Path("data")
     out: Path | None = None
     jobs: int = 1  # trainings run at once, each in its own `mazebench train` process (e.g. six sharing one GPU)
 
     def __post_init__(self):
+        if self.dataset_options is None:
+            self.dataset_options = dict(TRACK_DATA.get(self.preset, {}))
         if not self.protocols:
             raise ValueError("a report needs at least one evaluation protocol")
         for protocol in self.protocols:
@@ -76,6 +86,8 @@ class ReportSpec:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
+        if self.queries not in QUERY_KINDS:
+            raise ValueError(f"unknown query kind {self.queries!r}; choose from {', '.join(QUERY_KINDS)}")
 
     @property
     def run_name(self) -> str:
@@ -141,7 +153,8 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     def run_eval(agent, k, folder, steps, limit, sampling, num_pngs=spec.num_pngs):
         trained = agent in configs  # plug-ins and BFS are built without a checkpoint
         return cached_evaluation(agent, datasets[k], folder, run=spec.run_dir(agent, k) if trained else None,
-                                 steps=steps, limit=limit, sampling=sampling, num_pngs=num_pngs, progress=progress)
+                                 steps=steps, limit=limit, sampling=sampling, num_pngs=num_pngs, progress=progress,
+                                 queries=spec.queries)
 
     def table_cell(agent, k, protocol=None):
         """One table cell under ``protocol``'s sampler, or (no protocol) a protocol-independent planner's:
@@ -169,6 +182,13 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
             "sweep": {agent: {str(steps): summary_cell(summary) for steps, summary in by_steps.items()}
                       for agent, by_steps in sweeps[protocol].items()},
         }
+    claims = {}
+    if {"mdm", "flexmdm"} <= set(spec.samplers) and len(spec.ks) > 1:
+        claims = {protocol: evaluate_claims(lambda agent, k: out / _eval_path(agent, k, protocol) / "samples.jsonl", spec.ks)
+                  for protocol in spec.protocols}
+    task = {"track": _task_scale(datasets)}
+    if spec.preset in TRACK_DATA:  # a track on another maze: its scale beside the 41x41 task's
+        task["paper_task"] = _task_scale({k: prepared_dataset(k, {}, spec.data_root, progress=progress) for k in spec.ks})
     curves = {(agent, k): read_curve(spec.run_dir(agent, k) / "metrics.jsonl") for agent in spec.trained for k in spec.ks}
     colors = _colors(spec.planners)
     if spec.samplers:
@@ -193,11 +213,26 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
         "equal_budget": {k: {axis: at_equal_budget({agent: curves[agent, k] for agent in spec.trained}, axis)
                              for axis in BUDGET_AXES} for k in spec.ks} if len(spec.trained) > 1 else {},
         "quick_eval": quick,
+        "claims": claims,
+        "task": task,
     }
     results = json.loads(json.dumps(results))  # as stored: string keys, lists
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "README.md").write_text(_markdown(results, spec))
     return results
+
+
+def _task_scale(datasets: dict) -> dict:
+    """Per K: the maze, the mean path length of the training data and of the held-out queries, and the subgoal
+    density (subgoals per path cell of the training data)."""
+    scale = {}
+    for k, dataset in datasets.items():
+        counts = dataset.meta["counts"]
+        queries = dataset.val.lengths[dataset.val.queries()]
+        scale[k] = {"maze": f"{dataset.maze.shape[0]}x{dataset.maze.shape[1]}", "open_cells": counts["open_cells"],
+                    "train_paths": counts["train_examples"], "mean_path_length": float(dataset.train.lengths.mean()),
+                    "mean_query_length": float(queries.mean()), "subgoal_density": k / float(dataset.train.lengths.mean())}
+    return scale
 
 
 def prepared_dataset(k: int, options: dict, data_root: Path, *, progress: bool = True):
@@ -215,12 +250,12 @@ def train_with_checks(dataset, agent: str, cfg, run: Path, *, progress: bool = T
 
 
 def cached_evaluation(agent: str, dataset, folder: Path, *, run: Path | None, steps: int, limit: int | None,
-                      sampling: dict, num_pngs: int, progress: bool = True) -> dict:
+                      sampling: dict, num_pngs: int, progress: bool = True, queries: str = "drawn") -> dict:
     """The summary of evaluating ``agent`` (trained in ``run``, or None: built without a checkpoint) into
-    ``folder``; an evaluation already there with the same request (dataset, the run's exact weights by
-    their checkpoint digest, sampler, limit) is reused, any other is replaced."""
+    ``folder``; an evaluation already there with the same request (dataset, queries, the run's exact weights
+    by their checkpoint digest, sampler, limit) is reused, any other is replaced."""
     request = {"agent": agent, "dataset_id": dataset.meta["dataset_id"], "steps": steps, "limit": limit,
-               "sampling": sampling, "num_pngs": num_pngs,
+               "sampling": sampling, "num_pngs": num_pngs, "queries": queries, "query_seed": QUERY_SEED,
                "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT)}
     cached = folder / "request.json"
     if cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
@@ -228,7 +263,8 @@ def cached_evaluation(agent: str, dataset, folder: Path, *, run: Path | None, st
     if folder.exists():
         shutil.rmtree(folder)
     planner = make_agent(agent, dataset=dataset, checkpoint=run, steps=steps, sampling=sampling)
-    summary = evaluate(planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress)
+    summary = evaluate(planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress,
+                       queries=queries)
     cached.write_text(json.dumps(request) + "\n")
     return summary
 
@@ -275,22 +311,15 @@ def _setting_flags(cfg) -> list[str]:
 
 
 def length_fidelity(samples_file: Path) -> dict:
-    """Generated against reference path lengths of the same examples: means and the 1-Wasserstein distance."""
+    """An evaluation's generated and reference path lengths (for the figure), their means, and the length
+    W1 against the references and against the queried pairs' path distributions (``evaluation.length_fidelity``)."""
     rows = [json.loads(line) for line in samples_file.read_text().splitlines()]
-    generated = np.array([len(row["path"]) if isinstance(row["path"], list) else 0 for row in rows], dtype=float)
+    generated = np.array([row["length"] for row in rows], dtype=float)
     reference = np.array([row["reference_length"] for row in rows], dtype=float)
+    fidelity = evaluation_length_fidelity(rows)
     return {"generated": generated.tolist(), "reference": reference.tolist(),
             "mean_generated": float(generated.mean()), "mean_reference": float(reference.mean()),
-            "wasserstein1": wasserstein1(generated, reference)}
-
-
-def wasserstein1(a, b) -> float:
-    """1-Wasserstein distance between two empirical distributions on the line (area between the CDFs)."""
-    a, b = np.sort(np.asarray(a, dtype=float)), np.sort(np.asarray(b, dtype=float))
-    grid = np.sort(np.concatenate([a, b]))
-    cdf_a = np.searchsorted(a, grid[:-1], side="right") / len(a)
-    cdf_b = np.searchsorted(b, grid[:-1], side="right") / len(b)
-    return float(np.sum(np.abs(cdf_a - cdf_b) * np.diff(grid)))
+            "wasserstein1": fidelity["length_w1_reference"], "wasserstein1_pair_paths": fidelity["length_w1_pair_paths"]}
 
 
 def run_finished(run: Path, dataset, cfg) -> bool:
@@ -320,6 +349,7 @@ def summary_cell(summary: dict, fidelity: dict | None = None) -> dict:
         cell["sampler"] = {**planner["sampler"], "steps": planner.get("steps")}
     if fidelity is not None:
         cell["length_wasserstein1"] = fidelity["wasserstein1"]
+        cell["length_w1_pair_paths"] = fidelity["wasserstein1_pair_paths"]
     return cell
 
 
@@ -540,8 +570,8 @@ def _check_text(view: dict, agent: str, axis: str) -> str:
 def _markdown(results: dict, spec: ReportSpec) -> str:
     shared = results["shared_budget"]
     lines = [f"# mazebench results: `{spec.run_name}`", "",
-             f"Held-out success (one example per held-out pair, 95 % Wilson interval), {spec.steps} sampling steps for "
-             f"every planner. Training: `{spec.preset}` preset, "
+             f"Held-out success (one query per held-out pair: {QUERY_TEXT[spec.queries]}; 95 % Wilson interval), "
+             f"{spec.steps} sampling steps for every planner. Training: `{spec.preset}` preset, "
              + (f"every model trained to {spec.epochs:g} epochs" if spec.epochs is not None else
                 "every model trained to the preset's budget")
              + ("" if spec.max_minutes is None else f", at most {spec.max_minutes:g} minutes")
@@ -559,8 +589,11 @@ def _markdown(results: dict, spec: ReportSpec) -> str:
     for protocol, data in results["protocols"].items():
         lines += ["", f"## Table 1 under {PROTOCOL_NAMES.get(protocol, protocol)}", "", *_table1(results, data["cells"], spec,
                                                                                                     paper=protocol == "paper")]
+    lines += _task_section(results)
     lines += _leaderboard_section(results)
     lines += _against_the_paper(results, spec)
+    for protocol, claims in results["claims"].items():
+        lines += ["", f"## The paper's claims under {PROTOCOL_NAMES.get(protocol, protocol)}", "", *claims_markdown(claims)]
     lines += _equal_budget_section(results, spec)
     lines += _curves_section(results, spec)
     for protocol, data in results["protocols"].items():
@@ -618,6 +651,20 @@ def _table1(results: dict, cells: dict, spec: ReportSpec, *, paper: bool) -> lis
                 f"{PAPER_TABLE1[agent][k]:.1%}" if k in PAPER_TABLE1[agent] else "-" for k in spec.ks) + " |")
     oracle = results["oracle"]
     lines.append("| BFS oracle | " + " | ".join(f"{oracle[f'bfs-k{k}']['success_rate']:.0%}" for k in spec.ks) + " |")
+    return lines
+
+
+def _task_section(results: dict) -> list[str]:
+    """The task's scale per K (and the 41x41 task's beside it, for another track), so that K keeps its meaning."""
+    tasks = {"this task": results["task"]["track"], "the paper's 41x41 task": results["task"].get("paper_task")}
+    lines = ["", "## The task's scale", "",
+             "Subgoal density: K over the mean path length of the training data (subgoals per path cell).", "",
+             "| task | K | maze | open cells | training paths | mean path length | mean query length | subgoal density |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, scale in tasks.items():
+        for k, row in (scale or {}).items():
+            lines.append(f"| {name} | {k} | {row['maze']} | {row['open_cells']} | {row['train_paths']:,} | "
+                         f"{row['mean_path_length']:.1f} | {row['mean_query_length']:.1f} | {row['subgoal_density']:.2f} |")
     return lines
 
 
@@ -744,6 +791,7 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
              f"mazebench report --subgoals {ks} --agents {agents} --preset {spec.preset} --steps {spec.steps} "
              f"--protocols {','.join(spec.protocols)}{epochs}"
              + ("" if spec.limit is None else f" --limit {spec.limit}")
+             + ("" if spec.queries == "drawn" else f" --queries {spec.queries}")
              + f" --sweep-steps {','.join(map(str, spec.sweep_steps))} --sweep-limit {spec.sweep_limit}"
              + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
              "# or cell by cell:"]
@@ -753,6 +801,8 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
             lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}{epochs}{checks} "
                          f"--out runs/{spec.run_name}/{agent}-kK")
             evaluate += f" --checkpoint runs/{spec.run_name}/{agent}-kK"
+        if spec.queries != "drawn":
+            evaluate += f" --queries {spec.queries}"
         if agent in spec.samplers:
             lines += [f"{evaluate} --steps {spec.steps} {_evaluate_flags(data['sampler'])} "
                       f"--out reports/{agent}-kK-{protocol}" for protocol, data in results["protocols"].items()]

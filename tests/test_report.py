@@ -1,5 +1,5 @@
 """The report writer on the tiny preset: both protocols, the leaderboard of every planner, learning curves,
-equal-budget views, reuse of what exists; the learning-curve reader and the W1 distance."""
+equal-budget views, reuse of what exists; the learning-curve reader."""
 
 import json
 import shlex
@@ -10,17 +10,11 @@ import textwrap
 import pytest
 
 from mazebench.curves import at_equal_budget, curve_summary, read_curve
-from mazebench.report import ReportSpec, _differing_settings, _shared_budget, build_report, verdict, wasserstein1
+from mazebench.report import ReportSpec, _differing_settings, _shared_budget, build_report, verdict
 
 SMALL = {"maze_size": 15, "maze_seed": 7, "pairs": 60, "paths_per_pair": 3, "val_frac": 0.2}
 FAST = {"epochs": 0.3, "batch_size": 16, "d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32,
         "eval_every_minutes": 1e-6, "eval_examples": 4, "eval_steps": 4}  # a held-out check after every step
-
-
-def test_wasserstein1_by_hand():
-    assert wasserstein1([0, 1], [1, 2]) == pytest.approx(1.0)  # a shift by one
-    assert wasserstein1([3, 3, 3], [3]) == 0.0
-    assert wasserstein1([0, 0, 0, 4], [0, 0, 0, 0]) == pytest.approx(1.0)  # a quarter of the mass moves 4
 
 
 def _cells(rates: dict) -> dict:
@@ -139,6 +133,12 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert "## Equal epochs and equal minutes" in readme and "![learning curves K = 3](learning_curves_k3.png)" in readme
     assert "at equal minutes (held-out checks during training)" in readme and "in the final cells (equal epochs)" in readme
     assert "| flexmdm | 3 | 5 |" in readme and "FlexMDM at or above 90 % at every K" in readme
+    assert "one of the pair's paths drawn at random" in readme  # the queries the page used
+    lead = results["claims"]["paper"]["flexmdm_beats_mdm"]["by_k"]["3"]
+    assert lead["n"] == 5 and lead["only_first"] + lead["only_second"] <= 5 and 0 <= lead["p_value"] <= 1
+    assert "## The paper's claims under the paper's protocol" in readme and "(a) FlexMDM beats MDM at every K" in readme
+    assert "## The task's scale" in readme and results["task"]["track"]["3"]["maze"] == "15x15"
+    assert "paper_task" not in results["task"]  # the tiny preset is no named track
     assert json.loads((folder / "results.json").read_text()) == results
 
     run_summary = tmp_path / "runs" / "tiny" / "flexmdm-k3" / "summary.json"
@@ -279,6 +279,17 @@ def test_the_report_command_takes_any_planner_and_refuses_unknown_ones(tmp_path,
     assert list(tmp_path.iterdir()) == [] and len(asked) == 1  # refused before any work
 
 
+def test_the_mini_track_brings_its_own_data_and_every_planner_trains_the_same_epochs():
+    from agents.training import preset_config
+    from mazebench.report import TRACK_DATA
+
+    spec = ReportSpec(preset="mini")
+    assert spec.dataset_options == TRACK_DATA["mini"] and spec.dataset_options["maze_size"] == 15
+    assert ReportSpec(preset="cpu").dataset_options == {}
+    assert len({spec.train_config(agent).epochs for agent in ("mdm", "flexmdm", "ar")}) == 1
+    assert preset_config("mini", "flexmdm").eval_every_minutes <= 1  # enough checks to tell a flat curve
+
+
 def test_the_report_command_refuses_unknown_protocols_and_budgets():
     from click.testing import CliRunner
 
@@ -344,5 +355,6 @@ def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
     sampler = asdict(protocol_rule(protocol))
     params = evaluate.make_context("evaluate", ["--agent", "flexmdm", *shlex.split(_evaluate_flags(sampler))]).params
     chosen = {("mode" if name == "sampler" else name): value for name, value in params.items() if name in
-              {"sampler", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts"}}
+              {"sampler", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts",
+                                                                    "end_game"}}
     assert chosen == sampler
