@@ -56,6 +56,7 @@ class TrainConfig:
     epochs: float = 10.0
     max_minutes: float | None = None
     t_max: float = 0.999  # times are drawn on [0, t_max): the 1/(1-t) weights stay <= 1000
+    time_group: int = 32  # batches sharing one stratified draw of t, sorted by length together; 1: within each batch (official code)
     grad_clip: float = 1.0
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 matrix units (fp32 otherwise)
     seed: int = 0
@@ -72,7 +73,7 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if not 0 < self.t_max < 1:
             raise ValueError(f"t_max must lie in (0, 1), got {self.t_max}")
-        for name in ("batch_size", "n_layers", "n_heads", "d_model", "cond_dim", "log_every", "eval_steps"):
+        for name in ("batch_size", "n_layers", "n_heads", "d_model", "cond_dim", "log_every", "eval_steps", "time_group"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
@@ -328,7 +329,7 @@ def train(
                                             reverse=cfg.reverse_paths, redraw=cfg.redraw_subgoals)
             batches = epoch_batches(
                 len(data), cfg.batch_size, lambda idx, t: method.expected_length(data, idx, t), cfg.t_max,
-                torch.Generator().manual_seed(cfg.seed * 100_003 + epoch),
+                torch.Generator().manual_seed(cfg.seed * 100_003 + epoch), group=cfg.time_group,
             )
             yield from batches[offset:]
             epoch, offset = epoch + 1, 0

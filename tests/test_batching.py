@@ -64,3 +64,17 @@ def test_no_held_out_pair_enters_training_in_either_direction(tiny_dataset, spli
     augmented = split.augmented(torch.Generator().manual_seed(1), reverse=True, redraw=True)
     trained = {frozenset(map(tuple, cells[[0, -1]].tolist())) for cells, _ in _examples(augmented, tokenizer)}
     assert held_out and trained and not held_out & trained
+
+
+def test_a_time_group_of_one_stratifies_t_within_every_batch_as_the_official_code_does():
+    from agents.batching import epoch_batches
+
+    def strata(batch_times):
+        return sorted((batch_times / 0.9 * len(batch_times)).floor().long().tolist())
+
+    cost = lambda indices, times: times  # sorting by cost gathers similar times in one batch
+    within = epoch_batches(256, 16, cost, 0.9, torch.Generator().manual_seed(0), group=1)
+    assert all(strata(times) == list(range(16)) for _, times in within)  # one t in each sixteenth of [0, t_max)
+    across = epoch_batches(256, 16, cost, 0.9, torch.Generator().manual_seed(0), group=16)
+    assert sorted(torch.cat([idx for idx, _ in across]).tolist()) == list(range(256))
+    assert sum(strata(times) == list(range(16)) for _, times in across) == 0  # a batch holds a narrow band of t
