@@ -44,8 +44,8 @@ from typing import Iterator
 import click
 import numpy as np
 
-from mazebench.maze import (all_pairs_distances, check_distance_table, load_maze, make_maze, maze_to_text,
-                            neighbour_table, open_cells)
+from mazebench.maze import (all_pairs_distances, check_distance_table, frozen_copy, load_maze, make_maze,
+                            maze_to_text, neighbour_table, open_cells)
 from mazebench.parallel import ordered_map
 
 FORMAT_VERSION = 1
@@ -194,7 +194,9 @@ def generate_dataset(
 
 
 def load_dataset(path: str | Path) -> Dataset:
-    """Load and check a dataset folder; raise ValueError if it is corrupt, truncated or of another format."""
+    """Load and check a dataset folder; raise ValueError if it is corrupt, truncated or of another format.
+
+    Its arrays are read-only: a planner built with the dataset cannot change what the scorer reads."""
     folder = Path(path)
     recover_folder(folder)
     if not folder.is_dir():
@@ -230,7 +232,7 @@ def load_dataset(path: str | Path) -> Dataset:
 
 def _read_maze(folder: Path) -> np.ndarray:
     try:
-        return load_maze(folder / "maze.txt")
+        return frozen_copy(load_maze(folder / "maze.txt"))
     except (OSError, ValueError) as error:
         raise _corrupt(folder, f"maze.txt: {error}") from None
 
@@ -243,7 +245,7 @@ def _load_split(folder: Path, name: str, num_subgoals: int) -> Split:
     file = folder / f"{name}.npz"
     try:
         with np.load(file, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in ARRAY_DTYPES}
+            arrays = {key: frozen_copy(data[key]) for key in ARRAY_DTYPES}  # read-only: planners get the dataset
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise _corrupt(folder, f"cannot read {file.name}: {error}") from None
     for key, dtype in ARRAY_DTYPES.items():

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import click
 import numpy as np
 
 from agents.base import Planner, error_line
 from mazebench.datasets import Dataset, recover_folder, replacing_folder
-from mazebench.maze import save_maze
+from mazebench.maze import frozen_copy, maze_to_text, save_maze
 from mazebench.parallel import ordered_map
-from mazebench.scoring import PathScore, score_path
+from mazebench.scoring import PathScore, path_cap, plain_path, score_path, short_text
 
 PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
 
@@ -49,30 +52,30 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         raise ValueError(f"{out} exists and is not an evaluation report (no results.json or samples.jsonl): "
                          f"refusing to replace it; choose another --out")
 
+    maze = _verified_maze(dataset)  # the scorer's own copy; planners get copies of their own
     with replacing_folder(out) as folder:  # made first: an unwritable --out fails before the work
         started = time.perf_counter()
-        paths: list[Any] = []
+        paths: list[Any] = []  # per example: the path as the scorer read it (JSON), or None
         errors: list[str | None] = []  # per example: why its batch has no paths (the planner failed), or None
         bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
         tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
                  for first in range(0, len(examples), batch_size)]
-        with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, dataset.maze), workers) as run:
+        with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, maze), workers) as run:
             for (first, batch), (planned, counts, error) in zip(tasks, run(tasks)):
                 if error is not None:
                     click.echo(f"warning: examples {first}..{first + len(batch) - 1} failed: {error}", err=True)
                 paths += [None] * len(batch) if error else planned
                 errors += [error] * len(batch)
                 if workers > 1:  # a worker's planner counted them; this process's did not
-                    for key, value in counts.items():
-                        planner.counters[key] = planner.counters.get(key, 0) + value
+                    _add_counts(planner, counts)
                 if bar is not None:
                     bar.update(len(batch))
         plan_seconds = time.perf_counter() - started
-        scores = [planner_failure(error) if error else score_path(dataset.maze, example.subgoals, path)
+        scores = [planner_failure(error) if error else score_path(maze, example.subgoals, path)
                   for example, path, error in zip(examples, paths, errors)]
 
         samples = [
-            {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": _jsonable(path),
+            {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": path,
              "reference_length": len(example.path), **asdict(score)}
             for i, example, path, score in zip(indices, examples, paths, scores)
         ]
@@ -82,12 +85,21 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         with open(folder / "samples.jsonl", "w") as handle:
             for sample in samples:
                 handle.write(json.dumps(sample, allow_nan=False) + "\n")
-        save_maze(dataset.maze, folder / "maze.txt")
-        _save_galleries(folder, dataset.maze, examples, paths, scores, indices, num_pngs)
+        save_maze(maze, folder / "maze.txt")
+        _save_galleries(folder, maze, examples, paths, scores, indices, num_pngs)
         if examples and num_pngs:
-            _save_generation(folder / "generation.png", planner, dataset.maze, examples[0].subgoals)
+            _save_generation(folder / "generation.png", planner, maze, examples[0].subgoals)
         (folder / "results.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary
+
+
+def _verified_maze(dataset: Dataset) -> np.ndarray:
+    """A read-only copy of the dataset's maze, checked against the hash in its meta.json."""
+    maze = frozen_copy(dataset.maze)
+    if hashlib.sha256(maze_to_text(maze).encode()).hexdigest() != dataset.meta["config"]["maze_sha256"]:
+        raise ValueError(f"the maze of dataset {dataset.path} in memory differs from its meta.json hash "
+                         f"(was it changed by a planner?); reload the dataset")
+    return maze
 
 
 def _is_report_or_empty(folder: Path) -> bool:
@@ -101,27 +113,78 @@ def planner_failure(reason: str) -> PathScore:
 
 
 def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list]) -> tuple[list | None, dict, str | None]:
-    """The paths of one (first index, subgoal batch) task, seeded by its position, the counter increments, and
-    None, or instead of the paths the reason the planner failed the batch (it raised, or gave a wrong count)."""
+    """The paths of one (first index, subgoal batch) task, seeded by its position and read as the scorer reads
+    them (``scoring.plain_path``), the counter increments, and None; or instead of the paths the reason the
+    planner failed the batch (it raised, even SystemExit, or gave a wrong count). The planner gets writable
+    copies of the maze and the subgoals: what it does to them stays in them."""
     (planner, maze), (first, batch) = state, task
-    before = dict(planner.counters)
+
+    def plan() -> tuple[list, dict]:
+        before = _counts(planner)
+        planned = planner.plan(np.array(maze), [np.array(subgoals) for subgoals in batch], seed=first)
+        _check_count(planned, len(batch))
+        cap = path_cap(maze)
+        return [plain_path(path, cap) for path in planned], _increments(before, _counts(planner))
+
+    result, error = guarded(plan)
+    return (None, {}, failure_text(error)) if error else (*result, None)
+
+
+def guarded(function: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    """``(function(), None)`` with its prints sent to stderr, or ``(None, error)`` for anything it raised but
+    KeyboardInterrupt: a plug-in's exception, even SystemExit, costs only what it was asked for."""
     try:
-        planned = planner.plan(maze, batch, seed=first)
-    except Exception as exception:  # a plug-in's failure costs its batch, not the evaluation
-        planned, error = None, f"planner raised {error_line(exception)}"
-    else:
-        error = _count_mismatch(planned, len(batch))
-    counts = {key: value - before.get(key, 0) for key, value in planner.counters.items()}
-    return (None, counts, error) if error else (list(planned), counts, None)
+        with contextlib.redirect_stdout(sys.stderr):
+            return function(), None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # untrusted code
+        return None, error
 
 
-def _count_mismatch(planned: Any, wanted: int) -> str | None:
-    """Why ``planned`` is not one path per query (None if it is)."""
+def failure_text(error: BaseException) -> str:
+    """Why the planner failed what it was asked: its wrong answer, or what it raised."""
+    return str(error) if isinstance(error, PlannerOutputError) else f"planner raised {error_line(error)}"
+
+
+class PlannerOutputError(Exception):
+    """A planner's answer of the wrong kind (not one path per query, a description that is no dict)."""
+
+
+def _check_count(planned: Any, wanted: int) -> None:
+    """Raise PlannerOutputError unless ``planned`` is one path per query."""
     try:
         count = len(planned)
     except TypeError:
-        return f"planner returned an object of type {type(planned).__name__}, not a list of paths"
-    return None if count == wanted else f"planner returned {count} paths for {wanted} subgoal sequences"
+        raise PlannerOutputError(f"planner returned an object of type {type(planned).__name__}, "
+                                 f"not a list of paths") from None
+    if count != wanted:
+        raise PlannerOutputError(f"planner returned {count} paths for {wanted} subgoal sequences")
+
+
+def _counts(planner: Planner) -> dict[str, float]:
+    """The planner's counters that are finite numbers, as Python numbers (others are not added up)."""
+    return {key: int(value) if isinstance(value, Integral) else float(value)
+            for key, value in dict(planner.counters).items() if isinstance(key, str) and _finite_number(value)}
+
+
+def _increments(before: dict, after: dict) -> dict[str, float]:
+    return {key: value - before.get(key, 0) for key, value in after.items()}
+
+
+def _add_counts(planner: Planner, counts: dict) -> None:
+    """Add a worker's counter increments to the planner's counters (a warning if they cannot be written)."""
+    def add():
+        for key, value in counts.items():
+            planner.counters[key] = planner.counters.get(key, 0) + value
+
+    _, error = guarded(add)
+    if error:
+        click.echo(f"warning: the planner's counters cannot be added to ({error_line(error)})", err=True)
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -148,21 +211,44 @@ def _summarize(scores: list, examples: list, planner: Planner, dataset: Dataset,
         "mean_length": float(np.mean([score.length for score in scores])) if n else None,
         "mean_reference_length": float(np.mean([len(example.path) for example in examples])) if n else None,
         "failure_kinds": dict(Counter(score.failure_kind for score in scores if not score.success)),
-        "planner": planner.describe(),
+        "planner": _description(planner),
         "dataset": {"path": str(dataset.path), "dataset_id": dataset.meta["dataset_id"],
                     "num_subgoals": dataset.num_subgoals, "meta": dataset.meta},
         "evaluation": {"split": "val", "one_per_pair": True, "limit": limit, "batch_size": batch_size},
     }
 
 
-def _jsonable(path: Any) -> Any:
-    """A planned path as JSON (nested lists); anything unserialisable is written as its repr."""
-    value = path.tolist() if hasattr(path, "tolist") else path
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return repr(value)
-    return value
+def _description(planner: Planner) -> dict:
+    """``planner.describe()`` as strict JSON; if it raises or is no dict, the planner's name and why."""
+    def describe() -> dict:
+        described = planner.describe()
+        if not isinstance(described, Mapping):
+            raise PlannerOutputError(f"describe() returned an object of type {type(described).__name__}, not a dict")
+        return json_safe(described)
+
+    described, error = guarded(describe)
+    if error:
+        click.echo(f"warning: the planner's description is left out: {failure_text(error)}", err=True)
+        return {"name": str(getattr(planner, "name", "?")), "describe_error": failure_text(error)}
+    return described
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` as strict JSON: numpy scalars and arrays as Python values, non-finite numbers and other
+    objects as their (short) text; nesting deeper than 20 levels is cut."""
+    if depth > 20:
+        return "..."
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item, depth + 1) for item in value]
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return short_text(value)
 
 
 def _save_galleries(out: Path, maze: np.ndarray, examples: list, paths: list, scores: list[PathScore],
@@ -180,10 +266,12 @@ def _save_galleries(out: Path, maze: np.ndarray, examples: list, paths: list, sc
 def _save_generation(out_path: Path, planner: Planner, maze: np.ndarray, subgoals: np.ndarray) -> None:
     from mazebench.rendering import save_filmstrip_png
 
-    try:
-        traced = planner.trace(subgoals)
+    def draw():
+        traced = planner.trace(np.array(subgoals))
         if traced is not None:
             save_filmstrip_png(out_path, maze, *traced, ncols=4)
-    except Exception as error:  # an optional figure: a plug-in's broken trace costs only this file
+
+    _, error = guarded(draw)
+    if error:  # an optional figure: a plug-in's broken trace costs only this file
         out_path.unlink(missing_ok=True)
         click.echo(f"warning: no {out_path.name}: the planner's trace failed ({error_line(error)})", err=True)
