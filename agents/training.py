@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -229,19 +229,9 @@ def stop_requests():
 RUN_FILES = (CHECKPOINT, "metrics.jsonl", "config.json", "summary.json")
 
 
-def train(
-    dataset,
-    agent: str,
-    cfg: TrainConfig,
-    out_dir: str | Path,
-    *,
-    device: str = "auto",
-    resume: bool = False,
-    progress: bool = True,
-    quick_eval=None,
-    stop_after: int | None = None,
-) -> dict:
-    """Train ``agent`` on ``dataset`` into ``out_dir`` (checkpoint.pt, metrics.jsonl, config.json).
+def train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, **options) -> dict:
+    """Train ``agent`` on ``dataset`` into ``out_dir`` (checkpoint.pt, metrics.jsonl, config.json); the
+    run folder's lock (``mazebench.folders``) is held by the writing process (rank 0) throughout.
 
     ``quick_eval(planner_model, method) -> float`` (held-out success) is called periodically with the
     EMA model. ``stop_after`` ends this call after that many steps (as an interruption would; the
@@ -252,8 +242,18 @@ def train(
     split across the ranks (same noise as one process would draw), gradients are averaged by
     DistributedDataParallel, and rank 0 alone writes the run folder and shows progress. Every
     decision of a step (learning rate, skipping a non-finite step, stopping) is the same on every
-    rank; a run whose replicas end apart raises ``ReplicaDriftError``.
+    rank; a run whose replicas end apart raises ``ReplicaDriftError``. ``options``: device ("auto"),
+    resume (False), progress (True), quick_eval (None), stop_after (None).
     """
+    from mazebench.folders import folder_lock
+
+    writer = int(os.environ.get("RANK", "0")) == 0
+    with folder_lock(out_dir) if writer else nullcontext():
+        return _train(dataset, agent, cfg, out_dir, **options)
+
+
+def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device: str = "auto", resume: bool = False,
+           progress: bool = True, quick_eval=None, stop_after: int | None = None) -> dict:
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
     if not resume and any((out / name).exists() for name in RUN_FILES):

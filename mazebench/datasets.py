@@ -44,6 +44,7 @@ from typing import Iterator
 import click
 import numpy as np
 
+from mazebench.folders import folder_lock
 from mazebench.maze import (all_pairs_distances, check_distance_table, frozen_copy, load_maze, make_maze,
                             maze_to_text, neighbour_table, open_cells)
 from mazebench.parallel import ordered_map
@@ -172,9 +173,15 @@ def generate_dataset(
     _check_config(config)
     dataset_id = _dataset_id(config, GENERATOR_VERSION)
     out = Path(out_dir)
-    recover_folder(out)
-    if _up_to_date(out, dataset_id, force):
-        return out
+    with folder_lock(out):  # one writer at a time (mazebench.folders)
+        recover_folder(out)
+        if not _up_to_date(out, dataset_id, force):
+            _write_dataset(out, grid, config, dataset_id, progress, workers)
+    return out
+
+
+def _write_dataset(out: Path, grid: np.ndarray, config: dict, dataset_id: str, progress: bool, workers: int) -> None:
+    """Draw the dataset of ``config`` and swap it in at ``out`` (``replacing_folder``)."""
     with replacing_folder(out) as folder:  # made first: an unwritable --out fails before the work
         splits, counts = _draw_examples(grid, config, progress, workers)
         meta = {
@@ -190,7 +197,6 @@ def generate_dataset(
         for name in SPLITS:
             _write_npz(folder / f"{name}.npz", splits[name].arrays())
         (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    return out
 
 
 def load_dataset(path: str | Path) -> Dataset:

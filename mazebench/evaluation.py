@@ -12,18 +12,21 @@ from collections import Counter
 from dataclasses import asdict
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import click
 import numpy as np
 
 from agents.base import Planner, error_line
 from mazebench.datasets import Dataset, recover_folder, replacing_folder
+from mazebench.folders import check_own_folder, folder_lock
 from mazebench.maze import frozen_copy, maze_to_text, save_maze
 from mazebench.parallel import ordered_map
 from mazebench.scoring import PathScore, path_cap, plain_path, score_path, short_text
 
 PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
+REPORT_KEYS = ("n", "success_rate", "planner", "dataset")  # results.json of an evaluation report holds these
+REPORT_FILES = ("results.json", "samples.jsonl", "maze.txt", "request.json")  # besides PNGs (request: report.py)
 
 
 def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: int | None = None,
@@ -47,13 +50,8 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     indices = dataset.val.first_per_pair()[:limit]
     examples = [dataset.val[int(i)] for i in indices]
     out = Path(out_dir)
-    recover_folder(out)
-    if out.exists() and not (out.is_dir() and _is_report_or_empty(out)):
-        raise ValueError(f"{out} exists and is not an evaluation report (no results.json or samples.jsonl): "
-                         f"refusing to replace it; choose another --out")
-
     maze = _verified_maze(dataset)  # the scorer's own copy; planners get copies of their own
-    with replacing_folder(out) as folder:  # made first: an unwritable --out fails before the work
+    with _report_folder(out) as folder:  # made first: an unwritable --out fails before the work
         started = time.perf_counter()
         paths: list[Any] = []  # per example: the path as the scorer read it (JSON), or None
         errors: list[str | None] = []  # per example: why its batch has no paths (the planner failed), or None
@@ -102,9 +100,15 @@ def _verified_maze(dataset: Dataset) -> np.ndarray:
     return maze
 
 
-def _is_report_or_empty(folder: Path) -> bool:
-    """Whether ``folder`` may be replaced by a report: it holds one (or a half one) or nothing."""
-    return (folder / "results.json").is_file() or (folder / "samples.jsonl").is_file() or not any(folder.iterdir())
+@contextlib.contextmanager
+def _report_folder(out: Path) -> Iterator[Path]:
+    """The new folder that replaces the report ``out`` when the block ends (``datasets.replacing_folder``), with
+    ``out``'s lock held throughout; a ValueError if ``out`` holds anything but an evaluation report."""
+    with folder_lock(out):
+        recover_folder(out)
+        check_own_folder(out, "an evaluation report", REPORT_KEYS, REPORT_FILES)
+        with replacing_folder(out) as folder:
+            yield folder
 
 
 def planner_failure(reason: str) -> PathScore:

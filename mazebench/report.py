@@ -30,6 +30,7 @@ from agents.training import CHECKPOINT, METHODS, preset_config, saved_settings, 
 from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
+from mazebench.folders import check_own_folder, folder_lock
 
 PAPER_TABLE1 = {"mdm": {2: 0.684, 7: 0.293, 12: 0.242}, "flexmdm": {2: 0.923, 7: 0.904, 12: 0.900}}
 PLANNER_NAMES = {"flexmdm": "FlexMDM", "mdm": "MDM", "bfs": "BFS oracle", "ar": "AR"}
@@ -38,6 +39,7 @@ UNMASKING_AGENTS = ("mdm", "flexmdm")  # the planners whose sampler the protocol
 PROTOCOL_NAMES = {"paper": "the paper's protocol (vanilla inference for both planners, section 5.1)",
                   "suite": "the suite's protocol (its default sampler)"}
 BUDGET_AXES = ("epoch", "minutes")
+REPORT_ENTRIES = ("eval", "sweep", "ablation")  # what a report folder holds before its page, PNGs aside
 STOPS = {"epochs": "epoch", "max_minutes": "minutes"}  # a run's stopped_by -> the budget it exhausted
 
 
@@ -121,7 +123,14 @@ class ReportSpec:
 
 
 def build_report(spec: ReportSpec, progress: bool = True) -> dict:
-    """Generate, train, evaluate what is missing; write the report folder; return its results."""
+    """Generate, train, evaluate what is missing; write the report folder (its lock held throughout; a
+    ValueError if it holds anything but a report); return its results."""
+    with folder_lock(spec.folder):
+        check_own_folder(spec.folder, "a benchmark report", ("spec", "protocols", "leaderboard"), REPORT_ENTRIES)
+        return _build_report(spec, progress)
+
+
+def _build_report(spec: ReportSpec, progress: bool) -> dict:
     out = spec.folder
     out.mkdir(parents=True, exist_ok=True)
     datasets = {k: prepared_dataset(k, spec.dataset_options, spec.data_root, progress=progress) for k in spec.ks}
