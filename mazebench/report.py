@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from agents import check_agent_name, default_run_dir, make_agent
+from agents import AGENT_NAMES, check_agent_name, default_run_dir, make_agent, plugin_digest
 from agents.checkpoints import checkpoint_digest
 from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
 from agents.training import CHECKPOINT, METHODS, preset_config, saved_settings, train
@@ -227,15 +226,15 @@ def cached_evaluation(agent: str, dataset, folder: Path, *, run: Path | None, st
                       sampling: dict, num_pngs: int, progress: bool = True) -> dict:
     """The summary of evaluating ``agent`` (trained in ``run``, or None: built without a checkpoint) into
     ``folder``; an evaluation already there with the same request (dataset, the run's exact weights by
-    their checkpoint digest, sampler, limit) is reused, any other is replaced."""
+    their checkpoint digest, a plug-in's code by its module file's digest, sampler, limit) is reused, any
+    other is replaced once the new evaluation has succeeded (a plug-in without a module file: always)."""
     request = {"agent": agent, "dataset_id": dataset.meta["dataset_id"], "steps": steps, "limit": limit,
                "sampling": sampling, "num_pngs": num_pngs,
-               "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT)}
+               "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT), "code": plugin_digest(agent)}
     cached = folder / "request.json"
-    if cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
+    reusable = agent in AGENT_NAMES or request["code"] is not None
+    if reusable and cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
         return json.loads((folder / "results.json").read_text())
-    if folder.exists():
-        shutil.rmtree(folder)
     planner = make_agent(agent, dataset=dataset, checkpoint=run, steps=steps, sampling=sampling)
     summary = evaluate(planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress)
     cached.write_text(json.dumps(request) + "\n")
