@@ -29,6 +29,9 @@ from agents.tokenizer import CellTokenizer
 
 METHODS = {"flexmdm": FlexMDM, "mdm": MDM, "ar": AR}
 CHECKPOINT = "checkpoint.pt"
+# The largest value a setting may take: far above any sensible run, low enough to refuse a typo before any work.
+UPPER_BOUNDS = {"epochs": 10_000, "warmup_epochs": 10_000, "d_model": 8192, "cond_dim": 8192, "n_heads": 256,
+                "n_layers": 256, "lr": 1.0, "batch_size": 1_000_000}
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ class TrainConfig:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        for name, bound in UPPER_BOUNDS.items():
+            if getattr(self, name) > bound:
+                raise ValueError(f"{name} must be at most {bound:g}, got {getattr(self, name)}")
 
 
 PRESETS = {

@@ -33,6 +33,7 @@ import contextlib
 import hashlib
 import json
 import math
+import operator
 import os
 import shutil
 import tempfile
@@ -53,6 +54,8 @@ FORMAT_VERSION = 1
 GENERATOR_VERSION = "waypoint-detours-2"  # 2: one random stream per pair
 SPLITS = ("train", "val")
 ARRAY_DTYPES = {"cells": np.int16, "offsets": np.int64, "subgoal_index": np.int32, "pair_id": np.int32}
+MAX_PATHS_PER_PAIR = 1000  # upper bounds of the generator's sizes: far above use, refused before any work
+MAX_ATTEMPTS_PER_PATH = 1000
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ def load_dataset(path: str | Path) -> Dataset:
         meta = json.loads(meta_file.read_text())
         version = meta["format_version"]
         config = meta["config"]
-        num_subgoals = int(config["num_subgoals"])
+        num_subgoals = operator.index(config["num_subgoals"])  # TypeError unless an integer
         if version != FORMAT_VERSION:
             raise ValueError(f"dataset {folder} has format version {version}; this mazebench reads version "
                              f"{FORMAT_VERSION}: regenerate it with --force")
@@ -231,6 +234,7 @@ def load_dataset(path: str | Path) -> Dataset:
         _check_meta(folder, meta, maze, splits)
         for name in SPLITS:
             _check_paths(folder, name, maze, splits[name])
+        _check_queries(folder, splits)
     except (KeyError, TypeError, json.JSONDecodeError, FileNotFoundError) as error:
         raise _corrupt(folder, f"{type(error).__name__}: {error}") from None
     return Dataset(maze=maze, train=splits["train"], val=splits["val"], meta=meta, path=folder)
@@ -304,6 +308,26 @@ def _check_meta(folder: Path, meta: dict, maze: np.ndarray, splits: dict[str, Sp
             raise _corrupt(folder, f"{name}.npz has more than paths_per_pair={config['paths_per_pair']} paths per pair")
     if len(pair_ids["train"]) + len(pair_ids["val"]) != config["pairs"] or len(np.intersect1d(*pair_ids.values())):
         raise _corrupt(folder, f"the splits do not hold {config['pairs']} distinct pairs, each in one split")
+    lengths = np.concatenate([splits[name].lengths for name in SPLITS])
+    measured = {"max_path_length": int(lengths.max()), "mean_path_length": round(float(lengths.mean()), 3),
+                "open_cells": int((maze == 0).sum())}
+    wrong = [f"{key} {meta['counts'][key]!r} (the arrays: {value})" for key, value in measured.items()
+             if meta["counts"][key] != value]
+    if wrong:
+        raise _corrupt(folder, f"meta.json's counts do not match the arrays: {', '.join(wrong)}")
+
+
+def _check_queries(folder: Path, splits: dict[str, Split]) -> None:
+    """Check that no held-out query (subgoal sequence) is a training query, whatever the pair ids say."""
+    shared = _queries(splits["val"]) & _queries(splits["train"])
+    if shared:
+        raise _corrupt(folder, f"{len(shared)} held-out queries are training queries too (the same subgoals)")
+
+
+def _queries(split: Split) -> set[bytes]:
+    """The subgoal sequences of a split's examples, each as bytes."""
+    subgoals = split.cells[split.offsets[:-1, None] + split.subgoal_index].astype(np.int16)
+    return {row.tobytes() for row in subgoals.reshape(len(split), -1)}
 
 
 def _check_paths(folder: Path, name: str, maze: np.ndarray, split: Split) -> None:
@@ -346,17 +370,17 @@ def _check_maze(maze: np.ndarray) -> np.ndarray:
 
 
 def _check_config(config: dict) -> None:
-    def integer(name: str, low: int) -> None:
+    def integer(name: str, low: int, high: int | None = None) -> None:
         value = config[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or value > (high or value):
+            raise ValueError(f"{name} must be an integer >= {low}{f' and <= {high}' if high else ''}, got {value!r}")
         config[name] = int(value)
 
     integer("num_subgoals", 2)
     integer("pairs", 2)
-    integer("paths_per_pair", 1)
+    integer("paths_per_pair", 1, MAX_PATHS_PER_PAIR)
     integer("seed", 0)
-    integer("attempts_per_path", 1)
+    integer("attempts_per_path", 1, MAX_ATTEMPTS_PER_PATH)
     if not 0.0 < config["val_frac"] < 1.0:
         raise ValueError(f"val_frac must be in (0, 1), got {config['val_frac']!r}")
     if not 1.0 <= config["max_detour_ratio"] < math.inf:

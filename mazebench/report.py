@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from agents import AGENT_NAMES, check_agent_name, default_run_dir, make_agent, plugin_digest
 from agents.checkpoints import checkpoint_digest
 from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
-from agents.training import CHECKPOINT, METHODS, preset_config, saved_settings, train
+from agents.training import CHECKPOINT, METHODS, UPPER_BOUNDS, preset_config, saved_settings, train
 from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
@@ -71,8 +71,8 @@ class ReportSpec:
             protocol_rule(protocol)  # a ValueError names the known ones
         for agent in self.agents:
             check_agent_name(agent)  # a plug-in's import is left to its evaluation
-        if self.epochs is not None and self.epochs <= 0:
-            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.epochs is not None and not 0 < self.epochs <= UPPER_BOUNDS["epochs"]:
+            raise ValueError(f"epochs must be positive and at most {UPPER_BOUNDS['epochs']}, got {self.epochs}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.jobs < 1:
