@@ -262,10 +262,11 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
            progress: bool = True, quick_eval=None, stop_after: int | None = None) -> dict:
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
-    if not resume and any((out / name).exists() for name in RUN_FILES):
+    if not resume and ckpt_path.exists():
         raise ValueError(f"{out} already holds a run; pass --resume to continue it, or remove it or choose another --out")
     if resume and not ckpt_path.exists():
-        raise ValueError(f"--resume: no checkpoint at {ckpt_path}")
+        raise ValueError(f"--resume: no checkpoint at {ckpt_path} (the run stopped before its first one, or never "
+                         f"started); run the same command without --resume to start it afresh")
     world, dev = join_process_group(pick_device(device))
     if cfg.batch_size % world.size:
         raise ValueError(f"batch size {cfg.batch_size} does not split over {world.size} processes; "
@@ -273,6 +274,7 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
     world.barrier()  # every rank has checked the run folder before rank 0 writes into it
     if world.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        _clear_leftovers(out, fresh=not resume)
     height, width = dataset.maze.shape
     tokenizer = CellTokenizer(height, width)
     data = TokenizedSplit.from_split(dataset.train, tokenizer)
@@ -290,6 +292,10 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
     if resume:
         state = read_checkpoint(ckpt_path, dev)
         _check_resumable(state, agent, dataset, cfg)
+        if state["step"] > total_steps:
+            raise ValueError(f"the run in {out} has trained {state['step'] / steps_per_epoch:.2f} epochs, more than "
+                             f"--epochs {cfg.epochs:g}: resume with --epochs {math.ceil(state['step'] / steps_per_epoch)} "
+                             f"or more")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
@@ -459,11 +465,26 @@ class _LogWindow:
         return record
 
 
+def _clear_leftovers(out: Path, fresh: bool) -> None:
+    """Remove the temporary files a killed run left in ``out`` and, for a ``fresh`` start, the files of a run
+    that stopped before its first checkpoint (nothing in them can be resumed)."""
+    for name in (CHECKPOINT + ".tmp", "metrics.jsonl.tmp") + (RUN_FILES if fresh else ()):
+        (out / name).unlink(missing_ok=True)
+
+
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop the records after ``step`` (written after the last checkpoint of an interrupted run)."""
+    """Drop the records after ``step`` (written after the last checkpoint of an interrupted run); ValueError
+    naming the file and line of a damaged record."""
     if not path.exists():
         return
-    lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    lines = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            if line.strip() and json.loads(line)["step"] <= step:
+                lines.append(line)
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path} line {number} is not a training record: remove that line (or the file) and "
+                             f"resume again") from None
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(line + "\n" for line in lines))
     os.replace(tmp, path)

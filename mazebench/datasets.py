@@ -30,6 +30,7 @@ files), each holding ``cells`` (all paths concatenated, int16 (N, 2)), ``offsets
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
@@ -572,11 +573,16 @@ def replacing_folder(out: Path) -> Iterator[Path]:
 
     The old ``out`` is renamed aside (``.<name>.old``) before the new folder is renamed into place,
     and deleted only after: an exception anywhere leaves ``out`` as it was, and a process killed
-    between the renames leaves the old folder aside, where :func:`recover_folder` finds it.
+    between the renames leaves the old folder aside, where :func:`recover_folder` finds it. The
+    temporary folders of a killed writer are removed first; a symbolic link ``out`` is refused.
     """
     out = Path(os.path.abspath(out))  # "." and "x/.." get a real name and parent
+    if out.is_symlink():
+        raise ValueError(f"{out} is a symbolic link; give the folder it points to ({out.resolve()}) instead")
     recover_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):  # of a killed writer (callers hold the lock)
+        shutil.rmtree(leftover, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     aside = _aside(out)
     try:

@@ -26,7 +26,7 @@ class FolderBusyError(ValueError):
 @contextlib.contextmanager
 def folder_lock(folder: str | Path) -> Iterator[None]:
     """Hold the lock of ``folder`` for the block; FolderBusyError naming the holder if another process has it."""
-    folder = Path(os.path.abspath(folder))
+    folder = Path(os.path.realpath(folder))  # a folder and a symbolic link to it share one lock
     lock = folder.parent / f".{folder.name}.lock"
     folder.parent.mkdir(parents=True, exist_ok=True)
     while True:

@@ -69,3 +69,27 @@ def test_a_report_folder_of_its_own_kind_is_taken(tmp_path):
         check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval",))
     (tmp_path / "results.json").write_text(json.dumps(dict.fromkeys(REPORT_KEYS)))  # a finished report
     check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval",))
+
+
+def test_a_killed_writers_temporary_folders_are_removed_by_the_next_writer(tiny_dataset, tmp_path):
+    from agents.bfs import BFSPlanner
+    from mazebench.evaluation import evaluate
+
+    leftover = tmp_path / ".report.tmp-k1ll3d"
+    leftover.mkdir()
+    (leftover / "samples.jsonl").write_text("half")
+    evaluate(BFSPlanner(), tiny_dataset, out_dir=tmp_path / "report", limit=2, num_pngs=0, progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["report"]
+
+
+def test_a_symlinked_dataset_is_read_and_a_symlinked_report_folder_refused_up_front(tiny_dataset_dir, tmp_path):
+    (tmp_path / "data").symlink_to(tiny_dataset_dir)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "report").symlink_to(tmp_path / "real")
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "report"),
+                                      "--quiet"])
+    assert result.exit_code == 1 and result.output == (f"Error: {tmp_path / 'report'} is a symbolic link; give the "
+                                                       f"folder it points to ({tmp_path / 'real'}) instead\n")
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "real"),
+                                      "--limit", "2", "--quiet"])
+    assert result.exit_code == 0 and (tmp_path / "report" / "results.json").is_file()
