@@ -291,8 +291,11 @@ def _relaunch_under_torchrun(nproc: int) -> int:
               help="Report folder  [default: reports/<agent>-k<K>]")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workers", default=1, type=click.IntRange(min=1), help="Processes planning batches (same results for any number).")
+@click.option("--batch-timeout", default=None, type=_Finite(min=0, min_open=True),
+              help="Seconds a batch may take: each batch is planned in a process of its own, killed past the limit "
+                   "(its queries fail as planner_error)  [default: no limit, batches planned in this process]")
 def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, confidence, window, count_law, time_grid,
-             feasible_counts, device, limit, batch_size, num_pngs, out, quiet, workers) -> None:
+             feasible_counts, device, limit, batch_size, num_pngs, out, quiet, workers, batch_timeout) -> None:
     """Plan and score the held-out examples (one per pair); write reports/<run>/ and print a table."""
     from mazebench.evaluation import evaluate as run_evaluation
 
@@ -305,7 +308,7 @@ def evaluate(agent, subgoals, data, checkpoint, steps, sampler, temperature, con
     planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device,
                          sampling={key: value for key, value in sampling.items() if value is not None})
     summary = run_evaluation(planner, dataset, out_dir=out, limit=limit, batch_size=batch_size, num_pngs=num_pngs,
-                             progress=not quiet, workers=workers)
+                             progress=not quiet, workers=workers, batch_timeout=batch_timeout)
     click.echo(_table(agent, dataset.num_subgoals, summary))
     click.echo(f"report: {out}")
 

@@ -21,7 +21,7 @@ from agents.base import Planner, error_line
 from mazebench.datasets import Dataset, recover_folder, replacing_folder
 from mazebench.folders import check_own_folder, folder_lock
 from mazebench.maze import frozen_copy, maze_to_text, save_maze
-from mazebench.parallel import ordered_map
+from mazebench.parallel import TaskFailed, ordered_map
 from mazebench.scoring import PathScore, path_cap, plain_path, score_path, short_text
 
 PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
@@ -30,7 +30,8 @@ REPORT_FILES = ("results.json", "samples.jsonl", "maze.txt", "request.json")  # 
 
 
 def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: int | None = None,
-             batch_size: int = 256, num_pngs: int = 8, progress: bool = True, workers: int = 1) -> dict:
+             batch_size: int = 256, num_pngs: int = 8, progress: bool = True, workers: int = 1,
+             batch_timeout: float | None = None) -> dict:
     """Plan and score one held-out example per pair (the first ``limit``); write the report; return the summary.
 
     ``out_dir`` receives ``results.json`` (the summary), ``samples.jsonl`` (one line per example),
@@ -39,7 +40,8 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     The folder is written beside ``out_dir`` and swapped in whole (``datasets.replacing_folder``): it
     holds one evaluation's files, all or none; a non-empty folder that is no report is never replaced.
     ``workers`` processes plan the batches (each batch is seeded by its position, so the results
-    are those of one process).
+    are those of one process). With ``batch_timeout`` (seconds) each batch is planned in a process of
+    its own: a batch that outlives it, or whose process dies, fails (``planner_error``).
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of examples, got {limit}")
@@ -47,6 +49,8 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if batch_timeout is not None and not batch_timeout > 0:
+        raise ValueError(f"batch_timeout must be a positive number of seconds, got {batch_timeout}")
     indices = dataset.val.first_per_pair()[:limit]
     examples = [dataset.val[int(i)] for i in indices]
     out = Path(out_dir)
@@ -58,13 +62,14 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
         tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
                  for first in range(0, len(examples), batch_size)]
-        with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, maze), workers) as run:
-            for (first, batch), (planned, counts, error) in zip(tasks, run(tasks)):
+        planned_elsewhere = workers > 1 or batch_timeout is not None  # by a copy of the planner in another process
+        with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, maze), workers, batch_timeout) as run:
+            for (first, batch), (planned, counts, error) in zip(tasks, map(_outcome, run(tasks))):
                 if error is not None:
                     click.echo(f"warning: examples {first}..{first + len(batch) - 1} failed: {error}", err=True)
                 paths += [None] * len(batch) if error else planned
                 errors += [error] * len(batch)
-                if workers > 1:  # a worker's planner counted them; this process's did not
+                if planned_elsewhere:  # a worker's planner counted them; this process's did not
                     _add_counts(planner, counts)
                 if bar is not None:
                     bar.update(len(batch))
@@ -89,6 +94,11 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
             _save_generation(folder / "generation.png", planner, maze, examples[0].subgoals)
         (folder / "results.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary
+
+
+def _outcome(result: tuple | TaskFailed) -> tuple:
+    """A batch's (paths, counts, error), also for one whose process outlived the time limit or died."""
+    return (None, {}, f"planner's batch {result.reason}") if isinstance(result, TaskFailed) else result
 
 
 def _verified_maze(dataset: Dataset) -> np.ndarray:

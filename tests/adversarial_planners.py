@@ -5,7 +5,9 @@ Each is loaded as ``tests.adversarial_planners:NAME``, as a user's plug-in would
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -101,6 +103,19 @@ class Exiting(Honest):
     def plan(self, maze, subgoal_batch, seed=0):
         if seed == 0:
             sys.exit("bye")
+        return super().plan(maze, subgoal_batch, seed)
+
+
+class Stalling(Honest):
+    """Never returns from the batch seeded 0, kills its own process on the batch seeded 3, plans the others."""
+
+    name = "stalling"
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        if seed == 0:
+            time.sleep(600)
+        if seed == 3:
+            os._exit(3)
         return super().plan(maze, subgoal_batch, seed)
 
 

@@ -88,6 +88,23 @@ def test_sys_exit_in_plan_fails_its_batch_only(tiny_dataset, tmp_path):
     assert samples(tmp_path / "r")[0]["reason"] == "planner raised SystemExit: bye"
 
 
+def test_a_batch_past_the_time_limit_or_whose_process_dies_fails_alone(tiny_dataset, tmp_path):
+    summary = run("Stalling", tiny_dataset, tmp_path / "r", limit=9, batch_size=3, workers=2, batch_timeout=1.5)
+    reasons = [s["reason"] for s in samples(tmp_path / "r")]
+    assert reasons == (["planner's batch ran longer than the limit of 1.5 s"] * 3
+                       + ["planner's batch its process died (exit code 3)"] * 3 + ["ok"] * 3)
+    assert summary["planner"] == {"name": "stalling"} and summary["failure_kinds"] == {"planner_error": 6}
+
+
+def test_batches_planned_in_their_own_processes_are_counted(tiny_dataset_dir, tmp_path):
+    result = CliRunner().invoke(cli, ["evaluate", "--agent", "bfs", "--data", str(tiny_dataset_dir), "--out",
+                                      str(tmp_path / "r"), "--limit", "4", "--batch-size", "2", "--num-pngs", "0",
+                                      "--batch-timeout", "60", "--quiet"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert summary["success_rate"] == 1.0 and summary["planner"]["paths_planned"] == 4
+
+
 @pytest.mark.parametrize("name, check", [
     ("BadDescription", lambda d: d["loss"] == "nan" and d["calls"] == 3 and d["widths"] == [0, 1]
      and d["me"].startswith("<tests.adversarial_planners.BadDescription")),
