@@ -9,7 +9,9 @@ its signature accepts.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import inspect
 from importlib import metadata
 from pathlib import Path
@@ -81,6 +83,20 @@ def check_agent_name(name: str) -> None:
     if name not in registered:
         known = ", ".join([*AGENT_NAMES, *sorted(registered)])
         raise ValueError(f"unknown agent {name!r}; known agents: {known}; or give a plug-in as package.module:NAME")
+
+
+def plugin_digest(name: str) -> str | None:
+    """The sha256 of the module file that defines the plug-in ``name`` (``package.module:NAME`` or a registered
+    name); None for a built-in or a module without a file. It names the plug-in's code (its module's own file,
+    not what that imports), as a checkpoint digest names a trained planner's weights."""
+    if name in AGENT_FACTORIES:
+        return None
+    target = name if ":" in name else registered_agents()[name].value if name in registered_agents() else ""
+    try:
+        spec = importlib.util.find_spec(target.partition(":")[0])
+        return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+    except Exception:  # no such module, or no file to read: make_agent says what is wrong
+        return None
 
 
 def make_agent(name: str, *, dataset=None, checkpoint=None, steps=None, sampling=None, device=None) -> Planner:
@@ -158,4 +174,4 @@ def _accepted(function: Callable, options: dict) -> dict:
 
 
 __all__ = ["AGENT_NAMES", "ENTRY_POINT_GROUP", "Planner", "check_agent_name", "default_run_dir", "make_agent",
-           "registered_agents"]
+           "plugin_digest", "registered_agents"]

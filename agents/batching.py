@@ -22,8 +22,8 @@ class TokenizedSplit:
     def from_split(cls, split, tokenizer: CellTokenizer) -> "TokenizedSplit":
         return cls(
             torch.from_numpy(tokenizer.encode(split.cells)),
-            torch.from_numpy(np.asarray(split.offsets, dtype=np.int64)),
-            torch.from_numpy(np.asarray(split.subgoal_index, dtype=np.int64)),
+            torch.from_numpy(np.array(split.offsets, dtype=np.int64)),  # copies: the split is read-only
+            torch.from_numpy(np.array(split.subgoal_index, dtype=np.int64)),
         )
 
     def __len__(self) -> int:

@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -29,6 +29,9 @@ from agents.tokenizer import CellTokenizer
 
 METHODS = {"flexmdm": FlexMDM, "mdm": MDM, "ar": AR}
 CHECKPOINT = "checkpoint.pt"
+# The largest value a setting may take: far above any sensible run, low enough to refuse a typo before any work.
+UPPER_BOUNDS = {"epochs": 10_000, "warmup_epochs": 10_000, "d_model": 8192, "cond_dim": 8192, "n_heads": 256,
+                "n_layers": 256, "lr": 1.0, "batch_size": 1_000_000}
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ class TrainConfig:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        for name, bound in UPPER_BOUNDS.items():
+            if getattr(self, name) > bound:
+                raise ValueError(f"{name} must be at most {bound:g}, got {getattr(self, name)}")
 
 
 PRESETS = {
@@ -235,19 +241,9 @@ def stop_requests():
 RUN_FILES = (CHECKPOINT, "metrics.jsonl", "config.json", "summary.json")
 
 
-def train(
-    dataset,
-    agent: str,
-    cfg: TrainConfig,
-    out_dir: str | Path,
-    *,
-    device: str = "auto",
-    resume: bool = False,
-    progress: bool = True,
-    quick_eval=None,
-    stop_after: int | None = None,
-) -> dict:
-    """Train ``agent`` on ``dataset`` into ``out_dir`` (checkpoint.pt, metrics.jsonl, config.json).
+def train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, **options) -> dict:
+    """Train ``agent`` on ``dataset`` into ``out_dir`` (checkpoint.pt, metrics.jsonl, config.json); the
+    run folder's lock (``mazebench.folders``) is held by the writing process (rank 0) throughout.
 
     ``quick_eval(planner_model, method) -> float`` (held-out success) is called periodically with the
     EMA model. ``stop_after`` ends this call after that many steps (as an interruption would; the
@@ -258,14 +254,25 @@ def train(
     split across the ranks (same noise as one process would draw), gradients are averaged by
     DistributedDataParallel, and rank 0 alone writes the run folder and shows progress. Every
     decision of a step (learning rate, skipping a non-finite step, stopping) is the same on every
-    rank; a run whose replicas end apart raises ``ReplicaDriftError``.
+    rank; a run whose replicas end apart raises ``ReplicaDriftError``. ``options``: device ("auto"),
+    resume (False), progress (True), quick_eval (None), stop_after (None).
     """
+    from mazebench.folders import folder_lock
+
+    writer = int(os.environ.get("RANK", "0")) == 0
+    with folder_lock(out_dir) if writer else nullcontext():
+        return _train(dataset, agent, cfg, out_dir, **options)
+
+
+def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device: str = "auto", resume: bool = False,
+           progress: bool = True, quick_eval=None, stop_after: int | None = None) -> dict:
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
-    if not resume and any((out / name).exists() for name in RUN_FILES):
+    if not resume and ckpt_path.exists():
         raise ValueError(f"{out} already holds a run; pass --resume to continue it, or remove it or choose another --out")
     if resume and not ckpt_path.exists():
-        raise ValueError(f"--resume: no checkpoint at {ckpt_path}")
+        raise ValueError(f"--resume: no checkpoint at {ckpt_path} (the run stopped before its first one, or never "
+                         f"started); run the same command without --resume to start it afresh")
     world, dev = join_process_group(pick_device(device))
     if cfg.batch_size % world.size:
         raise ValueError(f"batch size {cfg.batch_size} does not split over {world.size} processes; "
@@ -273,6 +280,7 @@ def train(
     world.barrier()  # every rank has checked the run folder before rank 0 writes into it
     if world.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        _clear_leftovers(out, fresh=not resume)
     height, width = dataset.maze.shape
     tokenizer = CellTokenizer(height, width)
     data = TokenizedSplit.from_split(dataset.train, tokenizer)
@@ -290,6 +298,10 @@ def train(
     if resume:
         state = read_checkpoint(ckpt_path, dev)
         _check_resumable(state, agent, dataset, cfg)
+        if state["step"] > total_steps:
+            raise ValueError(f"the run in {out} has trained {state['step'] / steps_per_epoch:.2f} epochs, more than "
+                             f"--epochs {cfg.epochs:g}: resume with --epochs {math.ceil(state['step'] / steps_per_epoch)} "
+                             f"or more")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
@@ -459,11 +471,26 @@ class _LogWindow:
         return record
 
 
+def _clear_leftovers(out: Path, fresh: bool) -> None:
+    """Remove the temporary files a killed run left in ``out`` and, for a ``fresh`` start, the files of a run
+    that stopped before its first checkpoint (nothing in them can be resumed)."""
+    for name in (CHECKPOINT + ".tmp", "metrics.jsonl.tmp") + (RUN_FILES if fresh else ()):
+        (out / name).unlink(missing_ok=True)
+
+
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop the records after ``step`` (written after the last checkpoint of an interrupted run)."""
+    """Drop the records after ``step`` (written after the last checkpoint of an interrupted run); ValueError
+    naming the file and line of a damaged record."""
     if not path.exists():
         return
-    lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    lines = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            if line.strip() and json.loads(line)["step"] <= step:
+                lines.append(line)
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path} line {number} is not a training record: remove that line (or the file) and "
+                             f"resume again") from None
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(line + "\n" for line in lines))
     os.replace(tmp, path)

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from agents import default_run_dir
 from agents.learned import protocol_rule
 from agents.training import preset_config
+from mazebench.folders import check_own_folder, folder_lock
 from mazebench.report import (cached_evaluation, prepared_dataset, run_finished, save_figure, success_text, summary_cell,
                               train_with_checks)
 
@@ -70,7 +71,15 @@ class AblationSpec:
 
 
 def build_ablation(spec: AblationSpec, progress: bool = True) -> dict:
-    """Train and evaluate what is missing; write the page; return its results."""
+    """Train and evaluate what is missing; write the page (its folder's lock held throughout; a ValueError if
+    the folder holds anything but an ablation page); return its results."""
+    with folder_lock(spec.folder):
+        check_own_folder(spec.folder, "an ablation page", ("spec", "trainings", "samplers", "cells"),
+                         ("eval",))
+        return _build_ablation(spec, progress)
+
+
+def _build_ablation(spec: AblationSpec, progress: bool) -> dict:
     cells, training = {}, {}
     for k in spec.ks:
         dataset = prepared_dataset(k, spec.dataset_options, spec.data_root, progress=progress)

@@ -18,10 +18,14 @@ import click
 
 from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
 from agents.training import AGENT_SETTINGS, PRESETS, TrainConfig
-from mazebench.datasets import QUERY_KINDS, default_data_dir, generate_dataset, load_dataset
+from mazebench.datasets import (MAX_ATTEMPTS_PER_PATH, MAX_PATHS_PER_PAIR, QUERY_KINDS, default_data_dir,
+                                generate_dataset, load_dataset)
 from mazebench.maze import load_maze
 
 PRESET_CHOICE = click.Choice(list(PRESETS))  # --preset of train, report and ablation
+MAX_SAMPLING_STEPS = 100_000  # upper bounds of the sampler's sizes: far above use, refused before any work
+MAX_WINDOW = 100_000
+STEPS = click.IntRange(1, MAX_SAMPLING_STEPS)  # --steps of evaluate, report and ablation
 
 
 class _OneLineErrors(click.Group):
@@ -52,8 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="mazebench")
 
 
-def _int_list(minimum: int, example: str):
-    """An option callback: a comma-separated list of integers, each at least ``minimum``."""
+def _int_list(minimum: int, example: str, maximum: int | None = None):
+    """An option callback: a comma-separated list of integers, each at least ``minimum`` (and at most ``maximum``)."""
 
     def parse(_ctx, _param, value: str) -> list[int]:
         try:
@@ -61,8 +65,9 @@ def _int_list(minimum: int, example: str):
         except ValueError:
             raise click.BadParameter(f"expected a comma-separated list of integers such as {example}, "
                                      f"got {value!r}") from None
-        if not numbers or min(numbers) < minimum:
-            raise click.BadParameter(f"every number must be at least {minimum}, got {value!r}")
+        if not numbers or min(numbers) < minimum or max(numbers) > (maximum or max(numbers)):
+            raise click.BadParameter(f"every number must be at least {minimum}"
+                                     f"{f' and at most {maximum}' if maximum else ''}, got {value!r}")
         return numbers
 
     return parse
@@ -121,7 +126,7 @@ def _agent_names(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--subgoals", default="12", callback=_int_list(2, "2,7,12"),
               help="K, the number of subgoals per path (start and goal included); a list such as 2,7,12 makes one dataset per K.")
 @click.option("--pairs", default=15000, type=click.IntRange(min=2), help="Distinct start-goal pairs.")
-@click.option("--paths-per-pair", default=10, type=click.IntRange(min=1), help="At most this many distinct paths per pair.")
+@click.option("--paths-per-pair", default=10, type=click.IntRange(1, MAX_PATHS_PER_PAIR), help="At most this many distinct paths per pair.")
 @click.option("--maze-size", default=41, type=click.IntRange(min=5), help="Height and width of the generated maze (odd).")
 @click.option("--maze-seed", default=2025, type=int, help="Seed of the generated maze (2025 = the FlexMDM paper's).")
 @click.option("--extra-door-frac", default=0.5, type=_Finite(0, 1), help="Fraction of removable walls opened in the generated maze.")
@@ -130,7 +135,7 @@ def _agent_names(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--seed", default=0, type=click.IntRange(min=0), help="Seed of the pair, path and subgoal draws.")
 @click.option("--val-frac", default=0.05, type=_Finite(0, 1, min_open=True, max_open=True), help="Fraction of the pairs held out for validation.")
 @click.option("--max-detour-ratio", default=2.0, type=_Finite(min=1), help="A detour has at most this many times the shortest path's cells.")
-@click.option("--attempts-per-path", default=4, type=click.IntRange(min=1), help="Waypoints tried per wanted detour.")
+@click.option("--attempts-per-path", default=4, type=click.IntRange(1, MAX_ATTEMPTS_PER_PATH), help="Waypoints tried per wanted detour.")
 @click.option("--out", default=Path("data"), type=click.Path(file_okay=False, path_type=Path),
               help="Root folder: datasets go to <out>/maze<size>-s<seed>-k<K> (or <out>/<maze file name>-k<K>).")
 @click.option("--force", is_flag=True, help="Regenerate even if the folder holds a dataset (same or other configuration).")
@@ -207,6 +212,9 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
 
     preset = preset or ("gpu" if torch.cuda.is_available() and device != "cpu" else "cpu")
     cfg = preset_config(preset, agent, **settings)  # every training setting is checked before any work
+    if cfg.batch_size % nproc:
+        raise click.BadParameter(f"{nproc} processes do not split the batch size {cfg.batch_size}; choose a "
+                                 f"divisor of it, or --batch-size a multiple of {nproc}", param_hint="--nproc")
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(_relaunch_under_torchrun(nproc))
     world, _ = join_process_group(pick_device(device))
@@ -262,7 +270,7 @@ def _relaunch_under_torchrun(nproc: int) -> int:
               help="Dataset folder  [default: data/maze41-s2025-k<K>]")
 @click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
               help="Run folder or checkpoint file of a learned agent  [default: runs/cpu/<agent>-k<K>]")
-@click.option("--steps", default=None, type=click.IntRange(min=1), help="Sampling steps of learned agents  [default: 64]")
+@click.option("--steps", default=None, type=STEPS, help="Sampling steps of learned agents  [default: 64]")
 @click.option("--protocol", default="suite", type=click.Choice(["suite", "paper"]),
               help="The sampler settings of learned agents to start from: the suite's default, or the paper's (vanilla, "
                    "Poisson, uniform grid, temperature 1, the official end game); the options below override single settings.")
@@ -271,7 +279,7 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 @click.option("--temperature", default=None, type=_Finite(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: 0]")
 @click.option("--confidence", default=None, type=click.Choice(["top_prob", "margin"]),
               help="Adaptive sampler: rank masks by top probability or by the margin of the two most likely tokens  [default: top_prob]")
-@click.option("--window", default=None, type=click.IntRange(min=1), help="Adaptive sampler: only the leftmost N masks of a row compete  [default: all]")
+@click.option("--window", default=None, type=click.IntRange(1, MAX_WINDOW), help="Adaptive sampler: only the leftmost N masks of a row compete  [default: all]")
 @click.option("--count-law", default=None, type=click.Choice(["poisson", "binomial"]),
               help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  [default: binomial]")
 @click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
@@ -291,8 +299,12 @@ def _relaunch_under_torchrun(nproc: int) -> int:
               help="Report folder  [default: reports/<agent>-k<K>]")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--workers", default=1, type=click.IntRange(min=1), help="Processes planning batches (same results for any number).")
+@click.option("--batch-timeout", default=None, type=_Finite(min=0, min_open=True),
+              help="Seconds a batch may take: each batch is planned in a process of its own, killed past the limit "
+                   "(its queries fail as planner_error)  [default: no limit, batches planned in this process]")
 def evaluate(agent, subgoals, data, checkpoint, steps, protocol, sampler, temperature, confidence, window, count_law,
-             time_grid, feasible_counts, end_game, device, limit, batch_size, num_pngs, queries, out, quiet, workers) -> None:
+             time_grid, feasible_counts, end_game, device, limit, batch_size, num_pngs, queries, out, quiet, workers,
+             batch_timeout) -> None:
     """Plan and score the held-out queries (one per pair); write reports/<run>/ and print a table."""
     from dataclasses import asdict
 
@@ -310,7 +322,7 @@ def evaluate(agent, subgoals, data, checkpoint, steps, protocol, sampler, temper
         sampling["feasible_counts"] = sampling["count_law"] == "binomial" and sampling["end_game"] == "leap"
     planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device, sampling=sampling)
     summary = run_evaluation(planner, dataset, out_dir=out, limit=limit, batch_size=batch_size, num_pngs=num_pngs,
-                             progress=not quiet, workers=workers, queries=queries)
+                             progress=not quiet, workers=workers, queries=queries, batch_timeout=batch_timeout)
     click.echo(_table(agent, dataset.num_subgoals, summary))
     click.echo(f"report: {out}")
 
@@ -332,12 +344,12 @@ def _table(agent: str, k: int, summary: dict) -> str:
               help="Planners of the leaderboard: mdm, flexmdm, ar (trained by the report), bfs, and plug-ins (a registered "
                    "name or package.module:NAME; evaluated, never trained); the BFS oracle is always added.")
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
-@click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of the tables, the same for every planner.")
+@click.option("--steps", default=64, type=STEPS, help="Sampling steps of the tables, the same for every planner.")
 @click.option("--protocols", default="paper,suite",
               help="Evaluation protocols, one table each: paper (vanilla, Poisson, uniform grid, temperature 1) and suite (the default sampler).")
 @click.option("--epochs", default=None, type=click.FloatRange(min=0, min_open=True),
               help="Train every model to this many epochs without the preset's time cap (runs/<preset>-<E>ep, reports/<preset>-<E>ep)  [default: the preset's budget]")
-@click.option("--sweep-steps", default="16,32,64,128,256", callback=_int_list(1, "16,64,256"), help="Steps of the success-vs-steps figure (largest K).")
+@click.option("--sweep-steps", default="16,32,64,128,256", callback=_int_list(1, "16,64,256", MAX_SAMPLING_STEPS), help="Steps of the success-vs-steps figure (largest K).")
 @click.option("--sweep-limit", default=300, type=click.IntRange(min=1), help="Held-out pairs per point of the sweep.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per table cell  [default: all]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Report folder  [default: reports/<preset>, or reports/<preset>-<E>ep with --epochs]")
@@ -377,7 +389,7 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
 @cli.command()
 @click.option("--subgoals", default="2,7,12", callback=_int_list(2, "2,7,12"), help="The K of the page's columns.")
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
-@click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of every cell.")
+@click.option("--steps", default=64, type=STEPS, help="Sampling steps of every cell.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per cell  [default: all]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Page folder  [default: reports/<preset>/ablation]")
 @click.option("--quiet", is_flag=True, help="No progress bars.")

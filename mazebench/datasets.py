@@ -30,9 +30,11 @@ files), each holding ``cells`` (all paths concatenated, int16 (N, 2)), ``offsets
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
+import operator
 import os
 import shutil
 import tempfile
@@ -44,8 +46,9 @@ from typing import Iterator
 import click
 import numpy as np
 
-from mazebench.maze import (all_pairs_distances, check_distance_table, load_maze, make_maze, maze_to_text,
-                            neighbour_table, open_cells)
+from mazebench.folders import folder_lock
+from mazebench.maze import (all_pairs_distances, check_distance_table, frozen_copy, load_maze, make_maze,
+                            maze_to_text, neighbour_table, open_cells)
 from mazebench.parallel import ordered_map
 
 FORMAT_VERSION = 1
@@ -54,6 +57,8 @@ SPLITS = ("train", "val")
 QUERY_KINDS = ("drawn", "shortest")  # a held-out pair's query: one of its paths at random, or its shortest
 QUERY_SEED = 0  # the draw of the "drawn" queries: the same for every planner, so paired tests stay paired
 ARRAY_DTYPES = {"cells": np.int16, "offsets": np.int64, "subgoal_index": np.int32, "pair_id": np.int32}
+MAX_PATHS_PER_PAIR = 1000  # upper bounds of the generator's sizes: far above use, refused before any work
+MAX_ATTEMPTS_PER_PATH = 1000
 
 
 @dataclass(frozen=True)
@@ -197,9 +202,15 @@ def generate_dataset(
     _check_config(config)
     dataset_id = _dataset_id(config, GENERATOR_VERSION)
     out = Path(out_dir)
-    recover_folder(out)
-    if _up_to_date(out, dataset_id, force):
-        return out
+    with folder_lock(out):  # one writer at a time (mazebench.folders)
+        recover_folder(out)
+        if not _up_to_date(out, dataset_id, force):
+            _write_dataset(out, grid, config, dataset_id, progress, workers)
+    return out
+
+
+def _write_dataset(out: Path, grid: np.ndarray, config: dict, dataset_id: str, progress: bool, workers: int) -> None:
+    """Draw the dataset of ``config`` and swap it in at ``out`` (``replacing_folder``)."""
     with replacing_folder(out) as folder:  # made first: an unwritable --out fails before the work
         splits, counts = _draw_examples(grid, config, progress, workers)
         meta = {
@@ -215,11 +226,12 @@ def generate_dataset(
         for name in SPLITS:
             _write_npz(folder / f"{name}.npz", splits[name].arrays())
         (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    return out
 
 
 def load_dataset(path: str | Path) -> Dataset:
-    """Load and check a dataset folder; raise ValueError if it is corrupt, truncated or of another format."""
+    """Load and check a dataset folder; raise ValueError if it is corrupt, truncated or of another format.
+
+    Its arrays are read-only: a planner built with the dataset cannot change what the scorer reads."""
     folder = Path(path)
     recover_folder(folder)
     if not folder.is_dir():
@@ -231,7 +243,7 @@ def load_dataset(path: str | Path) -> Dataset:
         meta = json.loads(meta_file.read_text())
         version = meta["format_version"]
         config = meta["config"]
-        num_subgoals = int(config["num_subgoals"])
+        num_subgoals = operator.index(config["num_subgoals"])  # TypeError unless an integer
         if version != FORMAT_VERSION:
             raise ValueError(f"dataset {folder} has format version {version}; this mazebench reads version "
                              f"{FORMAT_VERSION}: regenerate it with --force")
@@ -248,6 +260,7 @@ def load_dataset(path: str | Path) -> Dataset:
         _check_meta(folder, meta, maze, splits)
         for name in SPLITS:
             _check_paths(folder, name, maze, splits[name])
+        _check_queries(folder, splits)
     except (KeyError, TypeError, json.JSONDecodeError, FileNotFoundError) as error:
         raise _corrupt(folder, f"{type(error).__name__}: {error}") from None
     return Dataset(maze=maze, train=splits["train"], val=splits["val"], meta=meta, path=folder)
@@ -255,7 +268,7 @@ def load_dataset(path: str | Path) -> Dataset:
 
 def _read_maze(folder: Path) -> np.ndarray:
     try:
-        return load_maze(folder / "maze.txt")
+        return frozen_copy(load_maze(folder / "maze.txt"))
     except (OSError, ValueError) as error:
         raise _corrupt(folder, f"maze.txt: {error}") from None
 
@@ -268,7 +281,7 @@ def _load_split(folder: Path, name: str, num_subgoals: int) -> Split:
     file = folder / f"{name}.npz"
     try:
         with np.load(file, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in ARRAY_DTYPES}
+            arrays = {key: frozen_copy(data[key]) for key in ARRAY_DTYPES}  # read-only: planners get the dataset
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise _corrupt(folder, f"cannot read {file.name}: {error}") from None
     for key, dtype in ARRAY_DTYPES.items():
@@ -321,6 +334,26 @@ def _check_meta(folder: Path, meta: dict, maze: np.ndarray, splits: dict[str, Sp
             raise _corrupt(folder, f"{name}.npz has more than paths_per_pair={config['paths_per_pair']} paths per pair")
     if len(pair_ids["train"]) + len(pair_ids["val"]) != config["pairs"] or len(np.intersect1d(*pair_ids.values())):
         raise _corrupt(folder, f"the splits do not hold {config['pairs']} distinct pairs, each in one split")
+    lengths = np.concatenate([splits[name].lengths for name in SPLITS])
+    measured = {"max_path_length": int(lengths.max()), "mean_path_length": round(float(lengths.mean()), 3),
+                "open_cells": int((maze == 0).sum())}
+    wrong = [f"{key} {meta['counts'][key]!r} (the arrays: {value})" for key, value in measured.items()
+             if meta["counts"][key] != value]
+    if wrong:
+        raise _corrupt(folder, f"meta.json's counts do not match the arrays: {', '.join(wrong)}")
+
+
+def _check_queries(folder: Path, splits: dict[str, Split]) -> None:
+    """Check that no held-out query (subgoal sequence) is a training query, whatever the pair ids say."""
+    shared = _queries(splits["val"]) & _queries(splits["train"])
+    if shared:
+        raise _corrupt(folder, f"{len(shared)} held-out queries are training queries too (the same subgoals)")
+
+
+def _queries(split: Split) -> set[bytes]:
+    """The subgoal sequences of a split's examples, each as bytes."""
+    subgoals = split.cells[split.offsets[:-1, None] + split.subgoal_index].astype(np.int16)
+    return {row.tobytes() for row in subgoals.reshape(len(split), -1)}
 
 
 def _check_paths(folder: Path, name: str, maze: np.ndarray, split: Split) -> None:
@@ -363,17 +396,17 @@ def _check_maze(maze: np.ndarray) -> np.ndarray:
 
 
 def _check_config(config: dict) -> None:
-    def integer(name: str, low: int) -> None:
+    def integer(name: str, low: int, high: int | None = None) -> None:
         value = config[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or value > (high or value):
+            raise ValueError(f"{name} must be an integer >= {low}{f' and <= {high}' if high else ''}, got {value!r}")
         config[name] = int(value)
 
     integer("num_subgoals", 2)
     integer("pairs", 2)
-    integer("paths_per_pair", 1)
+    integer("paths_per_pair", 1, MAX_PATHS_PER_PAIR)
     integer("seed", 0)
-    integer("attempts_per_path", 1)
+    integer("attempts_per_path", 1, MAX_ATTEMPTS_PER_PATH)
     if not 0.0 < config["val_frac"] < 1.0:
         raise ValueError(f"val_frac must be in (0, 1), got {config['val_frac']!r}")
     if not 1.0 <= config["max_detour_ratio"] < math.inf:
@@ -565,11 +598,16 @@ def replacing_folder(out: Path) -> Iterator[Path]:
 
     The old ``out`` is renamed aside (``.<name>.old``) before the new folder is renamed into place,
     and deleted only after: an exception anywhere leaves ``out`` as it was, and a process killed
-    between the renames leaves the old folder aside, where :func:`recover_folder` finds it.
+    between the renames leaves the old folder aside, where :func:`recover_folder` finds it. The
+    temporary folders of a killed writer are removed first; a symbolic link ``out`` is refused.
     """
     out = Path(os.path.abspath(out))  # "." and "x/.." get a real name and parent
+    if out.is_symlink():
+        raise ValueError(f"{out} is a symbolic link; give the folder it points to ({out.resolve()}) instead")
     recover_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):  # of a killed writer (callers hold the lock)
+        shutil.rmtree(leftover, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     aside = _aside(out)
     try:

@@ -10,8 +10,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from mazebench.maze import all_pairs_distances, make_maze, open_cells
-from mazebench.scoring import parse_path  # the scorer's reading of untrusted cells
+from mazebench.maze import all_pairs_distances, frozen_copy, make_maze, open_cells
+from mazebench.scoring import MAX_PATH_CELLS_PER_MAZE_CELL, parse_path, path_cap  # the scorer's reading of untrusted cells
 
 ENV_ID = "mazebench/Maze-v0"
 REJECTION_TRIES = 64  # start-goal draws before the env lists every admissible pair instead
@@ -141,7 +141,7 @@ class MazeEnv(gymnasium.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("the episode is over: call reset() before step()")
-        if not self.action_space.contains(action):
+        if isinstance(action, (bool, np.bool_)) or not self.action_space.contains(action):
             raise ValueError(f"action must be 0 (up), 1 (right), 2 (down) or 3 (left), got {action!r}")
         self._steps += 1
         target = self._position + MOVES[int(action)]
@@ -268,7 +268,7 @@ def _check_maze(maze) -> np.ndarray:
         raise ValueError("maze must be a non-empty 2-D array of 0 (open) and 1 (wall)")
     if (grid == 0).sum() < 2:
         raise ValueError("maze must have at least two open cells")
-    return grid.astype(np.uint8)
+    return frozen_copy(grid.astype(np.uint8))  # the env's own maze: nothing outside can change it
 
 
 def _is_open(maze: np.ndarray, cell) -> bool:
@@ -334,7 +334,7 @@ def run_path_in_env(env_or_maze: gymnasium.Env | np.ndarray, subgoals, path: Seq
     goals = np.asarray(subgoals)
     if goals.ndim != 2 or len(goals) < 2:
         raise ValueError(f"subgoals must be at least 2 (row, col) cells, got {subgoals!r}")
-    cells = parse_path(path)
+    cells = parse_path(path, path_cap(maze))
     horizon = max(1, len(cells or ()) - 1)
     env = MazeEnv(maze=maze, num_subgoals=len(goals), max_steps=horizon)
     obs, info = env.reset(options={"subgoals": goals})
@@ -348,6 +348,9 @@ def run_path_in_env(env_or_maze: gymnasium.Env | np.ndarray, subgoals, path: Seq
         return fail("bad_cell", None, "the path is not a sequence of cells")
     if not cells:
         return fail("empty", None, "the path is empty")
+    if len(cells) > path_cap(maze):
+        return fail("too_long", None, f"the path has more than {path_cap(maze)} cells "
+                                      f"({MAX_PATH_CELLS_PER_MAZE_CELL} x the maze's cells)")
     if cells[0] is None or not _is_open(maze, cells[0]) or cells[0] != first:
         kind = "bad_cell" if cells[0] is None else _landing_kind(maze, cells[0], "wrong_start")
         return EnvVerdict(False, 0, False, 0, kind, 0, f"the path starts at {cells[0]}, not at g1 {first}")

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Mapping
 
 import click
 import numpy as np
 
 from agents.base import Planner, error_line
 from mazebench.datasets import QUERY_SEED, Dataset, recover_folder, replacing_folder
-from mazebench.maze import save_maze
-from mazebench.parallel import ordered_map
-from mazebench.scoring import PathScore, score_path
+from mazebench.folders import check_own_folder, folder_lock
+from mazebench.maze import frozen_copy, maze_to_text, save_maze
+from mazebench.parallel import TaskFailed, ordered_map
+from mazebench.scoring import PathScore, path_cap, plain_path, score_path, short_text
 from mazebench.statistics import wasserstein1, wilson_interval
 
 PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
+REPORT_KEYS = ("n", "success_rate", "planner", "dataset")  # results.json of an evaluation report holds these
+REPORT_FILES = ("results.json", "samples.jsonl", "maze.txt", "request.json")  # besides PNGs (request: report.py)
 
 
 def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: int | None = None,
              batch_size: int = 256, num_pngs: int = 8, progress: bool = True, workers: int = 1,
-             queries: str = "drawn", query_seed: int = QUERY_SEED) -> dict:
+             queries: str = "drawn", query_seed: int = QUERY_SEED, batch_timeout: float | None = None) -> dict:
     """Plan and score one held-out example per pair (the first ``limit`` pairs); write the report; return
     the summary. ``queries``: which example of a pair is its query (``Split.queries``: "drawn" at random
     with ``query_seed``, as training examples are; or "shortest").
@@ -36,7 +43,8 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
     The folder is written beside ``out_dir`` and swapped in whole (``datasets.replacing_folder``): it
     holds one evaluation's files, all or none; a non-empty folder that is no report is never replaced.
     ``workers`` processes plan the batches (each batch is seeded by its position, so the results
-    are those of one process).
+    are those of one process). With ``batch_timeout`` (seconds) each batch is planned in a process of
+    its own: a batch that outlives it, or whose process dies, fails (``planner_error``).
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of examples, got {limit}")
@@ -44,40 +52,39 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if batch_timeout is not None and not batch_timeout > 0:
+        raise ValueError(f"batch_timeout must be a positive number of seconds, got {batch_timeout}")
     indices = dataset.val.queries(queries, query_seed)[:limit]
     examples = [dataset.val[int(i)] for i in indices]
     pair_lengths = dataset.val.pair_lengths()
     out = Path(out_dir)
-    recover_folder(out)
-    if out.exists() and not (out.is_dir() and _is_report_or_empty(out)):
-        raise ValueError(f"{out} exists and is not an evaluation report (no results.json or samples.jsonl): "
-                         f"refusing to replace it; choose another --out")
-
-    with replacing_folder(out) as folder:  # made first: an unwritable --out fails before the work
+    maze = _verified_maze(dataset)  # the scorer's own copy; planners get copies of their own
+    with _report_folder(out) as folder:  # made first: an unwritable --out fails before the work
         started = time.perf_counter()
-        paths: list[Any] = []
+        paths: list[Any] = []  # per example: the path as the scorer read it (JSON), or None
         errors: list[str | None] = []  # per example: why its batch has no paths (the planner failed), or None
         bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
         tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
                  for first in range(0, len(examples), batch_size)]
-        with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, dataset.maze), workers) as run:
-            for (first, batch), (planned, counts, error) in zip(tasks, run(tasks)):
+        planned_elsewhere = workers > 1 or batch_timeout is not None  # by a copy of the planner in another process
+        with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, maze), workers, batch_timeout) as run:
+            for (first, batch), (planned, counts, error) in zip(tasks, map(_outcome, run(tasks))):
                 if error is not None:
                     click.echo(f"warning: examples {first}..{first + len(batch) - 1} failed: {error}", err=True)
                 paths += [None] * len(batch) if error else planned
                 errors += [error] * len(batch)
-                if workers > 1:  # a worker's planner counted them; this process's did not
-                    for key, value in counts.items():
-                        planner.counters[key] = planner.counters.get(key, 0) + value
+                if planned_elsewhere:  # a worker's planner counted them; this process's did not
+                    _add_counts(planner, counts)
                 if bar is not None:
                     bar.update(len(batch))
         plan_seconds = time.perf_counter() - started
-        scores = [planner_failure(error) if error else score_path(dataset.maze, example.subgoals, path)
+        scores = [planner_failure(error) if error else score_path(maze, example.subgoals, path)
                   for example, path, error in zip(examples, paths, errors)]
 
         samples = [
-            {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": _jsonable(path),
-             "reference_length": len(example.path), "pair_lengths": pair_lengths[example.pair_id], **asdict(score)}
+            {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": path,
+             "reference_length": len(example.path), "pair_lengths": pair_lengths[example.pair_id],
+             **asdict(score)}
             for i, example, path, score in zip(indices, examples, paths, scores)
         ]
         summary = _summarize(scores, samples, planner, dataset)
@@ -88,17 +95,37 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         with open(folder / "samples.jsonl", "w") as handle:
             for sample in samples:
                 handle.write(json.dumps(sample, allow_nan=False) + "\n")
-        save_maze(dataset.maze, folder / "maze.txt")
-        _save_galleries(folder, dataset.maze, examples, paths, scores, indices, num_pngs)
+        save_maze(maze, folder / "maze.txt")
+        _save_galleries(folder, maze, examples, paths, scores, indices, num_pngs)
         if examples and num_pngs:
-            _save_generation(folder / "generation.png", planner, dataset.maze, examples[0].subgoals)
+            _save_generation(folder / "generation.png", planner, maze, examples[0].subgoals)
         (folder / "results.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary
 
 
-def _is_report_or_empty(folder: Path) -> bool:
-    """Whether ``folder`` may be replaced by a report: it holds one (or a half one) or nothing."""
-    return (folder / "results.json").is_file() or (folder / "samples.jsonl").is_file() or not any(folder.iterdir())
+def _outcome(result: tuple | TaskFailed) -> tuple:
+    """A batch's (paths, counts, error), also for one whose process outlived the time limit or died."""
+    return (None, {}, f"planner's batch {result.reason}") if isinstance(result, TaskFailed) else result
+
+
+def _verified_maze(dataset: Dataset) -> np.ndarray:
+    """A read-only copy of the dataset's maze, checked against the hash in its meta.json."""
+    maze = frozen_copy(dataset.maze)
+    if hashlib.sha256(maze_to_text(maze).encode()).hexdigest() != dataset.meta["config"]["maze_sha256"]:
+        raise ValueError(f"the maze of dataset {dataset.path} in memory differs from its meta.json hash "
+                         f"(was it changed by a planner?); reload the dataset")
+    return maze
+
+
+@contextlib.contextmanager
+def _report_folder(out: Path) -> Iterator[Path]:
+    """The new folder that replaces the report ``out`` when the block ends (``datasets.replacing_folder``), with
+    ``out``'s lock held throughout; a ValueError if ``out`` holds anything but an evaluation report."""
+    with folder_lock(out):
+        recover_folder(out)
+        check_own_folder(out, "an evaluation report", REPORT_KEYS, REPORT_FILES)
+        with replacing_folder(out) as folder:
+            yield folder
 
 
 def planner_failure(reason: str) -> PathScore:
@@ -107,27 +134,78 @@ def planner_failure(reason: str) -> PathScore:
 
 
 def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list]) -> tuple[list | None, dict, str | None]:
-    """The paths of one (first index, subgoal batch) task, seeded by its position, the counter increments, and
-    None, or instead of the paths the reason the planner failed the batch (it raised, or gave a wrong count)."""
+    """The paths of one (first index, subgoal batch) task, seeded by its position and read as the scorer reads
+    them (``scoring.plain_path``), the counter increments, and None; or instead of the paths the reason the
+    planner failed the batch (it raised, even SystemExit, or gave a wrong count). The planner gets writable
+    copies of the maze and the subgoals: what it does to them stays in them."""
     (planner, maze), (first, batch) = state, task
-    before = dict(planner.counters)
+
+    def plan() -> tuple[list, dict]:
+        before = _counts(planner)
+        planned = planner.plan(np.array(maze), [np.array(subgoals) for subgoals in batch], seed=first)
+        _check_count(planned, len(batch))
+        cap = path_cap(maze)
+        return [plain_path(path, cap) for path in planned], _increments(before, _counts(planner))
+
+    result, error = guarded(plan)
+    return (None, {}, failure_text(error)) if error else (*result, None)
+
+
+def guarded(function: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    """``(function(), None)`` with its prints sent to stderr, or ``(None, error)`` for anything it raised but
+    KeyboardInterrupt: a plug-in's exception, even SystemExit, costs only what it was asked for."""
     try:
-        planned = planner.plan(maze, batch, seed=first)
-    except Exception as exception:  # a plug-in's failure costs its batch, not the evaluation
-        planned, error = None, f"planner raised {error_line(exception)}"
-    else:
-        error = _count_mismatch(planned, len(batch))
-    counts = {key: value - before.get(key, 0) for key, value in planner.counters.items()}
-    return (None, counts, error) if error else (list(planned), counts, None)
+        with contextlib.redirect_stdout(sys.stderr):
+            return function(), None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # untrusted code
+        return None, error
 
 
-def _count_mismatch(planned: Any, wanted: int) -> str | None:
-    """Why ``planned`` is not one path per query (None if it is)."""
+def failure_text(error: BaseException) -> str:
+    """Why the planner failed what it was asked: its wrong answer, or what it raised."""
+    return str(error) if isinstance(error, PlannerOutputError) else f"planner raised {error_line(error)}"
+
+
+class PlannerOutputError(Exception):
+    """A planner's answer of the wrong kind (not one path per query, a description that is no dict)."""
+
+
+def _check_count(planned: Any, wanted: int) -> None:
+    """Raise PlannerOutputError unless ``planned`` is one path per query."""
     try:
         count = len(planned)
     except TypeError:
-        return f"planner returned an object of type {type(planned).__name__}, not a list of paths"
-    return None if count == wanted else f"planner returned {count} paths for {wanted} subgoal sequences"
+        raise PlannerOutputError(f"planner returned an object of type {type(planned).__name__}, "
+                                 f"not a list of paths") from None
+    if count != wanted:
+        raise PlannerOutputError(f"planner returned {count} paths for {wanted} subgoal sequences")
+
+
+def _counts(planner: Planner) -> dict[str, float]:
+    """The planner's counters that are finite numbers, as Python numbers (others are not added up)."""
+    return {key: int(value) if isinstance(value, Integral) else float(value)
+            for key, value in dict(planner.counters).items() if isinstance(key, str) and _finite_number(value)}
+
+
+def _increments(before: dict, after: dict) -> dict[str, float]:
+    return {key: value - before.get(key, 0) for key, value in after.items()}
+
+
+def _add_counts(planner: Planner, counts: dict) -> None:
+    """Add a worker's counter increments to the planner's counters (a warning if they cannot be written)."""
+    def add():
+        for key, value in counts.items():
+            planner.counters[key] = planner.counters.get(key, 0) + value
+
+    _, error = guarded(add)
+    if error:
+        click.echo(f"warning: the planner's counters cannot be added to ({error_line(error)})", err=True)
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
 def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dataset) -> dict:
@@ -144,7 +222,7 @@ def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dat
         "mean_reference_length": float(np.mean([s["reference_length"] for s in samples])) if n else None,
         **length_fidelity(samples),
         "failure_kinds": dict(Counter(score.failure_kind for score in scores if not score.success)),
-        "planner": planner.describe(),
+        "planner": _description(planner),
         "dataset": {"path": str(dataset.path), "dataset_id": dataset.meta["dataset_id"],
                     "num_subgoals": dataset.num_subgoals, "meta": dataset.meta},
     }
@@ -164,14 +242,37 @@ def length_fidelity(samples: list[dict]) -> dict:
             "length_w1_pair_paths": wasserstein1(generated, pair_paths, weights)}
 
 
-def _jsonable(path: Any) -> Any:
-    """A planned path as JSON (nested lists); anything unserialisable is written as its repr."""
-    value = path.tolist() if hasattr(path, "tolist") else path
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return repr(value)
-    return value
+def _description(planner: Planner) -> dict:
+    """``planner.describe()`` as strict JSON; if it raises or is no dict, the planner's name and why."""
+    def describe() -> dict:
+        described = planner.describe()
+        if not isinstance(described, Mapping):
+            raise PlannerOutputError(f"describe() returned an object of type {type(described).__name__}, not a dict")
+        return json_safe(described)
+
+    described, error = guarded(describe)
+    if error:
+        click.echo(f"warning: the planner's description is left out: {failure_text(error)}", err=True)
+        return {"name": str(getattr(planner, "name", "?")), "describe_error": failure_text(error)}
+    return described
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` as strict JSON: numpy scalars and arrays as Python values, non-finite numbers and other
+    objects as their (short) text; nesting deeper than 20 levels is cut."""
+    if depth > 20:
+        return "..."
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item, depth + 1) for item in value]
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return short_text(value)
 
 
 def _save_galleries(out: Path, maze: np.ndarray, examples: list, paths: list, scores: list[PathScore],
@@ -189,10 +290,12 @@ def _save_galleries(out: Path, maze: np.ndarray, examples: list, paths: list, sc
 def _save_generation(out_path: Path, planner: Planner, maze: np.ndarray, subgoals: np.ndarray) -> None:
     from mazebench.rendering import save_filmstrip_png
 
-    try:
-        traced = planner.trace(subgoals)
+    def draw():
+        traced = planner.trace(np.array(subgoals))
         if traced is not None:
             save_filmstrip_png(out_path, maze, *traced, ncols=4)
-    except Exception as error:  # an optional figure: a plug-in's broken trace costs only this file
+
+    _, error = guarded(draw)
+    if error:  # an optional figure: a plug-in's broken trace costs only this file
         out_path.unlink(missing_ok=True)
         click.echo(f"warning: no {out_path.name}: the planner's trace failed ({error_line(error)})", err=True)

@@ -16,6 +16,7 @@ import click
 from matplotlib.figure import Figure
 
 from agents.learned import protocol_rule
+from mazebench.folders import check_own_folder, folder_lock
 from mazebench.report import (PLANNER_NAMES, ReportSpec, _failure_text, cached_evaluation, prepared_dataset, run_finished,
                               save_figure, success_text, summary_cell, train_with_checks)
 
@@ -57,7 +58,14 @@ class FactorsSpec:
 
 
 def build_factors(spec: FactorsSpec, progress: bool = True) -> dict:
-    """Train what is missing, evaluate every (agent, K, row); write the page; return its results."""
+    """Train what is missing, evaluate every (agent, K, row); write the page (its folder's lock held throughout;
+    a ValueError if the folder holds anything but a factors page); return its results."""
+    with folder_lock(spec.folder):
+        check_own_folder(spec.folder, "a factors page", ("spec", "factors", "cells"), ("eval",))
+        return _build_factors(spec, progress)
+
+
+def _build_factors(spec: FactorsSpec, progress: bool) -> dict:
     report, cells = spec.report, {}
     for k in spec.ks:
         dataset = prepared_dataset(k, report.dataset_options, spec.data_root, progress=progress)

@@ -80,6 +80,13 @@ def _open_extra_doors(grid: np.ndarray, rng: random.Random, frac: float) -> None
         grid[r, c] = 0
 
 
+def frozen_copy(array: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``array``: what holds it can trust that no one else writes to it."""
+    copy = np.array(array, copy=True)
+    copy.flags.writeable = False
+    return copy
+
+
 def maze_to_text(maze: np.ndarray) -> str:
     """Render a maze as lines of ``#`` (wall) and ``.`` (open), one line per row."""
     return "\n".join("".join(WALL if v else OPEN for v in row) for row in np.asarray(maze)) + "\n"

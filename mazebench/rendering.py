@@ -189,7 +189,7 @@ def _points(cells) -> np.ndarray:
     for i, item in enumerate(items):
         try:
             pair = np.asarray(item, dtype=float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
             continue
         if pair.shape == (2,) and np.isfinite(pair).all():
             out[i] = pair

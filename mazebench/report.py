@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,15 +22,16 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from agents import check_agent_name, default_run_dir, make_agent
+from agents import AGENT_NAMES, check_agent_name, default_run_dir, make_agent, plugin_digest
 from agents.checkpoints import checkpoint_digest
 from agents.learned import QUICK_EVAL_PROTOCOL, protocol_rule, quick_success
-from agents.training import CHECKPOINT, METHODS, preset_config, saved_settings, train
+from agents.training import CHECKPOINT, METHODS, UPPER_BOUNDS, preset_config, saved_settings, train
 from mazebench.claims import claims_markdown, evaluate_claims
 from mazebench.curves import FLAT_GAIN, FLAT_TAIL, Curve, at_equal_budget, curve_summary, read_curve
 from mazebench.datasets import QUERY_KINDS, QUERY_SEED, default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
 from mazebench.evaluation import length_fidelity as evaluation_length_fidelity
+from mazebench.folders import check_own_folder, folder_lock
 
 PAPER_TABLE1 = {"mdm": {2: 0.684, 7: 0.293, 12: 0.242}, "flexmdm": {2: 0.923, 7: 0.904, 12: 0.900}}
 PLANNER_NAMES = {"flexmdm": "FlexMDM", "mdm": "MDM", "bfs": "BFS oracle", "ar": "AR"}
@@ -45,6 +45,7 @@ TRACK_DATA = {"mini": {"maze_size": 15, "pairs": 1000, "val_frac": 0.3}}
 QUERY_TEXT = {"drawn": f"one of the pair's paths drawn at random with seed {QUERY_SEED}, as training examples are",
               "shortest": "the pair's shortest path"}
 BUDGET_AXES = ("epoch", "minutes")
+REPORT_ENTRIES = ("eval", "sweep", "ablation")  # what a report folder holds before its page, PNGs aside
 STOPS = {"epochs": "epoch", "max_minutes": "minutes"}  # a run's stopped_by -> the budget it exhausted
 
 
@@ -80,8 +81,8 @@ class ReportSpec:
             protocol_rule(protocol)  # a ValueError names the known ones
         for agent in self.agents:
             check_agent_name(agent)  # a plug-in's import is left to its evaluation
-        if self.epochs is not None and self.epochs <= 0:
-            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.epochs is not None and not 0 < self.epochs <= UPPER_BOUNDS["epochs"]:
+            raise ValueError(f"epochs must be positive and at most {UPPER_BOUNDS['epochs']}, got {self.epochs}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.jobs < 1:
@@ -133,7 +134,14 @@ class ReportSpec:
 
 
 def build_report(spec: ReportSpec, progress: bool = True) -> dict:
-    """Generate, train, evaluate what is missing; write the report folder; return its results."""
+    """Generate, train, evaluate what is missing; write the report folder (its lock held throughout; a
+    ValueError if it holds anything but a report); return its results."""
+    with folder_lock(spec.folder):
+        check_own_folder(spec.folder, "a benchmark report", ("spec", "protocols", "leaderboard"), REPORT_ENTRIES)
+        return _build_report(spec, progress)
+
+
+def _build_report(spec: ReportSpec, progress: bool) -> dict:
     out = spec.folder
     out.mkdir(parents=True, exist_ok=True)
     datasets = {k: prepared_dataset(k, spec.dataset_options, spec.data_root, progress=progress) for k in spec.ks}
@@ -252,16 +260,16 @@ def train_with_checks(dataset, agent: str, cfg, run: Path, *, progress: bool = T
 def cached_evaluation(agent: str, dataset, folder: Path, *, run: Path | None, steps: int, limit: int | None,
                       sampling: dict, num_pngs: int, progress: bool = True, queries: str = "drawn") -> dict:
     """The summary of evaluating ``agent`` (trained in ``run``, or None: built without a checkpoint) into
-    ``folder``; an evaluation already there with the same request (dataset, queries, the run's exact weights
-    by their checkpoint digest, sampler, limit) is reused, any other is replaced."""
+    ``folder``; an evaluation already there with the same request (dataset, queries, the run's exact weights by
+    their checkpoint digest, a plug-in's code by its module file's digest, sampler, limit) is reused, any
+    other is replaced once the new evaluation has succeeded (a plug-in without a module file: always)."""
     request = {"agent": agent, "dataset_id": dataset.meta["dataset_id"], "steps": steps, "limit": limit,
                "sampling": sampling, "num_pngs": num_pngs, "queries": queries, "query_seed": QUERY_SEED,
-               "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT)}
+               "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT), "code": plugin_digest(agent)}
     cached = folder / "request.json"
-    if cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
+    reusable = agent in AGENT_NAMES or request["code"] is not None
+    if reusable and cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
         return json.loads((folder / "results.json").read_text())
-    if folder.exists():
-        shutil.rmtree(folder)
     planner = make_agent(agent, dataset=dataset, checkpoint=run, steps=steps, sampling=sampling)
     summary = evaluate(planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress,
                        queries=queries)

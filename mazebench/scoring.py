@@ -3,13 +3,15 @@
 A path succeeds when it is *valid* (every cell inside the grid and open, each step to a 4-neighbour)
 and *in order* (it starts at g1, ends at gK and visits g1 .. gK as an ordered subsequence, matched
 greedily at the earliest position). The path is untrusted model output: :func:`score_path` never
-raises on it, whatever it holds (empty, floats, strings, special tokens, out-of-range cells); it
-fails with a reason instead. The maze and the subgoals are the benchmark's own inputs and must be
+raises on it, whatever it holds (empty, floats, strings, special tokens, absurd integers); it fails
+with a reason instead. A path of more than ``MAX_PATH_CELLS_PER_MAZE_CELL`` x the maze's cell count
+fails as ``too_long`` after reading only that many cells (no valid planner comes near it). The maze and the subgoals are the benchmark's own inputs and must be
 well formed (a ValueError says what is wrong otherwise).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -17,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-FAILURE_KINDS = ("empty", "bad_cell", "off_grid", "wall", "jump", "wrong_start", "wrong_end", "missed_subgoal")
+FAILURE_KINDS = ("empty", "too_long", "bad_cell", "off_grid", "wall", "jump", "wrong_start", "wrong_end",
+                 "missed_subgoal")
+MAX_PATH_CELLS_PER_MAZE_CELL = 4  # the path length cap, per cell of the maze (6,724 cells on the 41x41 maze)
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,15 @@ def score_path(maze: np.ndarray, subgoals: Any, path: Any) -> PathScore:
     """Score ``path`` (a sequence of (row, col) cells) on ``maze`` against ``subgoals`` (K cells)."""
     grid = _check_maze(maze)
     goals = _check_subgoals(subgoals)
-    cells = parse_path(path)
+    cap = path_cap(grid)
+    cells = parse_path(path, cap)
     if cells is None:
-        return PathScore(False, False, False, f"path is not a sequence of cells: {_short(path)}", None, "bad_cell", 0, 0)
+        return PathScore(False, False, False, f"path is not a sequence of cells: {short_text(path)}", None, "bad_cell", 0, 0)
     if not cells:
         return PathScore(False, False, False, "path is empty", None, "empty", 0, 0)
+    if len(cells) > cap:
+        return PathScore(False, False, False, f"path has more than {cap} cells (the cap: "
+                         f"{MAX_PATH_CELLS_PER_MAZE_CELL} x the maze's cells)", None, "too_long", 0, len(cells))
     validity = _first_invalid(grid, cells)
     reached = _greedy_reached(goals, cells)
     order = _order_failure(goals, cells, reached)
@@ -70,22 +78,44 @@ def _check_maze(maze: Any) -> np.ndarray:
 def _check_subgoals(subgoals: Any) -> list[tuple[int, int]]:
     goals = parse_path(subgoals)
     if not goals or any(g is None for g in goals):
-        raise ValueError(f"subgoals must be a non-empty sequence of (row, col) integer pairs, got {_short(subgoals)}")
+        raise ValueError(f"subgoals must be a non-empty sequence of (row, col) integer pairs, got {short_text(subgoals)}")
     return goals
 
 
-def parse_path(path: Any) -> list[tuple[int, int] | None] | None:
+def path_cap(maze: np.ndarray) -> int:
+    """The most cells a path on ``maze`` may have (``MAX_PATH_CELLS_PER_MAZE_CELL`` x its cells)."""
+    return MAX_PATH_CELLS_PER_MAZE_CELL * int(np.asarray(maze).size)
+
+
+def parse_path(path: Any, cap: int | None = None) -> list[tuple[int, int] | None] | None:
     """The cells of ``path`` as integer pairs (``None`` for an unreadable cell); ``None`` if not a sequence.
 
-    Never raises: a path whose iteration fails in any way (a foreign iterator) is no sequence.
+    With ``cap``, at most ``cap + 1`` cells are read (more than ``cap`` means too long). Never raises: a
+    path whose iteration fails in any way (a foreign iterator) is no sequence.
     """
     try:
-        path = _plain(path)
+        path = _plain(_head(path, cap))
         if path is None or isinstance(path, (str, bytes, dict)):
             return None
-        return [_parse_cell(item) for item in path]
+        return [_parse_cell(item) for item in itertools.islice(path, None if cap is None else cap + 1)]
     except Exception:  # untrusted output: its iterator or items may raise anything
         return None
+
+
+def plain_path(path: Any, cap: int) -> list | str:
+    """``path`` as the scorer reads it, as JSON: ``[row, col]`` cells (null for an unreadable one), at most
+    ``cap + 1`` of them, or the short repr of what is no sequence. Its score is that of ``path``."""
+    cells = parse_path(path, cap)
+    if cells is None:
+        return short_text(path)
+    return [None if cell is None else list(cell) for cell in cells]
+
+
+def _head(path: Any, cap: int | None) -> Any:
+    """The first ``cap + 1`` items of a sliceable sequence (arrays, tensors, lists) that has more; else ``path``."""
+    if cap is None or isinstance(path, (str, bytes, dict)) or not hasattr(path, "__getitem__"):
+        return path
+    return path[: cap + 1] if len(path) > cap + 1 else path
 
 
 def _parse_cell(item: Any) -> tuple[int, int] | None:
@@ -110,8 +140,11 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, Integral):
         return int(value)
-    if isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
+    try:
+        if isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
+            return int(value)
+    except (OverflowError, ValueError):  # a number too large for a float (e.g. a huge Fraction)
+        pass
     return None
 
 
@@ -152,7 +185,8 @@ def _order_failure(goals: list, cells: list, reached: int) -> tuple[int, str, st
     return None
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def short_text(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters; never raises."""
     try:
         text = repr(value)
     except Exception:  # a foreign object's repr may fail too

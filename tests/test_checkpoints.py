@@ -84,3 +84,16 @@ def test_a_folder_or_a_missing_file_is_one_line(tmp_path):
         read_checkpoint(tmp_path)
     with pytest.raises(CheckpointError, match="cannot be read"):
         read_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_device_or_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import agents.checkpoints
+
+    with pytest.raises(CheckpointError, match="is not a regular file"):
+        read_checkpoint("/dev/zero")  # read whole, it would never end
+    save_checkpoint(STATE, tmp_path / "ok.pt")
+    size = (tmp_path / "ok.pt").stat().st_size
+    monkeypatch.setattr(agents.checkpoints, "MAX_CHECKPOINT_BYTES", size - 1)
+    for read in (read_checkpoint, checkpoint_digest):
+        with pytest.raises(CheckpointError, match=f"has {size:,} bytes, more than the {size - 1:,}"):
+            read(tmp_path / "ok.pt")

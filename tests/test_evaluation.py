@@ -107,9 +107,15 @@ def test_bad_limit_is_a_value_error(tiny_dataset, tmp_path):
         evaluate(BFSPlanner(), tiny_dataset, out_dir=tmp_path, limit=0, progress=False)
 
 
-class _Crashing(_DropEveryOtherGoal):
-    def describe(self):
+@pytest.fixture()
+def _crashing(monkeypatch):
+    """Writing maze.txt fails (a full disk, say), after the planning."""
+    import mazebench.evaluation
+
+    def crash(*_args):
         raise RuntimeError("crash while writing the report")
+
+    monkeypatch.setattr(mazebench.evaluation, "save_maze", crash)
 
 
 def test_an_evaluation_into_a_used_folder_leaves_only_its_own_files(tiny_dataset, tmp_path):
@@ -122,14 +128,15 @@ def test_an_evaluation_into_a_used_folder_leaves_only_its_own_files(tiny_dataset
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary or aside folder left
 
 
-def test_a_failed_evaluation_leaves_the_folder_as_it_was(tiny_dataset, tmp_path):
-    with pytest.raises(RuntimeError, match="crash"):
-        evaluate(_Crashing(), tiny_dataset, out_dir=tmp_path / "new", limit=4, progress=False)
-    assert list(tmp_path.iterdir()) == []  # no empty or half-written folder
+def test_a_failed_evaluation_leaves_the_folder_as_it_was(tiny_dataset, tmp_path, request):
     out = tmp_path / "old"
     before = evaluate(BFSPlanner(), tiny_dataset, out_dir=out, limit=4, progress=False)
+    request.getfixturevalue("_crashing")
     with pytest.raises(RuntimeError, match="crash"):
-        evaluate(_Crashing(), tiny_dataset, out_dir=out, limit=6, progress=False)
+        evaluate(BFSPlanner(), tiny_dataset, out_dir=tmp_path / "new", limit=4, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]  # no empty or half-written folder
+    with pytest.raises(RuntimeError, match="crash"):
+        evaluate(BFSPlanner(), tiny_dataset, out_dir=out, limit=6, progress=False)
     assert json.loads((out / "results.json").read_text()) == before
     assert len((out / "samples.jsonl").read_text().splitlines()) == 4 and [p.name for p in tmp_path.iterdir()] == ["old"]
 
@@ -142,10 +149,12 @@ def test_a_folder_that_is_no_report_is_never_replaced(tiny_dataset, tmp_path):
 
 
 def test_samples_are_strict_json_even_for_nan_paths(tiny_dataset, tmp_path):
+    """A path is stored as the scorer read it: a NaN cell is an unreadable cell (null)."""
     class NaNs(_DropEveryOtherGoal):
         def plan(self, maze, subgoal_batch, seed=0):
             return [[(float("nan"), 1.0)] for _ in subgoal_batch]
 
     evaluate(NaNs(), tiny_dataset, out_dir=tmp_path / "r", limit=2, num_pngs=0, progress=False)
     for line in (tmp_path / "r" / "samples.jsonl").read_text().splitlines():
-        assert isinstance(json.loads(line, parse_constant=lambda name: pytest.fail(name))["path"], str)
+        sample = json.loads(line, parse_constant=lambda name: pytest.fail(name))
+        assert sample["path"] == [None] and sample["failure_kind"] == "bad_cell"

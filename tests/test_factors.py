@@ -32,3 +32,13 @@ def test_the_page_on_the_tiny_preset(tmp_path, monkeypatch):
     assert "| end game argmax -> leap |" in readme and "mazebench factors --subgoals 3 --agents flexmdm" in readme
     assert (folder / "factors.png").stat().st_size > 5_000
     assert json.loads((folder / "results.json").read_text()) == results
+
+
+def test_the_page_refuses_a_folder_of_someone_elses(tmp_path):
+    import pytest
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a factors page"):
+        build_factors(FactorsSpec(ks=(3,), preset="tiny", out=tmp_path / "mine", dataset_options=SMALL), progress=False)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

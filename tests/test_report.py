@@ -358,3 +358,39 @@ def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
               {"sampler", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts",
                                                                     "end_game"}}
     assert chosen == sampler
+
+
+def test_a_plugins_cached_cell_is_keyed_by_its_code_and_replaced_only_after_success(tmp_path, monkeypatch, tiny_dataset):
+    import mazebench.report as report
+
+    module = tmp_path / "src" / "cached_planners.py"
+    module.parent.mkdir()
+    module.write_text("from tests.adversarial_planners import Honest as Planned\n")
+    monkeypatch.syspath_prepend(str(module.parent))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))  # the plug-in's import is forgotten after the test
+    evaluated, real_evaluate = [], report.evaluate
+
+    def counting_evaluate(planner, dataset, **options):
+        evaluated.append(planner.name)
+        return real_evaluate(planner, dataset, **options)
+
+    monkeypatch.setattr(report, "evaluate", counting_evaluate)
+    folder = tmp_path / "cell"
+
+    def cell(limit=4):
+        return report.cached_evaluation("cached_planners:Planned", tiny_dataset, folder, run=None, steps=8,
+                                        limit=limit, sampling={}, num_pngs=0, progress=False)
+
+    assert cell()["success_rate"] == 1.0 and cell()["success_rate"] == 1.0 and evaluated == ["honest"]  # reused
+    module.write_text("from tests.adversarial_planners import WallEraser as Planned\n")  # new code, same name
+    sys.modules.pop("cached_planners")
+    assert cell()["planner"]["name"] == "wall-eraser" and evaluated == ["honest", "wall-eraser"]
+    before = (folder / "results.json").read_text()
+
+    def failing_evaluate(planner, dataset, **options):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report, "evaluate", failing_evaluate)
+    with pytest.raises(RuntimeError, match="disk full"):
+        cell(limit=5)  # another request: the old cell stays until a new one is written
+    assert (folder / "results.json").read_text() == before and (folder / "request.json").is_file()

@@ -1,5 +1,6 @@
 """Training loop: checkpoints, exact resume, error paths, and the planner built from a run."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -149,9 +150,40 @@ def test_resume_drops_metrics_written_after_the_last_checkpoint(tiny_dataset, tm
 
 
 def test_a_fresh_run_refuses_a_folder_with_a_run_in_it(tiny_dataset, tmp_path):
-    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n')  # a run killed before its first checkpoint
-    with pytest.raises(ValueError, match="already holds a run"):
-        train(tiny_dataset, "flexmdm", preset_config("tiny", **FAST), tmp_path, progress=False)
+    cfg = preset_config("tiny", **FAST)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, stop_after=1)
+    with pytest.raises(ValueError, match="already holds a run; pass --resume"):
+        train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False)
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_started_afresh_by_the_command_its_error_names(tiny_dataset,
+                                                                                                    tmp_path):
+    cfg = preset_config("tiny", **FAST)
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "lo')  # killed mid-line, before a checkpoint
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "checkpoint.pt.tmp").write_bytes(b"half")  # and mid-write of its first checkpoint
+    with pytest.raises(ValueError, match="no checkpoint at .* run the same command without --resume to start it afresh"):
+        train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, resume=True)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, stop_after=2)
+    assert _metrics_steps(tmp_path) == [1, 2] and not (tmp_path / "checkpoint.pt.tmp").exists()
+
+
+def test_a_damaged_metrics_line_is_named_on_resume(tiny_dataset, tmp_path):
+    cfg = preset_config("tiny", **FAST)
+    train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, stop_after=2)
+    with (tmp_path / "metrics.jsonl").open("a") as log:
+        log.write("\x00\x00garbage\n")
+    with pytest.raises(ValueError, match=f"{tmp_path / 'metrics.jsonl'} line 3 is not a training record"):
+        train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, resume=True)
+
+
+def test_resuming_with_fewer_epochs_than_trained_is_refused(tiny_dataset, tmp_path):
+    cfg = preset_config("tiny", **FAST)
+    summary = train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False)
+    fewer = dataclasses.replace(cfg, epochs=cfg.epochs / 2)
+    with pytest.raises(ValueError, match=rf"has trained {summary['epochs_done']:.2f} epochs, more than --epochs "
+                                         rf"{fewer.epochs:g}: resume with --epochs \d+ or more"):
+        train(tiny_dataset, "flexmdm", fewer, tmp_path, progress=False, resume=True)
 
 
 @pytest.mark.parametrize("setting", [{"grad_clip": -1}, {"d_model": 0}, {"max_minutes": -1}, {"ema_decay": 2},
