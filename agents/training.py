@@ -118,7 +118,7 @@ PRESETS = {
     # The laptop track (mazebench report --preset mini): the maze task on a 15x15 maze (its data:
     # mazebench.report.TRACK_DATA), where every planner can be trained towards a flat held-out curve
     # on 2 CPU cores; every planner the same epochs, checks every minute.
-    "mini": TrainConfig(d_model=64, n_heads=4, n_layers=3, cond_dim=64, batch_size=64, epochs=12.0, warmup_epochs=0.5,
+    "mini": TrainConfig(d_model=64, n_heads=4, n_layers=3, cond_dim=64, batch_size=64, epochs=24.0, warmup_epochs=1.0,
                         eval_every_minutes=1.0, eval_examples=100),
     # For tests: seconds.
     "tiny": TrainConfig(
