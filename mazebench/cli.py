@@ -413,8 +413,10 @@ def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
 @click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of every row.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per row  [default: all]")
 @click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Page folder  [default: reports/<preset>/factors]")
+@click.option("--check-every-minutes", default=2.0, type=click.FloatRange(min=0, min_open=True),
+              help="The held-out check interval the report trained its runs with (a run is reused only with the report's settings).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def factors(subgoals, agents, preset, steps, limit, out, quiet) -> None:
+def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, quiet) -> None:
     """From the paper's protocol, one sampler setting at a time changed to the suite's, on the report's trained
     models: train and evaluate what is missing, then write reports/<preset>/factors/."""
     from mazebench.factors import FactorsSpec, build_factors
@@ -422,7 +424,8 @@ def factors(subgoals, agents, preset, steps, limit, out, quiet) -> None:
     if any(agent not in ("flexmdm", "mdm") for agent in agents):
         raise click.BadParameter(f"the rows change an unmasking sampler: choose among flexmdm, mdm, got {','.join(agents)}",
                                  param_hint="--agents")
-    spec = FactorsSpec(ks=tuple(subgoals), agents=agents, preset=preset, steps=steps, limit=limit, out=out)
+    spec = FactorsSpec(ks=tuple(subgoals), agents=agents, preset=preset, steps=steps, limit=limit, out=out,
+                       check_every_minutes=check_every_minutes)
     results = build_factors(spec, progress=not quiet)
     for name, cell in results["cells"].items():
         click.echo(f"  {name:<64} {cell['success_rate']:7.1%}  (n = {cell['n']})")

@@ -28,6 +28,7 @@ FACTORS = {  # row name -> the settings changed from the paper's protocol, each 
     "Poisson -> binomial counts": {"count_law": SUITE["count_law"]},
     "uniform -> balanced grid": {"time_grid": SUITE["time_grid"]},
     "end game argmax -> leap": {"end_game": SUITE["end_game"]},
+    "all of them, without feasible counts": {**SUITE, "feasible_counts": False},
     "suite's protocol (all of them, with feasible counts)": SUITE,
 }
 
@@ -43,6 +44,7 @@ class FactorsSpec:
     limit: int | None = None
     dataset_options: dict | None = None  # as ReportSpec's: None is the preset's track
     train_options: dict = field(default_factory=dict)
+    check_every_minutes: float | None = ReportSpec.check_every_minutes  # the report's runs' held-out checks
     data_root: Path = Path("data")
     out: Path | None = None
 
@@ -50,7 +52,8 @@ class FactorsSpec:
     def report(self) -> ReportSpec:
         """The report whose runs and data the page uses."""
         return ReportSpec(ks=self.ks, agents=self.agents, preset=self.preset, data_root=self.data_root,
-                          dataset_options=self.dataset_options, train_options=self.train_options)
+                          dataset_options=self.dataset_options, train_options=self.train_options,
+                          check_every_minutes=self.check_every_minutes)
 
     @property
     def folder(self) -> Path:
@@ -152,5 +155,7 @@ def _markdown(results: dict, spec: FactorsSpec) -> str:
     limit = "" if spec.limit is None else f" --limit {spec.limit}"
     lines += ["", "## Reproduce", "", "```",
               f"mazebench factors --subgoals {','.join(map(str, spec.ks))} --agents {','.join(spec.agents)} "
-              f"--preset {spec.preset} --steps {spec.steps}{limit}", "```", ""]
+              f"--preset {spec.preset} --steps {spec.steps}{limit}"
+              + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
+              "```", ""]
     return "\n".join(lines)

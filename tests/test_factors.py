@@ -11,10 +11,10 @@ from tests.test_report import FAST, SMALL
 def test_each_row_changes_one_setting_of_the_papers_protocol():
     paper, suite = asdict(protocol_rule("paper")), asdict(protocol_rule("suite"))
     rows = list(FACTORS.values())
-    assert rows[0] == {} and rows[-1] == suite
-    for change in rows[1:-1]:
+    assert rows[0] == {} and rows[-1] == suite and rows[-2] == {**suite, "feasible_counts": False}
+    for change in rows[1:-2]:
         assert len(change) == 1 and all(paper[key] != value == suite[key] for key, value in change.items())
-    changed = {key for change in rows[1:-1] for key in change}
+    changed = {key for change in rows[1:-2] for key in change}
     assert changed == {key for key in paper if paper[key] != suite[key]} - {"feasible_counts"}
 
 
