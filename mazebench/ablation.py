@@ -121,8 +121,8 @@ def _plot(path: Path, cells: dict, ks) -> None:
         for i, name in enumerate(TRAININGS):
             row = [cells[f"{name}/{s}/k{k}"] for s in SAMPLERS]
             rates = [cell["success_rate"] for cell in row]
-            lows = [cell["success_rate"] - cell["success_ci95"][0] for cell in row]
-            highs = [cell["success_ci95"][1] - cell["success_rate"] for cell in row]
+            lows = [max(0.0, cell["success_rate"] - cell["success_ci95"][0]) for cell in row]
+            highs = [max(0.0, cell["success_ci95"][1] - cell["success_rate"]) for cell in row]
             ax.bar([j + (i - (len(TRAININGS) - 1) / 2) * width for j in range(len(SAMPLERS))], rates, width,
                    yerr=[lows, highs], capsize=3, label=name)
         ax.set_xticks(range(len(SAMPLERS)), [s.replace(" without", "\nwithout") for s in SAMPLERS], fontsize=8)

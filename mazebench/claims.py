@@ -73,7 +73,7 @@ def claims_markdown(claims: dict) -> list[str]:
         t = trend["by_agent"][agent]
         low, high = t["difference_ci95"]
         return (f"{t['from']:.1%} at K = {t['from_k']} to {t['to']:.1%} at K = {t['to_k']}: a drop of "
-                f"{t['difference'] * 100:+.1f} points [{low * 100:+.1f}, {high * 100:+.1f}]")
+                f"{t['difference'] * 100:+.1f} points [{low * 100:+.1f}, {high * 100:+.1f}] (negative: a rise)")
 
     mdm_text = "declines" if trend["mdm_declines"] else "does not decline significantly"
     flex_text = "declines" if trend["flexmdm_declines"] else "does not decline significantly"

@@ -116,8 +116,8 @@ def _plot(path: Path, cells: dict, spec: FactorsSpec) -> None:
     for ax, (agent, k) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         row = [cells[f"{agent}/k{k}/{name}"] for name in FACTORS]
         rates = [cell["success_rate"] for cell in row]
-        ax.barh(range(len(row)), rates, xerr=[[r - c["success_ci95"][0] for r, c in zip(rates, row)],
-                                              [c["success_ci95"][1] - r for r, c in zip(rates, row)]], capsize=3)
+        ax.barh(range(len(row)), rates, xerr=[[max(0.0, r - c["success_ci95"][0]) for r, c in zip(rates, row)],
+                                              [max(0.0, c["success_ci95"][1] - r) for r, c in zip(rates, row)]], capsize=3)
         ax.set_yticks(range(len(row)), [name.split(" (")[0] for name in FACTORS], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlim(0, 1)

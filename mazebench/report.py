@@ -446,7 +446,8 @@ def _plot_sweep(path: Path, sweeps: dict, k: int, colors: dict) -> None:
             rate = np.array([by_steps[s]["success_rate"] for s in steps]) * 100
             low = rate - np.array([by_steps[s]["success_ci95"][0] for s in steps]) * 100
             high = np.array([by_steps[s]["success_ci95"][1] for s in steps]) * 100 - rate
-            ax.errorbar(steps, rate, yerr=[low, high], marker="o", capsize=3, label=agent, color=colors[agent])
+            ax.errorbar(steps, rate, yerr=np.maximum([low, high], 0), marker="o", capsize=3, label=agent,
+                        color=colors[agent])  # a stored interval may miss its rate by a rounding error
         ax.set_xscale("log", base=2)
         ax.set_title(f"{protocol} protocol")
         ax.set_xlabel("sampling steps")

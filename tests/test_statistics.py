@@ -46,3 +46,12 @@ def test_mcnemar_against_a_known_table_and_brute_force():
     assert mcnemar_exact(first, first)["p_value"] == 1.0
     with pytest.raises(ValueError, match="same queries"):
         mcnemar_exact(first, second[:-1])
+
+
+def test_the_wilson_interval_always_holds_the_observed_rate():
+    from mazebench.statistics import wilson_interval
+
+    for n in (1, 7, 100, 300, 750):
+        for successes in (0, 1, n // 3, n - 1, n):
+            low, high = wilson_interval(successes, n)
+            assert 0.0 <= low <= successes / n <= high <= 1.0
