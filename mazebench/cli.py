@@ -275,15 +275,15 @@ def _relaunch_under_torchrun(nproc: int) -> int:
               help="The sampler settings of learned agents to start from: the suite's default, or the paper's (vanilla, "
                    "Poisson, uniform grid, temperature 1, the official end game); the options below override single settings.")
 @click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]),
-              help="Unmasking rule of learned agents  [default: adaptive]")
-@click.option("--temperature", default=None, type=_Finite(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: 0]")
+              help="Unmasking rule of learned agents  [default: the protocol's; suite: adaptive]")
+@click.option("--temperature", default=None, type=_Finite(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: the protocol's; suite: 0]")
 @click.option("--confidence", default=None, type=click.Choice(["top_prob", "margin"]),
               help="Adaptive sampler: rank masks by top probability or by the margin of the two most likely tokens  [default: top_prob]")
 @click.option("--window", default=None, type=click.IntRange(1, MAX_WINDOW), help="Adaptive sampler: only the leftmost N masks of a row compete  [default: all]")
 @click.option("--count-law", default=None, type=click.Choice(["poisson", "binomial"]),
-              help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  [default: binomial]")
+              help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  [default: the protocol's; suite: binomial]")
 @click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
-              help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: balanced]")
+              help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: the protocol's; suite: balanced]")
 @click.option("--feasible-counts/--no-feasible-counts", default=None,
               help="FlexMDM, binomial law and leap end game: correct pending insertions so that each stretch between known cells gets a length a path can have (our option, not the paper's)  [default: on where it applies]")
 @click.option("--end-game", default=None, type=click.Choice(["argmax", "leap"]),
