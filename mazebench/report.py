@@ -804,10 +804,16 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
              + f" --sweep-steps {','.join(map(str, spec.sweep_steps))} --sweep-limit {spec.sweep_limit}"
              + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
              "# or cell by cell:"]
+    data = "--subgoals K"
+    if spec.dataset_options:  # not the default 41x41 data: generate it, then name its folders
+        options = spec.dataset_options
+        lines.append(f"mazebench generate --subgoals {ks} "
+                     + " ".join(f"--{key.replace('_', '-')} {value}" for key, value in options.items()))
+        data = f"--data {default_data_dir('K', options.get('maze_size', 41), options.get('maze_seed', 2025), spec.data_root)}"
     for agent in spec.planners:
-        evaluate = f"mazebench evaluate --agent {agent} --subgoals K"
+        evaluate = f"mazebench evaluate --agent {agent} {data}"
         if agent in spec.trained:
-            lines.append(f"mazebench train --agent {agent} --subgoals K --preset {spec.preset}{epochs}{checks} "
+            lines.append(f"mazebench train --agent {agent} {data} --preset {spec.preset}{epochs}{checks} "
                          f"--out runs/{spec.run_name}/{agent}-kK")
             evaluate += f" --checkpoint runs/{spec.run_name}/{agent}-kK"
         if spec.queries != "drawn":

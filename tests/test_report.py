@@ -253,7 +253,8 @@ def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independ
     assert board.count("### Under") == 2 and board.count("| AR (*protocol-independent*) |") == 4
     assert "| FlexMDM (here) |" in readme and "| BFS oracle | 100% | 100% |" in readme  # Table 1 as it was
     assert "| ar (*protocol-independent*) | 2 | 5 |" in readme and "AR's checks decode at the paper protocol's" in readme
-    assert "mazebench evaluate --agent leaderboard_planners:Half --subgoals K --steps 8 " \
+    assert "mazebench generate --subgoals 2,3 --maze-size 15 --maze-seed 7 --pairs 60" in readme  # the page's own data
+    assert "mazebench evaluate --agent leaderboard_planners:Half --data data/maze15-s7-kK --steps 8 " \
            "--out reports/leaderboard_planners.Half-kK" in readme
 
 
