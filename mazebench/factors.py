@@ -81,8 +81,7 @@ def _build_factors(spec: FactorsSpec, progress: bool) -> dict:
                 folder = spec.folder / "eval" / agent / f"k{k}" / _slug(name)
                 summary = cached_evaluation(agent, dataset, folder, run=run, steps=spec.steps, limit=spec.limit,
                                             sampling=_sampler(change), num_pngs=0, progress=progress)
-                cells[f"{agent}/k{k}/{name}"] = {**summary_cell(summary), "length_w1_pair_paths": summary["length_w1_pair_paths"],
-                                                 "end_game_reveals_per_path": _end_game_reveals(summary)}
+                cells[f"{agent}/k{k}/{name}"] = {**summary_cell(summary), "end_game_reveals_per_path": _end_game_reveals(summary)}
     results = json.loads(json.dumps({"spec": {"ks": list(spec.ks), "agents": list(spec.agents), "preset": spec.preset,
                                               "steps": spec.steps, "limit": spec.limit},
                                      "factors": {name: _sampler(change) for name, change in FACTORS.items()},

@@ -246,8 +246,12 @@ def _task_scale(datasets: dict) -> dict:
 def prepared_dataset(k: int, options: dict, data_root: Path, *, progress: bool = True):
     """The dataset of K subgoals in its conventional folder under ``data_root``, generated first if missing
     (``options``: generate_dataset's, e.g. maze_size, pairs)."""
-    folder = default_data_dir(k, options.get("maze_size", 41), options.get("maze_seed", 2025), data_root)
-    return load_dataset(generate_dataset(folder, num_subgoals=k, progress=progress, **options))
+    return load_dataset(generate_dataset(data_folder(k, options, data_root), num_subgoals=k, progress=progress, **options))
+
+
+def data_folder(k, options: dict, data_root: Path) -> Path:
+    """The conventional folder of the dataset of K subgoals (a number, or "K" in a command) with ``options``."""
+    return default_data_dir(k, options.get("maze_size", 41), options.get("maze_seed", 2025), data_root)
 
 
 def train_with_checks(dataset, agent: str, cfg, run: Path, *, progress: bool = True) -> None:
@@ -319,15 +323,14 @@ def _setting_flags(cfg) -> list[str]:
 
 
 def length_fidelity(samples_file: Path) -> dict:
-    """An evaluation's generated and reference path lengths (for the figure), their means, and the length
-    W1 against the references and against the queried pairs' path distributions (``evaluation.length_fidelity``)."""
+    """An evaluation's generated and reference path lengths (for the figure), their means, and their W1."""
     rows = [json.loads(line) for line in samples_file.read_text().splitlines()]
     generated = np.array([row["length"] for row in rows], dtype=float)
     reference = np.array([row["reference_length"] for row in rows], dtype=float)
     fidelity = evaluation_length_fidelity(rows)
     return {"generated": generated.tolist(), "reference": reference.tolist(),
             "mean_generated": float(generated.mean()), "mean_reference": float(reference.mean()),
-            "wasserstein1": fidelity["length_w1_reference"], "wasserstein1_pair_paths": fidelity["length_w1_pair_paths"]}
+            "wasserstein1": fidelity["length_w1_reference"]}
 
 
 def run_finished(run: Path, dataset, cfg) -> bool:
@@ -349,15 +352,17 @@ def run_finished(run: Path, dataset, cfg) -> bool:
 
 
 def summary_cell(summary: dict, fidelity: dict | None = None) -> dict:
-    """The fields of an evaluation summary that a table cell shows (with the sampler and, given, the length W1)."""
+    """The fields of an evaluation summary that a table cell shows (with the sampler and, given, the length W1
+    against the references; the W1 against the pairs' own paths comes with every summary that has it)."""
     cell = {key: summary[key] for key in ("n", "success_rate", "success_ci95", "valid_rate", "in_order_rate",
                                           "mean_length", "mean_reference_length", "paths_per_second", "failure_kinds")}
+    if "length_w1_pair_paths" in summary:  # evaluations since the drawn queries
+        cell["length_w1_pair_paths"] = summary["length_w1_pair_paths"]
     planner = summary["planner"]
     if "sampler" in planner:  # learned planners: what they sampled with
         cell["sampler"] = {**planner["sampler"], "steps": planner.get("steps")}
     if fidelity is not None:
         cell["length_wasserstein1"] = fidelity["wasserstein1"]
-        cell["length_w1_pair_paths"] = fidelity["wasserstein1_pair_paths"]
     return cell
 
 
@@ -804,16 +809,15 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
              + f" --sweep-steps {','.join(map(str, spec.sweep_steps))} --sweep-limit {spec.sweep_limit}"
              + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
              "# or cell by cell:"]
-    data = "--subgoals K"
+    data_flag = "--subgoals K"
     if spec.dataset_options:  # not the default 41x41 data: generate it, then name its folders
-        options = spec.dataset_options
         lines.append(f"mazebench generate --subgoals {ks} "
-                     + " ".join(f"--{key.replace('_', '-')} {value}" for key, value in options.items()))
-        data = f"--data {default_data_dir('K', options.get('maze_size', 41), options.get('maze_seed', 2025), spec.data_root)}"
+                     + " ".join(f"--{key.replace('_', '-')} {value}" for key, value in spec.dataset_options.items()))
+        data_flag = f"--data {data_folder('K', spec.dataset_options, spec.data_root)}"
     for agent in spec.planners:
-        evaluate = f"mazebench evaluate --agent {agent} {data}"
+        evaluate = f"mazebench evaluate --agent {agent} {data_flag}"
         if agent in spec.trained:
-            lines.append(f"mazebench train --agent {agent} {data} --preset {spec.preset}{epochs}{checks} "
+            lines.append(f"mazebench train --agent {agent} {data_flag} --preset {spec.preset}{epochs}{checks} "
                          f"--out runs/{spec.run_name}/{agent}-kK")
             evaluate += f" --checkpoint runs/{spec.run_name}/{agent}-kK"
         if spec.queries != "drawn":
