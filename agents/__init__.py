@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from agents.base import Planner, error_line
+from mazebench.planner import Planner, error_line
 from agents.bfs import BFSPlanner
 
 ENTRY_POINT_GROUP = "mazebench.agents"
@@ -139,7 +139,7 @@ def _build_plugin(name: str, target: Any, options: dict) -> Planner:
     """A Planner from a plug-in object: a Planner as it is, a Planner subclass or factory called with the
     options its signature accepts."""
     if isinstance(target, type) and not issubclass(target, Planner):
-        raise ValueError(f"agent {name!r}: class {target.__qualname__} is not a subclass of agents.base.Planner")
+        raise ValueError(f"agent {name!r}: class {target.__qualname__} is not a subclass of mazebench.Planner")
     if isinstance(target, Planner):
         planner = target
     elif callable(target):
@@ -154,7 +154,7 @@ def _build_plugin(name: str, target: Any, options: dict) -> Planner:
                          f"factory of planners or a Planner")
     if not isinstance(planner, Planner):
         raise ValueError(f"agent {name!r}: the factory returned an object of type {type(planner).__name__}, not an "
-                         f"agents.base.Planner")
+                         f"mazebench.Planner")
     if not isinstance(getattr(planner, "name", None), str):
         raise ValueError(f"agent {name!r}: the planner has no name (set the class attribute `name`)")
     return planner

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from agents.base import Planner
+from mazebench.planner import Planner
 
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 

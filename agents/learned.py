@@ -9,9 +9,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from agents.base import Planner
+from mazebench.planner import Planner
 from agents.samplers import UnmaskRule
-from agents.training import load_checkpoint
+from agents.loading import load_checkpoint
 
 
 def evaluation_rule(sampling: dict | None = None) -> UnmaskRule:

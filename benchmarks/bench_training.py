@@ -15,7 +15,9 @@ import torch
 from agents.batching import TokenizedSplit, epoch_batches
 from agents.learned import LearnedPlanner
 from agents.tokenizer import CellTokenizer
-from agents.training import PRESETS, bf16_autocast_supported, build_method, build_model
+from agents.config import PRESETS
+from agents.loading import build_method, build_model
+from agents.training import bf16_autocast_supported
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.scoring import score_path
 

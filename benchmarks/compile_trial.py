@@ -17,7 +17,8 @@ import torch
 
 from agents.batching import TokenizedSplit, epoch_batches
 from agents.tokenizer import CellTokenizer
-from agents.training import PRESETS, build_method, build_model
+from agents.config import PRESETS
+from agents.loading import build_method, build_model
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 
 

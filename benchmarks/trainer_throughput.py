@@ -20,7 +20,9 @@ from pathlib import Path
 
 import torch
 
-from agents.training import preset_config, train
+from agents.config import preset_config
+
+from agents.training import train
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 
 

@@ -8,6 +8,7 @@ and OS errors (a missing, unreadable or unwritable path) are shown as one line a
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -17,10 +18,11 @@ from pathlib import Path
 import click
 
 from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
-from agents.training import AGENT_SETTINGS, PRESETS, TrainConfig
+from agents.config import AGENT_SETTINGS, PRESETS, TrainConfig
 from mazebench.datasets import (MAX_ATTEMPTS_PER_PATH, MAX_PATHS_PER_PAIR, QUERY_KINDS, default_data_dir,
                                 generate_dataset, load_dataset)
 from mazebench.maze import load_maze
+from mazebench.progress import show_bars
 
 PRESET_CHOICE = click.Choice(list(PRESETS))  # --preset of train, report and ablation
 MAX_SAMPLING_STEPS = 100_000  # upper bounds of the sampler's sizes: far above use, refused before any work
@@ -49,6 +51,20 @@ def _one_line(error: Exception) -> str:
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 def cli() -> None:
     """mazebench: a benchmark for learned maze planners (subgoal-conditioned paths on a fixed maze)."""
+    show_bars(lambda length, label: click.progressbar(length=length, label=label, show_pos=True))
+    for name in ("mazebench", "agents"):  # the library's messages
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, _EchoHandler) for handler in logger.handlers):
+            logger.addHandler(_EchoHandler())
+            logger.setLevel(logging.INFO)
+
+
+class _EchoHandler(logging.Handler):
+    """Library messages on stderr, warnings marked as such; written by click, so test runners capture them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = self.format(record)
+        click.echo(f"warning: {text}" if record.levelno >= logging.WARNING else text, err=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -166,7 +182,7 @@ def _dataset_id(folder: Path) -> str | None:
 
 
 def _train_setting_options(command):
-    """One ``--<name>`` option per training setting (agents.training.TrainConfig); unset = the preset's value."""
+    """One ``--<name>`` option per training setting (agents.config.TrainConfig); unset = the preset's value."""
     from dataclasses import fields
 
     for field in reversed(fields(TrainConfig)):
@@ -208,7 +224,9 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
     from agents import default_run_dir
     from agents.distributed import exit_without_teardown, join_process_group, leave_process_group
     from agents.learned import quick_success
-    from agents.training import ReplicaDriftError, pick_device, preset_config, train as run_training
+    from agents.config import preset_config
+    from agents.loading import pick_device
+    from agents.training import ReplicaDriftError, train as run_training
 
     preset = preset or ("gpu" if torch.cuda.is_available() and device != "cpu" else "cpu")
     cfg = preset_config(preset, agent, **settings)  # every training setting is checked before any work
@@ -397,7 +415,7 @@ def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
     """FlexMDM with the suite's departures from the paper (training-data augmentation, the suite's sampler and
     its feasible insertion counts) each alone and together: train and evaluate what is missing, then write
     reports/<preset>/ablation/."""
-    from mazebench.ablation import AblationSpec, build_ablation
+    from mazebench.report.ablation import AblationSpec, build_ablation
 
     spec = AblationSpec(ks=tuple(subgoals), preset=preset, steps=steps, limit=limit, out=out)
     results = build_ablation(spec, progress=not quiet)
@@ -419,7 +437,7 @@ def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
 def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, quiet) -> None:
     """From the paper's protocol, one sampler setting at a time changed to the suite's, on the report's trained
     models: train and evaluate what is missing, then write reports/<preset>/factors/."""
-    from mazebench.factors import FactorsSpec, build_factors
+    from mazebench.report.factors import FactorsSpec, build_factors
 
     if any(agent not in ("flexmdm", "mdm") for agent in agents):
         raise click.BadParameter(f"the rows change an unmasking sampler: choose among flexmdm, mdm, got {','.join(agents)}",

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import click
+from mazebench.progress import progress_bar
 import numpy as np
 
 from mazebench.folders import folder_lock
@@ -445,9 +445,8 @@ class _Graph:
         nb = neighbour_table(maze)
         self.neighbours = [[int(m) for m in nb[:, i] if m >= 0] for i in range(nb.shape[1])]
         n = len(self.coords)
-        bar = click.progressbar(length=n * n, label=f"distances between {n} open cells") if progress else None
-        with bar or contextlib.nullcontext():
-            self.dist = all_pairs_distances(maze, on_level=bar.update if bar is not None else None)
+        with progress_bar(n * n, f"distances between {n} open cells", progress) as bar:
+            self.dist = all_pairs_distances(maze, on_level=bar.update)
 
     def walk(self, start: int, dist_to_target: list[int], draws: np.ndarray) -> list[int]:
         """A shortest path from ``start`` to the target of ``dist_to_target``, ties broken by ``draws``."""
@@ -487,13 +486,12 @@ def _draw_examples(maze: np.ndarray, config: dict, progress: bool, workers: int)
     chunks = [range(first_pair, min(first_pair + PAIRS_PER_TASK, num_pairs))
               for first_pair in range(0, num_pairs, PAIRS_PER_TASK)]
     tasks = [(pairs, starts[pairs].tolist(), goals[pairs].tolist()) for pairs in chunks]
-    bar = click.progressbar(length=num_pairs, label=f"K={k}: paths for {num_pairs} pairs") if progress else None
-    with bar or contextlib.nullcontext(), ordered_map(_draw_pairs, (graph, config), workers) as run:
+    with progress_bar(num_pairs, f"K={k}: paths for {num_pairs} pairs", progress) as bar, \
+            ordered_map(_draw_pairs, (graph, config), workers) as run:
         for pairs, drawn in zip(chunks, run(tasks)):
             for pair_id, pair_examples in zip(pairs, drawn):
                 examples["val" if is_val[pair_id] else "train"] += [(path, index, pair_id) for path, index in pair_examples]
-            if bar is not None:
-                bar.update(len(pairs))
+            bar.update(len(pairs))
 
     train_pairs = {frozenset((int(starts[i]), int(goals[i]))) for i in np.flatnonzero(~is_val)}
     val_pairs = {frozenset((int(starts[i]), int(goals[i]))) for i in np.flatnonzero(is_val)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import sys
 import time
@@ -14,19 +15,20 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-import click
 import numpy as np
 
-from agents.base import Planner, error_line
 from mazebench.datasets import QUERY_SEED, Dataset, recover_folder, replacing_folder
 from mazebench.folders import check_own_folder, folder_lock
 from mazebench.maze import frozen_copy, maze_to_text, save_maze
 from mazebench.parallel import TaskFailed, ordered_map
+from mazebench.planner import Planner, error_line
+from mazebench.progress import progress_bar
 from mazebench.scoring import PathScore, path_cap, plain_path, score_path, short_text
 from mazebench.statistics import wasserstein1, wilson_interval
 
 PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
 REPORT_KEYS = ("n", "success_rate", "planner", "dataset")  # results.json of an evaluation report holds these
+LOG = logging.getLogger(__name__)
 REPORT_FILES = ("results.json", "samples.jsonl", "maze.txt", "request.json")  # besides PNGs (request: report.py)
 
 
@@ -63,20 +65,18 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         started = time.perf_counter()
         paths: list[Any] = []  # per example: the path as the scorer read it (JSON), or None
         errors: list[str | None] = []  # per example: why its batch has no paths (the planner failed), or None
-        bar = click.progressbar(length=len(examples), label=f"planning with {planner.name}") if progress else None
         tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
                  for first in range(0, len(examples), batch_size)]
         planned_elsewhere = workers > 1 or batch_timeout is not None  # by a copy of the planner in another process
-        with bar or contextlib.nullcontext(), ordered_map(_plan_batch, (planner, maze), workers, batch_timeout) as run:
+        with progress_bar(len(examples), f"planning with {planner.name}", progress) as bar, ordered_map(_plan_batch, (planner, maze), workers, batch_timeout) as run:
             for (first, batch), (planned, counts, error) in zip(tasks, map(_outcome, run(tasks))):
                 if error is not None:
-                    click.echo(f"warning: examples {first}..{first + len(batch) - 1} failed: {error}", err=True)
+                    LOG.warning("examples %d..%d failed: %s", first, first + len(batch) - 1, error)
                 paths += [None] * len(batch) if error else planned
                 errors += [error] * len(batch)
                 if planned_elsewhere:  # a worker's planner counted them; this process's did not
                     _add_counts(planner, counts)
-                if bar is not None:
-                    bar.update(len(batch))
+                bar.update(len(batch))
         plan_seconds = time.perf_counter() - started
         scores = [planner_failure(error) if error else score_path(maze, example.subgoals, path)
                   for example, path, error in zip(examples, paths, errors)]
@@ -201,7 +201,7 @@ def _add_counts(planner: Planner, counts: dict) -> None:
 
     _, error = guarded(add)
     if error:
-        click.echo(f"warning: the planner's counters cannot be added to ({error_line(error)})", err=True)
+        LOG.warning("the planner's counters cannot be added to (%s)", error_line(error))
 
 
 def _finite_number(value: Any) -> bool:
@@ -252,7 +252,7 @@ def _description(planner: Planner) -> dict:
 
     described, error = guarded(describe)
     if error:
-        click.echo(f"warning: the planner's description is left out: {failure_text(error)}", err=True)
+        LOG.warning("the planner's description is left out: %s", failure_text(error))
         return {"name": str(getattr(planner, "name", "?")), "describe_error": failure_text(error)}
     return described
 
@@ -298,4 +298,4 @@ def _save_generation(out_path: Path, planner: Planner, maze: np.ndarray, subgoal
     _, error = guarded(draw)
     if error:  # an optional figure: a plug-in's broken trace costs only this file
         out_path.unlink(missing_ok=True)
-        click.echo(f"warning: no {out_path.name}: the planner's trace failed ({error_line(error)})", err=True)
+        LOG.warning("no %s: the planner's trace failed (%s)", out_path.name, error_line(error))

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from agents.base import Planner
+from mazebench.planner import Planner
 from agents.bfs import BFSPlanner
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mazebench.ablation import SAMPLERS, TRAININGS, AblationSpec, build_ablation
+from mazebench.report.ablation import SAMPLERS, TRAININGS, AblationSpec, build_ablation
 from mazebench.cli import cli
 from tests.test_report import FAST, SMALL
 

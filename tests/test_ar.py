@@ -12,7 +12,8 @@ from agents.ar import AR, Decoding
 from agents.batching import TokenizedSplit
 from agents.model import DiT, ModelConfig
 from agents.tokenizer import CellTokenizer
-from agents.training import preset_config, train
+from agents.config import preset_config
+from agents.training import train
 from mazebench.evaluation import evaluate
 from tests.test_learning import learning_dataset  # noqa: F401  (the shared module-scoped fixture)
 

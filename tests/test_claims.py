@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mazebench.claims import claims_markdown, evaluate_claims, paired_successes
+from mazebench.report.claims import claims_markdown, evaluate_claims, paired_successes
 
 
 def _write(path, successes, indices=None):

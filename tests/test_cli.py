@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from agents.training import AGENT_SETTINGS, PRESETS
+from agents.config import AGENT_SETTINGS, PRESETS
 from mazebench.cli import cli, main
 from mazebench.maze import make_maze, save_maze
 

@@ -11,7 +11,8 @@ import torch.multiprocessing as mp
 
 from agents.distributed import World, exit_without_teardown, leave_process_group
 from agents.checkpoints import read_checkpoint
-from agents.training import preset_config, train
+from agents.config import preset_config
+from agents.training import train
 from mazebench.datasets import load_dataset
 
 # max_minutes: a time budget that does not bind (it once made each rank anneal by its own clock).

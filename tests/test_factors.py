@@ -4,7 +4,7 @@ import json
 from dataclasses import asdict
 
 from agents.learned import protocol_rule
-from mazebench.factors import FACTORS, FactorsSpec, build_factors
+from mazebench.report.factors import FACTORS, FactorsSpec, build_factors
 from tests.test_report import FAST, SMALL
 
 

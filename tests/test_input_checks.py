@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import mazebench.datasets as datasets
-from agents.training import TrainConfig
+from agents.config import TrainConfig
 from mazebench.cli import cli
 
 

@@ -11,7 +11,8 @@ its bar is a valid rate of 30 %, three times what an untrained model may reach (
 import pytest
 
 from agents import make_agent
-from agents.training import preset_config, train
+from agents.config import preset_config
+from agents.training import train
 from mazebench.datasets import generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
 

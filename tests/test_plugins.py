@@ -14,7 +14,7 @@ from agents import ENTRY_POINT_GROUP, make_agent
 from mazebench.cli import cli
 
 PLUGIN = '''
-from agents.base import Planner
+from mazebench.planner import Planner
 from agents.bfs import BFSPlanner
 
 
@@ -104,9 +104,9 @@ def test_a_planner_registered_under_the_entry_point_group(plugin_module, tiny_da
                                "(ModuleNotFoundError: No module named 'not_a_real_package_xyz')"),
     ("no_such_module_xyz:Oracle", "module 'no_such_module_xyz' does not import"),
     ("my_planners:Missing", "module 'my_planners' has no attribute 'Missing'"),
-    ("my_planners:NotAPlanner", "class NotAPlanner is not a subclass of agents.base.Planner"),
+    ("my_planners:NotAPlanner", "class NotAPlanner is not a subclass of mazebench.Planner"),
     ("my_planners:NUMBER", "is an object of type int, not a Planner subclass, a factory of planners or a Planner"),
-    ("my_planners:make_nothing", "the factory returned an object of type str, not an agents.base.Planner"),
+    ("my_planners:make_nothing", "the factory returned an object of type str, not an mazebench.Planner"),
     ("my_planners:Unfinished", "building the planner failed (TypeError: Can't instantiate abstract class Unfinished"),
     ("my_planners:Nameless", "the planner has no name"),
 ])

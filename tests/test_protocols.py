@@ -8,7 +8,8 @@ import torch
 import agents.samplers as samplers
 from agents.learned import PROTOCOLS, QUICK_EVAL_SEED, LearnedPlanner, evaluation_rule, protocol_rule, quick_success
 from agents.tokenizer import CellTokenizer
-from agents.training import build_method, build_model, preset_config
+from agents.config import preset_config
+from agents.loading import build_method, build_model
 
 SMALL_MODEL = {"d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32}
 

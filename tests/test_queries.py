@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from agents.base import Planner
+from mazebench.planner import Planner
 from agents.bfs import BFSPlanner
 from mazebench.datasets import generate_dataset, load_dataset
 from mazebench.evaluation import evaluate

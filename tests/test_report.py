@@ -9,8 +9,10 @@ import textwrap
 
 import pytest
 
-from mazebench.curves import at_equal_budget, curve_summary, read_curve
-from mazebench.report import ReportSpec, _differing_settings, _shared_budget, build_report, verdict
+from mazebench.report import ReportSpec, build_report
+from mazebench.report.curves import at_equal_budget, curve_summary, read_curve
+from mazebench.report.page import verdict
+from mazebench.report.tables import differing_settings, shared_budget
 
 SMALL = {"maze_size": 15, "maze_seed": 7, "pairs": 60, "paths_per_pair": 3, "val_frac": 0.2}
 FAST = {"epochs": 0.3, "batch_size": 16, "d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32,
@@ -75,7 +77,7 @@ def test_curves_keep_the_last_line_of_a_step_and_say_whether_they_flattened(tmp_
 
 
 def test_an_epoch_budget_drops_the_time_cap_and_names_its_own_folders():
-    from agents.training import preset_config
+    from agents.config import preset_config
 
     spec = ReportSpec(preset="cpu", epochs=3)
     cfg = spec.train_config("mdm")
@@ -155,7 +157,7 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
 
 
 HALF_PLUGIN = '''
-from agents.base import Planner
+from mazebench.planner import Planner
 from agents.bfs import BFSPlanner
 
 
@@ -191,7 +193,7 @@ def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independ
                                                                                               half_plugin):
     """AR, a plug-in and BFS beside FlexMDM: one sorted table per protocol and K, AR / plug-in / BFS cells evaluated
     once per K (their own folders, the same cell under both protocols), only AR and FlexMDM trained."""
-    import mazebench.report as report
+    import mazebench.report.pipeline as report
 
     monkeypatch.chdir(tmp_path)
     evaluated, real_evaluate = [], report.evaluate
@@ -281,8 +283,8 @@ def test_the_report_command_takes_any_planner_and_refuses_unknown_ones(tmp_path,
 
 
 def test_the_mini_track_brings_its_own_data_and_every_planner_trains_the_same_epochs():
-    from agents.training import preset_config
-    from mazebench.report import TRACK_DATA
+    from agents.config import preset_config
+    from mazebench.report.spec import TRACK_DATA
 
     spec = ReportSpec(preset="mini")
     assert spec.dataset_options == TRACK_DATA["mini"] and spec.dataset_options["maze_size"] == 15
@@ -307,10 +309,10 @@ def test_the_final_cells_share_a_budget_only_when_every_run_stopped_on_the_same_
     def run(stopped_by, epochs, max_minutes=None):
         return {"stopped_by": stopped_by, "train_config": {"epochs": epochs, "max_minutes": max_minutes}}
 
-    assert _shared_budget([run("epochs", 3.0), run("epochs", 3.0)]) == "epoch"
-    assert _shared_budget([run("epochs", 3.0), run("epochs", 0.65)]) is None  # per-agent epochs (the cpu preset)
-    assert _shared_budget([run("max_minutes", 12.0, 20.0), run("max_minutes", 3.0, 20.0)]) == "minutes"
-    assert _shared_budget([run("max_minutes", 12.0, 20.0), run("epochs", 3.0, 20.0)]) is None
+    assert shared_budget([run("epochs", 3.0), run("epochs", 3.0)]) == "epoch"
+    assert shared_budget([run("epochs", 3.0), run("epochs", 0.65)]) is None  # per-agent epochs (the cpu preset)
+    assert shared_budget([run("max_minutes", 12.0, 20.0), run("max_minutes", 3.0, 20.0)]) == "minutes"
+    assert shared_budget([run("max_minutes", 12.0, 20.0), run("epochs", 3.0, 20.0)]) is None
 
 
 def test_the_page_names_each_planners_value_of_the_settings_that_differ_between_planners():
@@ -319,16 +321,15 @@ def test_the_page_names_each_planners_value_of_the_settings_that_differ_between_
 
     training = {"mdm-k2": run(epochs=0.65), "mdm-k7": run(epochs=0.65), "flexmdm-k2": run(reverse_paths=True),
                 "flexmdm-k7": run(reverse_paths=True), "my_plugin:planner-k2": run()}
-    assert _differing_settings(training) == ("epochs (MDM 0.65, FlexMDM 4.0, my_plugin:planner 4.0); "
+    assert differing_settings(training) == ("epochs (MDM 0.65, FlexMDM 4.0, my_plugin:planner 4.0); "
                                              "reverse_paths (MDM False, FlexMDM True, my_plugin:planner False)")
-    assert _differing_settings({"mdm-k2": run(), "flexmdm-k2": run()}) == ""
+    assert differing_settings({"mdm-k2": run(), "flexmdm-k2": run()}) == ""
 
 
 def test_trainings_in_parallel_processes_train_exactly_the_reports_settings(tmp_path, monkeypatch):
-    """--jobs 2: each missing run is a `mazebench train` process given every setting; none is left to its preset."""
+    """--jobs 2: each missing run trains in a process of its own, given the report's settings object (no preset
+    in between), its output in its train.log."""
     from dataclasses import asdict
-
-    from mazebench.report import _setting_flags
 
     monkeypatch.chdir(tmp_path)
     spec = ReportSpec(ks=(2,), preset="tiny", steps=4, sweep_steps=(4,), sweep_limit=3, limit=3, num_pngs=0,
@@ -339,8 +340,6 @@ def test_trainings_in_parallel_processes_train_exactly_the_reports_settings(tmp_
         config = json.loads((run / "config.json").read_text())
         assert config["train_config"] == asdict(spec.train_config(agent))
         assert (run / "train.log").exists() and results["training"][f"{agent}-k2"]["steps"] > 0
-    flags = _setting_flags(spec.train_config("flexmdm"))
-    assert "--no-bf16" not in flags and "--bf16" in flags and flags[flags.index("--d-model") + 1] == "32"
     with pytest.raises(ValueError, match="jobs"):
         ReportSpec(jobs=0)
 
@@ -351,7 +350,7 @@ def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
 
     from agents.learned import protocol_rule
     from mazebench.cli import evaluate
-    from mazebench.report import _evaluate_flags
+    from mazebench.report.page import _evaluate_flags
 
     sampler = asdict(protocol_rule(protocol))
     params = evaluate.make_context("evaluate", ["--agent", "flexmdm", *shlex.split(_evaluate_flags(sampler))]).params
@@ -362,7 +361,7 @@ def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
 
 
 def test_a_plugins_cached_cell_is_keyed_by_its_code_and_replaced_only_after_success(tmp_path, monkeypatch, tiny_dataset):
-    import mazebench.report as report
+    import mazebench.report.pipeline as report
 
     module = tmp_path / "src" / "cached_planners.py"
     module.parent.mkdir()

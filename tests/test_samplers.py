@@ -294,7 +294,6 @@ def test_official_end_game_keeps_every_sample_in_the_support_where_a_call_at_one
     # cap of 5 keeps tau-leaping from inserting more masks than any data string explains.)
     support = {((2,) + (1,) * n + (3,), (True,) + (False,) * n + (True,)): p for n, p in ((1, 0.3), (2, 0.4), (3, 0.3))}
     toy = ToyPosterior(support, num_classes=4)
-    strings = {x for x, _ in support}
 
     def outside(end_game):
         out, lengths, _ = _flex_run(toy, 6, 2000, UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform",

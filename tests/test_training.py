@@ -9,7 +9,9 @@ import torch
 
 from agents import make_agent
 from agents.checkpoints import read_checkpoint
-from agents.training import load_checkpoint, preset_config, train
+from agents.config import preset_config
+from agents.loading import load_checkpoint
+from agents.training import train
 
 FAST = dict(epochs=0.5, batch_size=16, d_model=32, n_heads=2, n_layers=1, cond_dim=32)
 

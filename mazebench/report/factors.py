@@ -9,16 +9,21 @@ results.json and a figure.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import click
 from matplotlib.figure import Figure
 
 from agents.learned import protocol_rule
 from mazebench.folders import check_own_folder, folder_lock
-from mazebench.report import (PLANNER_NAMES, ReportSpec, _failure_text, cached_evaluation, prepared_dataset, run_finished,
-                              save_figure, success_text, summary_cell, train_with_checks)
+from mazebench.report.figures import save_figure
+from mazebench.report.page import failure_text, success_text
+from mazebench.report.pipeline import cached_evaluation, prepared_dataset, run_finished, train_with_checks
+from mazebench.report.spec import PLANNER_NAMES, ReportSpec
+from mazebench.report.tables import summary_cell
+
+LOG = logging.getLogger(__name__)
 
 PAPER, SUITE = asdict(protocol_rule("paper")), asdict(protocol_rule("suite"))
 FACTORS = {  # row name -> the settings changed from the paper's protocol, each to the suite's value
@@ -75,7 +80,7 @@ def _build_factors(spec: FactorsSpec, progress: bool) -> dict:
         for agent in spec.agents:
             run, cfg = report.run_dir(agent, k), report.train_config(agent)
             if not run_finished(run, dataset, cfg):
-                click.echo(f"training {agent} K={k} ({spec.preset}) into {run}")
+                LOG.info("training %s K=%d (%s) into %s", agent, k, spec.preset, run)
                 train_with_checks(dataset, agent, cfg, run, progress=progress)
             for name, change in FACTORS.items():
                 folder = spec.folder / "eval" / agent / f"k{k}" / _slug(name)
@@ -147,7 +152,7 @@ def _markdown(results: dict, spec: FactorsSpec) -> str:
                 calls = cell["end_game_reveals_per_path"]
                 lines.append(f"| {name} | {success_text(cell)}{delta} | {cell['mean_length']:.1f} "
                              f"({cell['mean_reference_length']:.1f}) | {cell['length_w1_pair_paths']:.2f} | "
-                             f"{'-' if calls is None else f'{calls:.1f}'} | {_failure_text(cell['failure_kinds'])} |")
+                             f"{'-' if calls is None else f'{calls:.1f}'} | {failure_text(cell['failure_kinds'])} |")
     lines += ["", "## The rows' samplers", ""]
     lines += [f"- **{name}**: " + ", ".join(f"{key} {value}" for key, value in sampler.items() if value is not None)
               for name, sampler in results["factors"].items()]

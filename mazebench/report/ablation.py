@@ -16,18 +16,22 @@ or ``runs/<preset>-aug/``), evaluates every cell (reusing matching evaluations) 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import click
 from matplotlib.figure import Figure
 
 from agents import default_run_dir
 from agents.learned import protocol_rule
-from agents.training import preset_config
+from agents.config import preset_config
 from mazebench.folders import check_own_folder, folder_lock
-from mazebench.report import (cached_evaluation, prepared_dataset, run_finished, save_figure, success_text, summary_cell,
-                              train_with_checks)
+from mazebench.report.figures import save_figure
+from mazebench.report.page import success_text
+from mazebench.report.pipeline import cached_evaluation, prepared_dataset, run_finished, train_with_checks
+from mazebench.report.tables import summary_cell
+
+LOG = logging.getLogger(__name__)
 
 AGENT = "flexmdm"
 TRAININGS = {  # name -> (training settings, run folder suffix unless they are the preset's, description)
@@ -86,7 +90,7 @@ def _build_ablation(spec: AblationSpec, progress: bool) -> dict:
         for name in TRAININGS:
             run, cfg = spec.run_dir(name, k), spec.train_config(name)
             if not run_finished(run, dataset, cfg):
-                click.echo(f"training {AGENT} K={k} ({name}) into {run}")
+                LOG.info("training %s K=%d (%s) into %s", AGENT, k, name, run)
                 train_with_checks(dataset, AGENT, cfg, run, progress=progress)
             summary = json.loads((run / "summary.json").read_text())
             training[f"{name}/k{k}"] = {"run": str(run), **{key: summary[key] for key in (
