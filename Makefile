@@ -8,7 +8,7 @@ K ?= 12
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 
-.PHONY: venv demo test test-slow test-all gpu-check bench
+.PHONY: venv demo lint test test-slow test-all gpu-check bench
 
 venv: $(VENV)/.installed
 
@@ -28,8 +28,13 @@ demo: venv
 	else $(BIN)/mazebench train --agent flexmdm --subgoals $(K); fi
 	$(BIN)/mazebench evaluate --agent flexmdm --subgoals $(K)
 
-# Before every commit: every unit and property test, under 3 minutes on 2 cores.
-test: venv
+# Formatting and lint (ruff, configured in pyproject.toml); `ruff format .` and `ruff check --fix .` repair most.
+lint: venv
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+# Before every commit: lint, then every unit and property test, under 3 minutes on 2 cores.
+test: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 # The slow tier: models trained end to end (minutes). CI runs both tiers.

@@ -13,12 +13,13 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from mazebench.planner import Planner, error_line
 from agents.bfs import BFSPlanner
+from mazebench.planner import Planner, error_line
 
 ENTRY_POINT_GROUP = "mazebench.agents"
 
@@ -38,7 +39,9 @@ def _learned(agent: str) -> Callable[..., Planner]:
 
         if checkpoint is None:
             if dataset is None:
-                raise ValueError(f"agent {agent!r} needs --checkpoint (a run folder) or a dataset to find its default run")
+                raise ValueError(
+                    f"agent {agent!r} needs --checkpoint (a run folder) or a dataset to find its default run"
+                )
             checkpoint = default_run_dir(agent, dataset.num_subgoals)
         if not Path(checkpoint).exists():
             k = dataset.num_subgoals if dataset is not None else "K"
@@ -51,8 +54,10 @@ def _learned(agent: str) -> Callable[..., Planner]:
             raise ValueError(f"top_k is a setting of the autoregressive agent (ar), not of {agent}")
         planner = LearnedPlanner.from_checkpoint(checkpoint, steps=steps, sampling=sampling, device=device)
         if planner.name != agent:  # results would be labelled with the wrong planner
-            raise ValueError(f"the checkpoint at {checkpoint} is a {planner.name} run, not {agent}: evaluate it with "
-                             f"--agent {planner.name}, or give a {agent} run")
+            raise ValueError(
+                f"the checkpoint at {checkpoint} is a {planner.name} run, not {agent}: evaluate it with "
+                f"--agent {planner.name}, or give a {agent} run"
+            )
         if agent == "ar":  # next-token decoding takes the temperature; the unmasking settings do not apply
             from agents.ar import Decoding
 
@@ -64,8 +69,12 @@ def _learned(agent: str) -> Callable[..., Planner]:
     return make
 
 
-AGENT_FACTORIES: dict[str, Callable[..., Planner]] = {"bfs": _make_bfs, "flexmdm": _learned("flexmdm"),
-                                                       "mdm": _learned("mdm"), "ar": _learned("ar")}
+AGENT_FACTORIES: dict[str, Callable[..., Planner]] = {
+    "bfs": _make_bfs,
+    "flexmdm": _learned("flexmdm"),
+    "mdm": _learned("mdm"),
+    "ar": _learned("ar"),
+}
 AGENT_NAMES = tuple(AGENT_FACTORIES)
 
 
@@ -131,8 +140,9 @@ def _load_plugin(name: str) -> Any:
     try:
         return entry.load()
     except Exception as error:  # as for a module that does not import
-        raise ValueError(f"agent {name!r}: its entry point {entry.value!r} does not load "
-                         f"({error_line(error)})") from None
+        raise ValueError(
+            f"agent {name!r}: its entry point {entry.value!r} does not load ({error_line(error)})"
+        ) from None
 
 
 def _build_plugin(name: str, target: Any, options: dict) -> Planner:
@@ -150,11 +160,14 @@ def _build_plugin(name: str, target: Any, options: dict) -> Planner:
         except Exception as error:
             raise ValueError(f"agent {name!r}: building the planner failed ({error_line(error)})") from None
     else:
-        raise ValueError(f"agent {name!r} is an object of type {type(target).__name__}, not a Planner subclass, a "
-                         f"factory of planners or a Planner")
+        raise ValueError(
+            f"agent {name!r} is an object of type {type(target).__name__}, not a Planner subclass, a "
+            f"factory of planners or a Planner"
+        )
     if not isinstance(planner, Planner):
-        raise ValueError(f"agent {name!r}: the factory returned an object of type {type(planner).__name__}, not an "
-                         f"mazebench.Planner")
+        raise ValueError(
+            f"agent {name!r}: the factory returned an object of type {type(planner).__name__}, not an mazebench.Planner"
+        )
     if not isinstance(getattr(planner, "name", None), str):
         raise ValueError(f"agent {name!r}: the planner has no name (set the class attribute `name`)")
     return planner
@@ -173,5 +186,13 @@ def _accepted(function: Callable, options: dict) -> dict:
     return {key: value for key, value in options.items() if key in names}
 
 
-__all__ = ["AGENT_NAMES", "ENTRY_POINT_GROUP", "Planner", "check_agent_name", "default_run_dir", "make_agent",
-           "plugin_digest", "registered_agents"]
+__all__ = [
+    "AGENT_NAMES",
+    "ENTRY_POINT_GROUP",
+    "Planner",
+    "check_agent_name",
+    "default_run_dir",
+    "make_agent",
+    "plugin_digest",
+    "registered_agents",
+]

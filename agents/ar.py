@@ -81,8 +81,9 @@ class AR(MDM):
         query = positions_on(predicts, device)
         labels = to_device(tokens[:, 1:][predicts], device)
         inputs = to_device(tokens[:, :-1], device)
-        logits, _ = model(inputs, torch.zeros_like(inputs, dtype=torch.bool), None,
-                          torch.zeros(len(inputs), device=device), query)
+        logits, _ = model(
+            inputs, torch.zeros_like(inputs, dtype=torch.bool), None, torch.zeros(len(inputs), device=device), query
+        )
         ce = F.cross_entropy(logits, labels, reduction="none")
         loss = ce.sum() / normalizer
         accuracy = (logits.detach().argmax(-1) == labels).float().mean()
@@ -106,8 +107,9 @@ class AR(MDM):
         for position in range(self.prompt_len, self.max_len):
             inputs = tokens[active, :position].to(device)
             last = (torch.arange(len(active), device=device), torch.full((len(active),), position - 1, device=device))
-            logits, _ = model(inputs, torch.zeros_like(inputs, dtype=torch.bool), None,
-                              torch.zeros(len(active), device=device), last)
+            logits, _ = model(
+                inputs, torch.zeros_like(inputs, dtype=torch.bool), None, torch.zeros(len(active), device=device), last
+            )
             chosen = next_tokens(logits.cpu(), rule.temperature, getattr(rule, "top_k", None), generator)
             tokens[active, position] = chosen
             stats.network_calls += 1

@@ -19,7 +19,7 @@ class TokenizedSplit:
     subgoal_index: torch.Tensor  # (n, K) long
 
     @classmethod
-    def from_split(cls, split, tokenizer: CellTokenizer) -> "TokenizedSplit":
+    def from_split(cls, split, tokenizer: CellTokenizer) -> TokenizedSplit:
         return cls(
             torch.from_numpy(tokenizer.encode(split.cells)),
             torch.from_numpy(np.array(split.offsets, dtype=np.int64)),  # copies: the split is read-only
@@ -33,7 +33,7 @@ class TokenizedSplit:
     def lengths(self) -> torch.Tensor:
         return self.offsets[1:] - self.offsets[:-1]
 
-    def augmented(self, generator: torch.Generator, *, reverse: bool, redraw: bool) -> "TokenizedSplit":
+    def augmented(self, generator: torch.Generator, *, reverse: bool, redraw: bool) -> TokenizedSplit:
         """The same paths, each reversed with probability 1/2 (``reverse``; its subgoals reversed with
         it) and with its K - 2 intermediate subgoals drawn anew, uniformly among its inner cells and
         kept in path order, as the generator draws them (``redraw``). Every path stays a valid path of
@@ -89,7 +89,7 @@ def stratified_times(count: int, t_max: float, generator: torch.Generator) -> to
 
 
 def epoch_batches(
-    num_examples: int, batch_size: int, cost: "callable", t_max: float, generator: torch.Generator, group: int = 32
+    num_examples: int, batch_size: int, cost: callable, t_max: float, generator: torch.Generator, group: int = 32
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of (indices, times) batches.
 

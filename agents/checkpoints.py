@@ -83,8 +83,10 @@ def _check_file(path: Path, info: os.stat_result) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise CheckpointError(f"checkpoint {path} is not a regular file (a device, pipe or socket)")
     if info.st_size > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"checkpoint {path} has {info.st_size:,} bytes, more than the "
-                              f"{MAX_CHECKPOINT_BYTES:,} a checkpoint may have")
+        raise CheckpointError(
+            f"checkpoint {path} has {info.st_size:,} bytes, more than the "
+            f"{MAX_CHECKPOINT_BYTES:,} a checkpoint may have"
+        )
 
 
 def _header_digest(blob: bytes, path: Path) -> str:

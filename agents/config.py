@@ -6,8 +6,16 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 # The largest value a setting may take: far above any sensible run, low enough to refuse a typo before any work.
-UPPER_BOUNDS = {"epochs": 10_000, "warmup_epochs": 10_000, "d_model": 8192, "cond_dim": 8192, "n_heads": 256,
-                "n_layers": 256, "lr": 1.0, "batch_size": 1_000_000}
+UPPER_BOUNDS = {
+    "epochs": 10_000,
+    "warmup_epochs": 10_000,
+    "d_model": 8192,
+    "cond_dim": 8192,
+    "n_heads": 256,
+    "n_layers": 256,
+    "lr": 1.0,
+    "batch_size": 1_000_000,
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,9 @@ class TrainConfig:
     epochs: float = 10.0
     max_minutes: float | None = None
     t_max: float = 0.999  # times are drawn on [0, t_max): the 1/(1-t) weights stay <= 1000
-    time_group: int = 32  # batches sharing one stratified draw of t, sorted by length together; 1: within each batch (official code)
+    time_group: int = (
+        32  # batches sharing one stratified draw of t, sorted by length together; 1: within each batch (official code)
+    )
     grad_clip: float = 1.0
     bf16: bool = True  # bf16 autocast where the hardware has native bf16 matrix units (fp32 otherwise)
     seed: int = 0
@@ -52,7 +62,16 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
         if not 0 < self.t_max < 1:
             raise ValueError(f"t_max must lie in (0, 1), got {self.t_max}")
-        for name in ("batch_size", "n_layers", "n_heads", "d_model", "cond_dim", "log_every", "eval_steps", "time_group"):
+        for name in (
+            "batch_size",
+            "n_layers",
+            "n_heads",
+            "d_model",
+            "cond_dim",
+            "log_every",
+            "eval_steps",
+            "time_group",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
@@ -76,16 +95,38 @@ class TrainConfig:
 PRESETS = {
     # Appendix F.2 of the paper (4 A100s there): 8 layers, hidden 256, 8 heads, cond 128.
     "paper": TrainConfig(
-        d_model=256, n_heads=8, n_layers=8, cond_dim=128, dropout=0.1, lr=1e-4, weight_decay=0.01,
-        warmup_epochs=20, lr_schedule="constant", ema_decay=0.9999, batch_size=256, epochs=100,
+        d_model=256,
+        n_heads=8,
+        n_layers=8,
+        cond_dim=128,
+        dropout=0.1,
+        lr=1e-4,
+        weight_decay=0.01,
+        warmup_epochs=20,
+        lr_schedule="constant",
+        ema_decay=0.9999,
+        batch_size=256,
+        epochs=100,
     ),
     # One GPU (the default on CUDA): the paper's model, a batch 4x larger (a step costs about the same
     # as at 256 on an H200, ../README), a learning rate scaled with it, cosine, short warm-up, logs every
     # 25 steps. Not yet tuned on a GPU.
     "gpu": TrainConfig(
-        d_model=256, n_heads=8, n_layers=8, cond_dim=128, dropout=0.0, lr=1e-3, weight_decay=0.01,
-        warmup_epochs=1.0, lr_schedule="cosine", ema_decay=0.999, batch_size=1024, epochs=40, log_every=25,
-        eval_every_minutes=1.0, checkpoint_every_minutes=2.0,
+        d_model=256,
+        n_heads=8,
+        n_layers=8,
+        cond_dim=128,
+        dropout=0.0,
+        lr=1e-3,
+        weight_decay=0.01,
+        warmup_epochs=1.0,
+        lr_schedule="cosine",
+        ema_decay=0.999,
+        batch_size=1024,
+        epochs=40,
+        log_every=25,
+        eval_every_minutes=1.0,
+        checkpoint_every_minutes=2.0,
     ),
     # About 20 minutes per model on a quiet 2-core CPU (epochs per agent below: the MDM's padded
     # sequences make its steps about 4x slower, the AR's prompt-plus-path ones about 1.7x). FlexMDM's
@@ -94,20 +135,42 @@ PRESETS = {
     # The laptop track (mazebench report --preset mini): the maze task on a 15x15 maze (its data:
     # mazebench.report.TRACK_DATA), where every planner can be trained towards a flat held-out curve
     # on 2 CPU cores; every planner the same epochs, checks every minute.
-    "mini": TrainConfig(d_model=64, n_heads=4, n_layers=3, cond_dim=64, batch_size=64, epochs=24.0, warmup_epochs=1.0,
-                        eval_every_minutes=1.0, eval_examples=100),
+    "mini": TrainConfig(
+        d_model=64,
+        n_heads=4,
+        n_layers=3,
+        cond_dim=64,
+        batch_size=64,
+        epochs=24.0,
+        warmup_epochs=1.0,
+        eval_every_minutes=1.0,
+        eval_examples=100,
+    ),
     # For tests: seconds.
     "tiny": TrainConfig(
-        d_model=64, n_heads=4, n_layers=2, cond_dim=64, batch_size=64, epochs=1.0, lr=2e-3,
-        eval_every_minutes=1e9, eval_examples=50, eval_steps=32,
+        d_model=64,
+        n_heads=4,
+        n_layers=2,
+        cond_dim=64,
+        batch_size=64,
+        epochs=1.0,
+        lr=2e-3,
+        eval_every_minutes=1e9,
+        eval_examples=50,
+        eval_steps=32,
     ),
 }
 # Settings of a preset that differ by agent.
 # The cpu preset's FlexMDM trains on augmented paths: at 4 epochs they lift K = 2 from 61.9 to 72.4 %
 # and leave K = 7 and 12 level (suite sampler, all 750 pairs); the AR's K = 2 measured no better with
 # them (20.7 against 27.3 %, 300 pairs). README, "Results on this machine".
-AGENT_SETTINGS = {"cpu": {"mdm": {"epochs": 0.65}, "ar": {"epochs": 1.75},
-                          "flexmdm": {"reverse_paths": True, "redraw_subgoals": True}}}
+AGENT_SETTINGS = {
+    "cpu": {
+        "mdm": {"epochs": 0.65},
+        "ar": {"epochs": 1.75},
+        "flexmdm": {"reverse_paths": True, "redraw_subgoals": True},
+    }
+}
 
 
 def preset_config(preset: str, agent: str | None = None, **overrides) -> TrainConfig:
@@ -118,7 +181,10 @@ def preset_config(preset: str, agent: str | None = None, **overrides) -> TrainCo
     unknown = set(overrides) - known
     if unknown:
         raise ValueError(f"unknown training settings: {sorted(unknown)}")
-    settings = {**AGENT_SETTINGS.get(preset, {}).get(agent, {}), **{k: v for k, v in overrides.items() if v is not None}}
+    settings = {
+        **AGENT_SETTINGS.get(preset, {}).get(agent, {}),
+        **{k: v for k, v in overrides.items() if v is not None},
+    }
     return replace(PRESETS[preset], **settings)
 
 

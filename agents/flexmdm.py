@@ -55,14 +55,25 @@ class FlexMDM:
         """
         tokens, lengths, fixed = data.paths(indices, self.tokenizer.pad)
         state = flex_interpolate(
-            tokens, lengths, fixed, t, insertion=self.insertion, unmasking=self.unmasking,
-            pad_id=self.tokenizer.pad, mask_id=self.tokenizer.mask, generator=generator,
+            tokens,
+            lengths,
+            fixed,
+            t,
+            insertion=self.insertion,
+            unmasking=self.unmasking,
+            pad_id=self.tokenizer.pad,
+            mask_id=self.tokenizer.mask,
+            generator=generator,
         ).rows(shard)
         device = next(model.parameters()).device
         masked = positions_on(state.is_mask, device)
         n_tokens = int(state.lengths.sum()) + len(state.lengths)
         loss, metrics = flex_loss(
-            model, state.to(device), masked=masked, insertion=self.insertion, unmasking=self.unmasking,
+            model,
+            state.to(device),
+            masked=masked,
+            insertion=self.insertion,
+            unmasking=self.unmasking,
             normalizer=float(lengths.sum()) / shards,
         )
         return loss, metrics, n_tokens
@@ -82,14 +93,25 @@ class FlexMDM:
         batch = subgoals.shape[0]
 
         def predict(tokens, fixed, lengths, t, query):
-            logits, log_gaps = model(tokens.to(device), fixed.to(device), lengths.to(device), t.to(device), query.to(device))
+            logits, log_gaps = model(
+                tokens.to(device), fixed.to(device), lengths.to(device), t.to(device), query.to(device)
+            )
             return logits.cpu(), log_gaps.cpu()
 
         tokens, lengths, stats = flex_sample(
-            predict, subgoals, torch.ones(subgoals.shape, dtype=torch.bool), torch.full((batch,), subgoals.shape[1]),
-            steps=steps, rule=rule, insertion=self.insertion, unmasking=self.unmasking,
-            mask_id=self.tokenizer.mask, pad_id=self.tokenizer.pad, max_len=self.max_len,
-            generator=generator, on_step=None if on_step is None else lambda k, tokens, lengths: on_step(k, tokens),
+            predict,
+            subgoals,
+            torch.ones(subgoals.shape, dtype=torch.bool),
+            torch.full((batch,), subgoals.shape[1]),
+            steps=steps,
+            rule=rule,
+            insertion=self.insertion,
+            unmasking=self.unmasking,
+            mask_id=self.tokenizer.mask,
+            pad_id=self.tokenizer.pad,
+            max_len=self.max_len,
+            generator=generator,
+            on_step=None if on_step is None else lambda k, tokens, lengths: on_step(k, tokens),
             min_between=self.min_between,
         )
         return [tokens[b, : lengths[b]] for b in range(batch)], stats

@@ -33,16 +33,21 @@ class FlexState:
     gaps: torch.Tensor
     t: torch.Tensor
 
-    def rows(self, index) -> "FlexState":
+    def rows(self, index) -> FlexState:
         """The states of rows ``index`` (a slice or index tensor), trimmed to their longest row."""
         lengths = self.lengths[index]
         width = int(lengths.max()) if len(lengths) else 0
         return FlexState(
-            self.tokens[index, :width], self.fixed[index, :width], lengths, self.targets[index, :width],
-            self.is_mask[index, :width], self.gaps[index, : width + 1], self.t[index],
+            self.tokens[index, :width],
+            self.fixed[index, :width],
+            lengths,
+            self.targets[index, :width],
+            self.is_mask[index, :width],
+            self.gaps[index, : width + 1],
+            self.t[index],
         )
 
-    def to(self, device: torch.device) -> "FlexState":
+    def to(self, device: torch.device) -> FlexState:
         """The same state on ``device`` (copies start without waiting for the device)."""
         return FlexState(*(to_device(v, device) for v in vars(self).values()))
 

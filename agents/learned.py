@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from mazebench.planner import Planner
-from agents.samplers import UnmaskRule
 from agents.loading import load_checkpoint
+from agents.samplers import UnmaskRule
+from mazebench.planner import Planner
 
 
 def evaluation_rule(sampling: dict | None = None) -> UnmaskRule:
@@ -29,8 +29,9 @@ PROTOCOLS: dict[str, UnmaskRule] = {
     # proportional to f[v]: the token is drawn from f, i.e. temperature 1 (0 would be argmax, not the
     # paper's). Insertions are Poisson tau-leaps, on a uniform time grid; the official code's end game
     # (the last step, at t = 1 - tau, argmaxes every mask left and inserts nothing).
-    "paper": evaluation_rule({"mode": "vanilla", "count_law": "poisson", "time_grid": "uniform", "temperature": 1.0,
-                              "end_game": "argmax"}),
+    "paper": evaluation_rule(
+        {"mode": "vanilla", "count_law": "poisson", "time_grid": "uniform", "temperature": 1.0, "end_game": "argmax"}
+    ),
     # The suite's default: adaptive (most confident first), argmax, binomial count law with feasible
     # insertion counts, balanced grid; the last interval is leaped and its new masks filled at t = 1.
     "suite": evaluation_rule(),
@@ -48,7 +49,9 @@ def protocol_rule(protocol: str) -> UnmaskRule:
 class LearnedPlanner(Planner):
     """Samples one path per subgoal sequence with a trained model (EMA weights)."""
 
-    def __init__(self, method, model, *, steps: int = 64, rule: UnmaskRule | None = None, checkpoint: dict | None = None):
+    def __init__(
+        self, method, model, *, steps: int = 64, rule: UnmaskRule | None = None, checkpoint: dict | None = None
+    ):
         self.name = method.name
         self.method = method
         self.model = model
@@ -59,8 +62,9 @@ class LearnedPlanner(Planner):
         self.counters = {"paths": 0, "network_calls": 0, "final_reveals": 0, "capped_insertions": 0}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, steps: int | None = None, sampling: dict | None = None,
-                        device: str | None = None) -> "LearnedPlanner":
+    def from_checkpoint(
+        cls, path: str | Path, *, steps: int | None = None, sampling: dict | None = None, device: str | None = None
+    ) -> LearnedPlanner:
         """The EMA model of a run, sampling with ``evaluation_rule(sampling)``."""
         method, model, state = load_checkpoint(path, device or "auto")
         return cls(method, model, steps=steps or 64, rule=evaluation_rule(sampling), checkpoint=state)
@@ -69,19 +73,24 @@ class LearnedPlanner(Planner):
         """Refuse a dataset whose maze or K differs from the one the model was trained on."""
         trained_k = self.trained_on.get("num_subgoals")
         if trained_k is not None and trained_k != dataset.num_subgoals:
-            raise ValueError(f"the {self.name} checkpoint was trained with K={trained_k}, the dataset has "
-                             f"K={dataset.num_subgoals}; run `mazebench train --agent {self.name} --subgoals "
-                             f"{dataset.num_subgoals}`")
+            raise ValueError(
+                f"the {self.name} checkpoint was trained with K={trained_k}, the dataset has "
+                f"K={dataset.num_subgoals}; run `mazebench train --agent {self.name} --subgoals "
+                f"{dataset.num_subgoals}`"
+            )
         maze = self.trained_on.get("maze")
         if maze is not None and not np.array_equal(maze, dataset.maze):
-            raise ValueError(f"the {self.name} checkpoint was trained on another maze than {dataset.path}; "
-                             f"train on this dataset with `mazebench train --agent {self.name} --data {dataset.path}`")
+            raise ValueError(
+                f"the {self.name} checkpoint was trained on another maze than {dataset.path}; "
+                f"train on this dataset with `mazebench train --agent {self.name} --data {dataset.path}`"
+            )
 
     def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray], seed: int = 0) -> list[np.ndarray]:
         tokenizer = self.method.tokenizer
         subgoals = torch.from_numpy(np.stack([tokenizer.encode(s) for s in subgoal_batch]))
-        paths, stats = self.method.sample(self.model, subgoals, steps=self.steps, rule=self.rule,
-                                          generator=torch.Generator().manual_seed(seed))
+        paths, stats = self.method.sample(
+            self.model, subgoals, steps=self.steps, rule=self.rule, generator=torch.Generator().manual_seed(seed)
+        )
         self.counters["paths"] += len(paths)
         self.counters["network_calls"] += stats.network_calls
         self.counters["final_reveals"] += stats.final_reveals
@@ -98,8 +107,11 @@ class LearnedPlanner(Planner):
         snapshots, titles = [], []
 
         def cells(row):
-            return [None if x == tokenizer.mask else tuple(tokenizer.decode([x])[0]) for x in row
-                    if x == tokenizer.mask or x < tokenizer.num_cells]
+            return [
+                None if x == tokenizer.mask else tuple(tokenizer.decode([x])[0])
+                for x in row
+                if x == tokenizer.mask or x < tokenizer.num_cells
+            ]
 
         def on_step(k, body):
             if k in shown:
@@ -107,14 +119,26 @@ class LearnedPlanner(Planner):
                 titles.append(f"after step {k + 1}/{self.steps}")
 
         encoded = torch.from_numpy(tokenizer.encode(subgoals))[None]
-        paths, stats = self.method.sample(self.model, encoded, steps=self.steps, rule=self.rule,
-                                          generator=torch.Generator().manual_seed(0), on_step=on_step)
+        paths, stats = self.method.sample(
+            self.model,
+            encoded,
+            steps=self.steps,
+            rule=self.rule,
+            generator=torch.Generator().manual_seed(0),
+            on_step=on_step,
+        )
         final = "final" if not stats.final_reveals else f"final ({stats.final_reveals} masks argmax-filled)"
         return snapshots + [cells(paths[0].tolist())], titles + [final]
 
     def describe(self) -> dict:
         info = {k: v for k, v in self.trained_on.items() if k not in ("maze", "num_subgoals")}
-        return {"agent": self.name, "steps": self.steps, "sampler": vars(self.rule), **info, "counters": dict(self.counters)}
+        return {
+            "agent": self.name,
+            "steps": self.steps,
+            "sampler": vars(self.rule),
+            **info,
+            "counters": dict(self.counters),
+        }
 
 
 def quick_success(model, method, dataset, *, examples: int, steps: int) -> float:

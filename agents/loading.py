@@ -17,6 +17,7 @@ from agents.tokenizer import CellTokenizer
 METHODS = {"flexmdm": FlexMDM, "mdm": MDM, "ar": AR}
 CHECKPOINT = "checkpoint.pt"
 
+
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -32,12 +33,23 @@ def build_method(agent: str, tokenizer: CellTokenizer, num_subgoals: int, max_pa
 
 
 def build_model(method, tokenizer: CellTokenizer, cfg: TrainConfig) -> DiT:
-    return DiT(ModelConfig(
-        height=tokenizer.height, width=tokenizer.width, vocab_size=tokenizer.vocab_size,
-        num_classes=method.num_classes, d_model=cfg.d_model, n_heads=cfg.n_heads, n_layers=cfg.n_layers,
-        cond_dim=cfg.cond_dim, dropout=cfg.dropout, geometry=cfg.geometry,
-        insertion_head=method.insertion_head, max_len=method.max_len + 1, causal=method.name == "ar",
-    ))
+    return DiT(
+        ModelConfig(
+            height=tokenizer.height,
+            width=tokenizer.width,
+            vocab_size=tokenizer.vocab_size,
+            num_classes=method.num_classes,
+            d_model=cfg.d_model,
+            n_heads=cfg.n_heads,
+            n_layers=cfg.n_layers,
+            cond_dim=cfg.cond_dim,
+            dropout=cfg.dropout,
+            geometry=cfg.geometry,
+            insertion_head=method.insertion_head,
+            max_len=method.max_len + 1,
+            causal=method.name == "ar",
+        )
+    )
 
 
 def load_checkpoint(path: str | Path, device: str = "auto"):
@@ -55,6 +67,8 @@ def load_checkpoint(path: str | Path, device: str = "auto"):
         model = DiT(ModelConfig(**state["model_config"])).to(dev)
         model.load_state_dict(state["ema"]["model"])
     except (KeyError, TypeError, RuntimeError) as error:
-        raise ValueError(f"checkpoint {path} is not a mazebench checkpoint of this version ({type(error).__name__})") from None
+        raise ValueError(
+            f"checkpoint {path} is not a mazebench checkpoint of this version ({type(error).__name__})"
+        ) from None
     state["maze"] = state["maze"].cpu().numpy()
     return method, model.eval(), state

@@ -62,7 +62,13 @@ class MDM:
         masked = positions_on(is_mask, device)
         noisy, is_mask, clean, t = (to_device(x, device) for x in (noisy, is_mask, clean, t))
         loss, metrics = mdm_loss(
-            model, noisy, is_mask, clean, t, masked=masked, unmasking=self.unmasking,
+            model,
+            noisy,
+            is_mask,
+            clean,
+            t,
+            masked=masked,
+            unmasking=self.unmasking,
             normalizer=float(len(indices) * self.max_path_len) / shards,
         )
         return loss, metrics, clean.numel()
@@ -84,7 +90,12 @@ class MDM:
             return logits.cpu()
 
         tokens, stats = mdm_sample(
-            predict, tokens, steps=steps, rule=rule, unmasking=self.unmasking, mask_id=self.tokenizer.mask,
+            predict,
+            tokens,
+            steps=steps,
+            rule=rule,
+            unmasking=self.unmasking,
+            mask_id=self.tokenizer.mask,
             generator=generator,
             on_step=None if on_step is None else lambda k, tokens: on_step(k, tokens[:, self.prompt_len :]),
         )

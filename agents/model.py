@@ -177,8 +177,9 @@ class DiT(nn.Module):
         log_gaps = self.gap_log_rates(hidden) if self.cfg.insertion_head else None
         return self.unmask_logits(hidden, query), log_gaps
 
-    def hidden_states(self, tokens: torch.Tensor, fixed: torch.Tensor, lengths: torch.Tensor | None,
-                      t: torch.Tensor) -> torch.Tensor:
+    def hidden_states(
+        self, tokens: torch.Tensor, fixed: torch.Tensor, lengths: torch.Tensor | None, t: torch.Tensor
+    ) -> torch.Tensor:
         """Final hidden states (B, N', d) in fp32, zero past each row's length; N' = N + 1 with the
         insertion head (BOS first). ``lengths`` None: every row is full and attention needs no mask."""
         if tokens.shape[1] + self.cfg.insertion_head > self.cfg.max_len:

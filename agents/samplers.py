@@ -10,8 +10,9 @@ interpolant's exact binomial step law (see ``UnmaskRule``). Random draws use flo
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -154,8 +155,9 @@ def reveal(tokens, query, logits, leap_rate, step_prob, rule: UnmaskRule, genera
 
 
 @functools.lru_cache(maxsize=64)
-def time_grid(steps: int, kind: str, unmasking: PolynomialSchedule,
-              insertion: PolynomialSchedule | None = None) -> tuple[float, ...]:
+def time_grid(
+    steps: int, kind: str, unmasking: PolynomialSchedule, insertion: PolynomialSchedule | None = None
+) -> tuple[float, ...]:
     """The ``steps + 1`` times 0 = t_0 < .. < t_steps = 1 of a sampler.
 
     "balanced": equal increments of the expected number of events per token, E(t) = b(t) for the
@@ -210,8 +212,14 @@ def insert_masks(tokens, fixed, lengths, counts, *, mask_id: int, pad_id: int):
     return new_tokens, new_fixed, new_lengths
 
 
-def feasible_pending(pending: torch.Tensor, gaps: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor,
-                     mask_id: int, min_between: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def feasible_pending(
+    pending: torch.Tensor,
+    gaps: torch.Tensor,
+    tokens: torch.Tensor,
+    lengths: torch.Tensor,
+    mask_id: int,
+    min_between: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
     """Pending insertion counts (B, N + 1) corrected so that each stretch between two consecutive known
     (non-mask) tokens a, b will hold m masks with m >= min_between(a, b) and m of the same parity (on a
     grid: m + 1 steps join a and b only if m + 1 >= |a - b|_1 and m + 1 = |a - b|_1 mod 2). A short
@@ -243,8 +251,11 @@ def feasible_pending(pending: torch.Tensor, gaps: torch.Tensor, tokens: torch.Te
         score = torch.where(inner, score, torch.full_like(score, -torch.inf))
         best = torch.full_like(score, -torch.inf).scatter_reduce(1, segment, score, "amax")
         first = torch.full_like(segment, width + 1).scatter_reduce(
-            1, segment, torch.where(score == best.gather(1, segment), torch.arange(width + 1).expand_as(segment),
-                                    width + 1), "amin")
+            1,
+            segment,
+            torch.where(score == best.gather(1, segment), torch.arange(width + 1).expand_as(segment), width + 1),
+            "amin",
+        )
         return first.clamp_max(width)
 
     short = stretch & (planned < need)
@@ -306,7 +317,9 @@ def flex_sample(
             if rule.temperature == 0:  # the most likely count, as argmax is for tokens
                 pending = (gaps + 0.5).floor()
             else:  # stochastic rounding keeps the mean
-                pending = gaps.floor() + (torch.rand(gaps.shape, generator=generator, dtype=torch.float64) < gaps.frac())
+                pending = gaps.floor() + (
+                    torch.rand(gaps.shape, generator=generator, dtype=torch.float64) < gaps.frac()
+                )
             if rule.feasible_counts:
                 pending = feasible_pending(pending, gaps, tokens, lengths, mask_id, min_between)
             counts = torch.binomial(pending, torch.full_like(pending, prob_a), generator=generator)

@@ -121,19 +121,34 @@ def train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, **options)
         return _train(dataset, agent, cfg, out_dir, **options)
 
 
-def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device: str = "auto", resume: bool = False,
-           progress: bool = True, quick_eval=None, stop_after: int | None = None) -> dict:
+def _train(
+    dataset,
+    agent: str,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    device: str = "auto",
+    resume: bool = False,
+    progress: bool = True,
+    quick_eval=None,
+    stop_after: int | None = None,
+) -> dict:
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
     if not resume and ckpt_path.exists():
-        raise ValueError(f"{out} already holds a run; pass --resume to continue it, or remove it or choose another --out")
+        raise ValueError(
+            f"{out} already holds a run; pass --resume to continue it, or remove it or choose another --out"
+        )
     if resume and not ckpt_path.exists():
-        raise ValueError(f"--resume: no checkpoint at {ckpt_path} (the run stopped before its first one, or never "
-                         f"started); run the same command without --resume to start it afresh")
+        raise ValueError(
+            f"--resume: no checkpoint at {ckpt_path} (the run stopped before its first one, or never "
+            f"started); run the same command without --resume to start it afresh"
+        )
     world, dev = join_process_group(pick_device(device))
     if cfg.batch_size % world.size:
-        raise ValueError(f"batch size {cfg.batch_size} does not split over {world.size} processes; "
-                         f"choose a multiple of {world.size}")
+        raise ValueError(
+            f"batch size {cfg.batch_size} does not split over {world.size} processes; choose a multiple of {world.size}"
+        )
     world.barrier()  # every rank has checked the run folder before rank 0 writes into it
     if world.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -147,8 +162,9 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
     model = build_model(method, tokenizer, cfg).to(dev)
     trained = model if world.size == 1 else torch.nn.parallel.DistributedDataParallel(model)
     ema = EMA(model, cfg.ema_decay)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99),
-                                  fused=True)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99), fused=True
+    )
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total_steps = max(1, int(cfg.epochs * steps_per_epoch))
     step, elapsed, tokens_seen = 0, 0.0, 0
@@ -156,9 +172,11 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
         state = read_checkpoint(ckpt_path, dev)
         _check_resumable(state, agent, dataset, cfg)
         if state["step"] > total_steps:
-            raise ValueError(f"the run in {out} has trained {state['step'] / steps_per_epoch:.2f} epochs, more than "
-                             f"--epochs {cfg.epochs:g}: resume with --epochs {math.ceil(state['step'] / steps_per_epoch)} "
-                             f"or more")
+            raise ValueError(
+                f"the run in {out} has trained {state['step'] / steps_per_epoch:.2f} epochs, more than "
+                f"--epochs {cfg.epochs:g}: resume with --epochs {math.ceil(state['step'] / steps_per_epoch)} "
+                f"or more"
+            )
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
@@ -168,11 +186,19 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
             _truncate_metrics(out / "metrics.jsonl", step)
     use_bf16 = cfg.bf16 and bf16_autocast_supported(dev)
     run_info = {
-        "agent": agent, "train_config": asdict(cfg), "model_config": model.cfg.to_dict(),
-        "parameters": model.num_parameters(), "device": str(dev), "bf16_autocast": use_bf16,
-        "dataset_id": dataset.meta["dataset_id"], "dataset_path": str(dataset.path),
-        "num_subgoals": dataset.num_subgoals, "max_path_len": max_path_len, "steps_per_epoch": steps_per_epoch,
-        "total_steps": total_steps, "processes": world.size,
+        "agent": agent,
+        "train_config": asdict(cfg),
+        "model_config": model.cfg.to_dict(),
+        "parameters": model.num_parameters(),
+        "device": str(dev),
+        "bf16_autocast": use_bf16,
+        "dataset_id": dataset.meta["dataset_id"],
+        "dataset_path": str(dataset.path),
+        "num_subgoals": dataset.num_subgoals,
+        "max_path_len": max_path_len,
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": total_steps,
+        "processes": world.size,
     }
     if world.is_main:
         (out / "config.json").write_text(json.dumps(run_info, indent=2) + "\n")
@@ -180,11 +206,21 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
     def checkpoint():
         if not world.is_main:
             return
-        save_checkpoint({
-            **run_info, "tokenizer": tokenizer.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(),
-            "optimizer": optimizer.state_dict(), "step": step, "elapsed": elapsed, "tokens_seen": tokens_seen,
-            "torch_rng": torch.get_rng_state(), "maze": torch.from_numpy(dataset.maze.copy()),
-        }, ckpt_path)
+        save_checkpoint(
+            {
+                **run_info,
+                "tokenizer": tokenizer.to_dict(),
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "elapsed": elapsed,
+                "tokens_seen": tokens_seen,
+                "torch_rng": torch.get_rng_state(),
+                "maze": torch.from_numpy(dataset.maze.copy()),
+            },
+            ckpt_path,
+        )
 
     epoch_data = data  # this epoch's (possibly augmented) training paths
 
@@ -194,11 +230,18 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
         epoch, offset = divmod(step, steps_per_epoch)
         while True:
             if cfg.reverse_paths or cfg.redraw_subgoals:
-                epoch_data = data.augmented(torch.Generator().manual_seed(cfg.seed * 100_019 + epoch),
-                                            reverse=cfg.reverse_paths, redraw=cfg.redraw_subgoals)
+                epoch_data = data.augmented(
+                    torch.Generator().manual_seed(cfg.seed * 100_019 + epoch),
+                    reverse=cfg.reverse_paths,
+                    redraw=cfg.redraw_subgoals,
+                )
             batches = epoch_batches(
-                len(data), cfg.batch_size, lambda idx, t: method.expected_length(data, idx, t), cfg.t_max,
-                torch.Generator().manual_seed(cfg.seed * 100_003 + epoch), group=cfg.time_group,
+                len(data),
+                cfg.batch_size,
+                lambda idx, t: method.expected_length(data, idx, t),
+                cfg.t_max,
+                torch.Generator().manual_seed(cfg.seed * 100_003 + epoch),
+                group=cfg.time_group,
             )
             yield from batches[offset:]
             epoch, offset = epoch + 1, 0
@@ -222,8 +265,13 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
     def write_record(evaluate: bool = False) -> dict:
         """The window's record, with the periodic held-out success when due (rank 0)."""
         nonlocal tokens_seen, last_eval, clock
-        record = {"step": step, "epoch": step / steps_per_epoch, **window.flush(world),
-                  "lr": optimizer.param_groups[0]["lr"], "elapsed_s": tick()}
+        record = {
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            **window.flush(world),
+            "lr": optimizer.param_groups[0]["lr"],
+            "elapsed_s": tick(),
+        }
         tokens_seen += record.pop("tokens")
         if evaluate and world.is_main and quick_eval is not None and elapsed - last_eval >= cfg.eval_every_minutes * 60:
             record["val_success"] = quick_eval(ema.model, method)
@@ -282,8 +330,15 @@ def _train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, *, device
     checkpoint()
     log.close()
     drift = world.first_difference(model)
-    summary = {**run_info, "steps": step, "epochs_done": step / steps_per_epoch, "train_minutes": elapsed / 60,
-               "tokens_seen": tokens_seen, "stopped_by": stopped_by, "ranks_in_sync": drift is None}
+    summary = {
+        **run_info,
+        "steps": step,
+        "epochs_done": step / steps_per_epoch,
+        "train_minutes": elapsed / 60,
+        "tokens_seen": tokens_seen,
+        "stopped_by": stopped_by,
+        "ranks_in_sync": drift is None,
+    }
     if drift is not None:
         raise ReplicaDriftError(f"data-parallel replicas ended out of sync: parameter {drift} differs between ranks")
     if world.is_main and stopped_by != "interrupted":
@@ -315,8 +370,13 @@ class _LogWindow:
         """Means over the window's steps (averaged over the ranks), skipped steps, tokens of all ranks
         and their rate; then an empty window."""
         names = list(self.sums)
-        values = world.mean((torch.stack([self.sums[name] for name in names]) / max(1, self.steps)).tolist()
-                            + [float(self.tokens)]) if names else world.mean([float(self.tokens)])
+        values = (
+            world.mean(
+                (torch.stack([self.sums[name] for name in names]) / max(1, self.steps)).tolist() + [float(self.tokens)]
+            )
+            if names
+            else world.mean([float(self.tokens)])
+        )
         tokens = round(values[-1] * world.size)
         record = dict(zip(names, values[:-1]))
         if "skipped_steps" in record:
@@ -344,8 +404,9 @@ def _truncate_metrics(path: Path, step: int) -> None:
             if line.strip() and json.loads(line)["step"] <= step:
                 lines.append(line)
         except (ValueError, KeyError, TypeError):
-            raise ValueError(f"{path} line {number} is not a training record: remove that line (or the file) and "
-                             f"resume again") from None
+            raise ValueError(
+                f"{path} line {number} is not a training record: remove that line (or the file) and resume again"
+            ) from None
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(line + "\n" for line in lines))
     os.replace(tmp, path)
@@ -360,4 +421,6 @@ def _check_resumable(state: dict, agent: str, dataset, cfg: TrainConfig) -> None
     saved = saved_settings(state["train_config"])
     changed = sorted(k for k, v in asdict(cfg).items() if k not in budget and saved[k] != v)
     if changed:
-        raise ValueError(f"the run to resume used other training settings ({', '.join(changed)}); resume with the same options")
+        raise ValueError(
+            f"the run to resume used other training settings ({', '.join(changed)}); resume with the same options"
+        )

@@ -9,8 +9,13 @@ from mazebench.datasets import generate_dataset, load_dataset
 
 
 def test_generate_default_k12(benchmark, tmp_path):
-    out = benchmark.pedantic(generate_dataset, args=(tmp_path / "k12",), kwargs={"num_subgoals": 12, "progress": False},
-                             rounds=1, iterations=1)
+    out = benchmark.pedantic(
+        generate_dataset,
+        args=(tmp_path / "k12",),
+        kwargs={"num_subgoals": 12, "progress": False},
+        rounds=1,
+        iterations=1,
+    )
     dataset = load_dataset(out)
     benchmark.extra_info.update(dataset.meta["counts"])
     assert dataset.meta["counts"]["train_pairs"] + dataset.meta["counts"]["val_pairs"] == 15000

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from agents.batching import TokenizedSplit, epoch_batches
-from agents.learned import LearnedPlanner
-from agents.tokenizer import CellTokenizer
 from agents.config import PRESETS
+from agents.learned import LearnedPlanner
 from agents.loading import build_method, build_model
+from agents.tokenizer import CellTokenizer
 from agents.training import bf16_autocast_supported
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 from mazebench.scoring import score_path
@@ -45,8 +45,13 @@ def _training_step(dataset, agent: str, preset: str, bf16: bool):
     method = build_method(agent, tokenizer, dataset.num_subgoals, int(data.lengths.max()))
     model = build_model(method, tokenizer, PRESETS[preset]).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batches = epoch_batches(len(data), PRESETS["cpu"].batch_size, lambda i, t: method.expected_length(data, i, t),
-                            0.999, torch.Generator().manual_seed(0))
+    batches = epoch_batches(
+        len(data),
+        PRESETS["cpu"].batch_size,
+        lambda i, t: method.expected_length(data, i, t),
+        0.999,
+        torch.Generator().manual_seed(0),
+    )
     counter = {"step": 0, "tokens": 0}
 
     def step():
@@ -73,8 +78,10 @@ def test_training_step(benchmark, dataset, matmul_peak, agent, precision, preset
     benchmark.pedantic(step, rounds=8, iterations=1)
     tokens_per_s = counter["tokens"] / counter["step"] / benchmark.stats.stats.mean
     benchmark.extra_info.update(
-        tokens_per_step=counter["tokens"] / counter["step"], tokens_per_s=round(tokens_per_s),
-        native_bf16=bf16_autocast_supported(torch.device("cpu")), matmul_peak_gflops=round(matmul_peak, 1),
+        tokens_per_step=counter["tokens"] / counter["step"],
+        tokens_per_s=round(tokens_per_s),
+        native_bf16=bf16_autocast_supported(torch.device("cpu")),
+        matmul_peak_gflops=round(matmul_peak, 1),
         fraction_of_peak=round(tokens_per_s * flops_per_token / 1e9 / matmul_peak, 3),
     )
 
@@ -87,8 +94,10 @@ def test_sampling_64_steps(benchmark, dataset, agent):
     planner = LearnedPlanner(method, build_model(method, tokenizer, PRESETS["cpu"]).eval(), steps=64)
     queries = [dataset.val[int(i)].subgoals for i in dataset.val.first_per_pair()[:128]]
     benchmark.pedantic(planner.plan, args=(dataset.maze, queries), rounds=2, iterations=1)
-    benchmark.extra_info.update(paths_per_s=round(len(queries) / benchmark.stats.stats.mean, 1),
-                                note="untrained cpu-size model: FlexMDM lengths differ from a trained one's")
+    benchmark.extra_info.update(
+        paths_per_s=round(len(queries) / benchmark.stats.stats.mean, 1),
+        note="untrained cpu-size model: FlexMDM lengths differ from a trained one's",
+    )
 
 
 def test_bfs_oracle_planning(benchmark, dataset):

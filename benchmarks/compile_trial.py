@@ -16,9 +16,9 @@ import time
 import torch
 
 from agents.batching import TokenizedSplit, epoch_batches
-from agents.tokenizer import CellTokenizer
 from agents.config import PRESETS
 from agents.loading import build_method, build_model
+from agents.tokenizer import CellTokenizer
 from mazebench.datasets import default_data_dir, generate_dataset, load_dataset
 
 
@@ -31,8 +31,13 @@ def measure(agent: str, compiled: bool, steps: int, warmup: int = 10) -> dict:
     model = build_model(method, tokenizer, PRESETS["cpu"]).train()
     forward = torch.compile(model, dynamic=True) if compiled else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batches = epoch_batches(len(data), PRESETS["cpu"].batch_size, lambda i, t: method.expected_length(data, i, t),
-                            0.999, torch.Generator().manual_seed(0))
+    batches = epoch_batches(
+        len(data),
+        PRESETS["cpu"].batch_size,
+        lambda i, t: method.expected_length(data, i, t),
+        0.999,
+        torch.Generator().manual_seed(0),
+    )
 
     def step(i: int) -> int:
         indices, t = batches[i % len(batches)]
@@ -58,8 +63,17 @@ def main() -> None:
     args = parser.parse_args()
     eager = measure(args.agent, False, args.steps)
     compiled = measure(args.agent, True, args.steps)
-    print(json.dumps({"agent": args.agent, "steps": args.steps, "eager": eager, "compiled": compiled,
-                      "compiled_over_eager": round(compiled["tokens_per_s"] / eager["tokens_per_s"], 3)}))
+    print(
+        json.dumps(
+            {
+                "agent": args.agent,
+                "steps": args.steps,
+                "eager": eager,
+                "compiled": compiled,
+                "compiled_over_eager": round(compiled["tokens_per_s"] / eager["tokens_per_s"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,16 @@ from mazebench.planner import Planner
 from mazebench.scoring import score_path
 
 __all__ = [
-    "make_maze", "maze_from_text", "maze_to_text", "load_maze", "save_maze",
-    "generate_dataset", "load_dataset", "score_path", "MazeEnv", "run_path_in_env", "Planner", "evaluate",
+    "make_maze",
+    "maze_from_text",
+    "maze_to_text",
+    "load_maze",
+    "save_maze",
+    "generate_dataset",
+    "load_dataset",
+    "score_path",
+    "MazeEnv",
+    "run_path_in_env",
+    "Planner",
+    "evaluate",
 ]

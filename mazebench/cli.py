@@ -19,8 +19,14 @@ import click
 
 from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
 from agents.config import AGENT_SETTINGS, PRESETS, TrainConfig
-from mazebench.datasets import (MAX_ATTEMPTS_PER_PATH, MAX_PATHS_PER_PAIR, QUERY_KINDS, default_data_dir,
-                                generate_dataset, load_dataset)
+from mazebench.datasets import (
+    MAX_ATTEMPTS_PER_PATH,
+    MAX_PATHS_PER_PAIR,
+    QUERY_KINDS,
+    default_data_dir,
+    generate_dataset,
+    load_dataset,
+)
 from mazebench.maze import load_maze
 from mazebench.progress import show_bars
 
@@ -79,11 +85,13 @@ def _int_list(minimum: int, example: str, maximum: int | None = None):
         try:
             numbers = [int(part) for part in value.split(",") if part.strip()]
         except ValueError:
-            raise click.BadParameter(f"expected a comma-separated list of integers such as {example}, "
-                                     f"got {value!r}") from None
+            raise click.BadParameter(
+                f"expected a comma-separated list of integers such as {example}, got {value!r}"
+            ) from None
         if not numbers or min(numbers) < minimum or max(numbers) > (maximum or max(numbers)):
-            raise click.BadParameter(f"every number must be at least {minimum}"
-                                     f"{f' and at most {maximum}' if maximum else ''}, got {value!r}")
+            raise click.BadParameter(
+                f"every number must be at least {minimum}{f' and at most {maximum}' if maximum else ''}, got {value!r}"
+            )
         return numbers
 
     return parse
@@ -139,39 +147,112 @@ def _agent_names(ctx, param, value: str) -> tuple[str, ...]:
 
 
 @cli.command()
-@click.option("--subgoals", default="12", callback=_int_list(2, "2,7,12"),
-              help="K, the number of subgoals per path (start and goal included); a list such as 2,7,12 makes one dataset per K.")
+@click.option(
+    "--subgoals",
+    default="12",
+    callback=_int_list(2, "2,7,12"),
+    help="K, the number of subgoals per path (start and goal included); a list such as 2,7,12 makes one dataset per K.",
+)
 @click.option("--pairs", default=15000, type=click.IntRange(min=2), help="Distinct start-goal pairs.")
-@click.option("--paths-per-pair", default=10, type=click.IntRange(1, MAX_PATHS_PER_PAIR), help="At most this many distinct paths per pair.")
-@click.option("--maze-size", default=41, type=click.IntRange(min=5), help="Height and width of the generated maze (odd).")
+@click.option(
+    "--paths-per-pair",
+    default=10,
+    type=click.IntRange(1, MAX_PATHS_PER_PAIR),
+    help="At most this many distinct paths per pair.",
+)
+@click.option(
+    "--maze-size", default=41, type=click.IntRange(min=5), help="Height and width of the generated maze (odd)."
+)
 @click.option("--maze-seed", default=2025, type=int, help="Seed of the generated maze (2025 = the FlexMDM paper's).")
-@click.option("--extra-door-frac", default=0.5, type=_Finite(0, 1), help="Fraction of removable walls opened in the generated maze.")
-@click.option("--maze-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Use this maze text file ('#' wall, '.' open) instead of a generated maze.")
+@click.option(
+    "--extra-door-frac",
+    default=0.5,
+    type=_Finite(0, 1),
+    help="Fraction of removable walls opened in the generated maze.",
+)
+@click.option(
+    "--maze-file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this maze text file ('#' wall, '.' open) instead of a generated maze.",
+)
 @click.option("--seed", default=0, type=click.IntRange(min=0), help="Seed of the pair, path and subgoal draws.")
-@click.option("--val-frac", default=0.05, type=_Finite(0, 1, min_open=True, max_open=True), help="Fraction of the pairs held out for validation.")
-@click.option("--max-detour-ratio", default=2.0, type=_Finite(min=1), help="A detour has at most this many times the shortest path's cells.")
-@click.option("--attempts-per-path", default=4, type=click.IntRange(1, MAX_ATTEMPTS_PER_PATH), help="Waypoints tried per wanted detour.")
-@click.option("--out", default=Path("data"), type=click.Path(file_okay=False, path_type=Path),
-              help="Root folder: datasets go to <out>/maze<size>-s<seed>-k<K> (or <out>/<maze file name>-k<K>).")
-@click.option("--force", is_flag=True, help="Regenerate even if the folder holds a dataset (same or other configuration).")
+@click.option(
+    "--val-frac",
+    default=0.05,
+    type=_Finite(0, 1, min_open=True, max_open=True),
+    help="Fraction of the pairs held out for validation.",
+)
+@click.option(
+    "--max-detour-ratio",
+    default=2.0,
+    type=_Finite(min=1),
+    help="A detour has at most this many times the shortest path's cells.",
+)
+@click.option(
+    "--attempts-per-path",
+    default=4,
+    type=click.IntRange(1, MAX_ATTEMPTS_PER_PATH),
+    help="Waypoints tried per wanted detour.",
+)
+@click.option(
+    "--out",
+    default=Path("data"),
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Root folder: datasets go to <out>/maze<size>-s<seed>-k<K> (or <out>/<maze file name>-k<K>).",
+)
+@click.option(
+    "--force", is_flag=True, help="Regenerate even if the folder holds a dataset (same or other configuration)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--workers", default=1, type=click.IntRange(min=1), help="Processes drawing paths (same files for any number).")
-def generate(subgoals, pairs, paths_per_pair, maze_size, maze_seed, extra_door_frac, maze_file, seed, val_frac,
-             max_detour_ratio, attempts_per_path, out, force, quiet, workers) -> None:
+@click.option(
+    "--workers", default=1, type=click.IntRange(min=1), help="Processes drawing paths (same files for any number)."
+)
+def generate(
+    subgoals,
+    pairs,
+    paths_per_pair,
+    maze_size,
+    maze_seed,
+    extra_door_frac,
+    maze_file,
+    seed,
+    val_frac,
+    max_detour_ratio,
+    attempts_per_path,
+    out,
+    force,
+    quiet,
+    workers,
+) -> None:
     """Generate one path dataset per K."""
     maze = load_maze(maze_file) if maze_file else None
     for k in subgoals:
         folder = out / f"{maze_file.stem}-k{k}" if maze_file else default_data_dir(k, maze_size, maze_seed, root=out)
         previous_id = _dataset_id(folder)
-        generate_dataset(folder, num_subgoals=k, pairs=pairs, paths_per_pair=paths_per_pair, maze_size=maze_size,
-                         maze_seed=maze_seed, seed=seed, maze=maze, extra_door_frac=extra_door_frac, val_frac=val_frac,
-                         max_detour_ratio=max_detour_ratio, attempts_per_path=attempts_per_path, force=force,
-                         progress=not quiet, workers=workers)
+        generate_dataset(
+            folder,
+            num_subgoals=k,
+            pairs=pairs,
+            paths_per_pair=paths_per_pair,
+            maze_size=maze_size,
+            maze_seed=maze_seed,
+            seed=seed,
+            maze=maze,
+            extra_door_frac=extra_door_frac,
+            val_frac=val_frac,
+            max_detour_ratio=max_detour_ratio,
+            attempts_per_path=attempts_per_path,
+            force=force,
+            progress=not quiet,
+            workers=workers,
+        )
         dataset = load_dataset(folder)
         state = "up to date" if previous_id == dataset.meta["dataset_id"] and not force else "written"
-        click.echo(f"K={k}: {folder} {state}: {len(dataset.train)} train / {len(dataset.val)} val paths, "
-                   f"mean length {dataset.meta['counts']['mean_path_length']}, id {dataset.meta['dataset_id'][:12]}")
+        click.echo(
+            f"K={k}: {folder} {state}: {len(dataset.train)} train / {len(dataset.val)} val paths, "
+            f"mean length {dataset.meta['counts']['mean_path_length']}, id {dataset.meta['dataset_id'][:12]}"
+        )
 
 
 def _dataset_id(folder: Path) -> str | None:
@@ -193,25 +274,56 @@ def _train_setting_options(command):
             decl, kwargs = f"{name}/--no-{field.name.replace('_', '-')}", {}
         else:
             decl, kwargs = name, {"type": _Finite() if kind is float else kind}  # nan and inf are no settings
-        per_agent = "".join(f"; {agent} {settings[field.name]}" for agent, settings in AGENT_SETTINGS["cpu"].items()
-                            if field.name in settings)
-        command = click.option(decl, field.name, default=None, show_default=False,
-                               help=f"Training setting {field.name}  [cpu preset: {default}{per_agent}]", **kwargs)(command)
+        per_agent = "".join(
+            f"; {agent} {settings[field.name]}"
+            for agent, settings in AGENT_SETTINGS["cpu"].items()
+            if field.name in settings
+        )
+        command = click.option(
+            decl,
+            field.name,
+            default=None,
+            show_default=False,
+            help=f"Training setting {field.name}  [cpu preset: {default}{per_agent}]",
+            **kwargs,
+        )(command)
     return command
 
 
 @cli.command()
 @click.option("--agent", required=True, type=click.Choice(["flexmdm", "mdm", "ar"]), help="The planner to train.")
-@click.option("--subgoals", default=12, type=click.IntRange(min=2), help="K; selects (and if missing generates) data/maze41-s2025-k<K>.")
-@click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder  [default: data/maze41-s2025-k<K>]")
-@click.option("--preset", default=None, type=PRESET_CHOICE,
-              help="Model size and budget  [default: gpu on CUDA, cpu otherwise]")
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Run folder  [default: runs/<preset>/<agent>-k<K>]")
-@click.option("--device", default="auto", callback=_device, help="Torch device: auto (CUDA if present), cpu, cuda, cuda:1 ...")
+@click.option(
+    "--subgoals",
+    default=12,
+    type=click.IntRange(min=2),
+    help="K; selects (and if missing generates) data/maze41-s2025-k<K>.",
+)
+@click.option(
+    "--data",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset folder  [default: data/maze41-s2025-k<K>]",
+)
+@click.option(
+    "--preset", default=None, type=PRESET_CHOICE, help="Model size and budget  [default: gpu on CUDA, cpu otherwise]"
+)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder  [default: runs/<preset>/<agent>-k<K>]",
+)
+@click.option(
+    "--device", default="auto", callback=_device, help="Torch device: auto (CUDA if present), cpu, cuda, cuda:1 ..."
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--nproc", default=1, type=click.IntRange(min=1),
-              help="Data-parallel processes on this machine: relaunches the command under torchrun --standalone.")
+@click.option(
+    "--nproc",
+    default=1,
+    type=click.IntRange(min=1),
+    help="Data-parallel processes on this machine: relaunches the command under torchrun --standalone.",
+)
 @_train_setting_options
 def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **settings) -> None:
     """Train a FlexMDM, MDM or autoregressive planner; checkpoints, metrics.jsonl and summary.json go to the run folder.
@@ -222,17 +334,21 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
     import torch
 
     from agents import default_run_dir
+    from agents.config import preset_config
     from agents.distributed import exit_without_teardown, join_process_group, leave_process_group
     from agents.learned import quick_success
-    from agents.config import preset_config
     from agents.loading import pick_device
-    from agents.training import ReplicaDriftError, train as run_training
+    from agents.training import ReplicaDriftError
+    from agents.training import train as run_training
 
     preset = preset or ("gpu" if torch.cuda.is_available() and device != "cpu" else "cpu")
     cfg = preset_config(preset, agent, **settings)  # every training setting is checked before any work
     if cfg.batch_size % nproc:
-        raise click.BadParameter(f"{nproc} processes do not split the batch size {cfg.batch_size}; choose a "
-                                 f"divisor of it, or --batch-size a multiple of {nproc}", param_hint="--nproc")
+        raise click.BadParameter(
+            f"{nproc} processes do not split the batch size {cfg.batch_size}; choose a "
+            f"divisor of it, or --batch-size a multiple of {nproc}",
+            param_hint="--nproc",
+        )
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         raise SystemExit(_relaunch_under_torchrun(nproc))
     world, _ = join_process_group(pick_device(device))
@@ -245,15 +361,24 @@ def train(agent, subgoals, data, preset, out, device, resume, quiet, nproc, **se
     out = out or default_run_dir(agent, dataset.num_subgoals, preset)
     try:
         summary = run_training(
-            dataset, agent, cfg, out, device=device, resume=resume, progress=not quiet,
-            quick_eval=lambda model, method: quick_success(model, method, dataset, examples=cfg.eval_examples,
-                                                           steps=cfg.eval_steps),
+            dataset,
+            agent,
+            cfg,
+            out,
+            device=device,
+            resume=resume,
+            progress=not quiet,
+            quick_eval=lambda model, method: quick_success(
+                model, method, dataset, examples=cfg.eval_examples, steps=cfg.eval_steps
+            ),
         )
     except ReplicaDriftError as error:
         raise click.ClickException(str(error)) from None
     if world.is_main:
-        click.echo(f"{agent}: {summary['steps']} steps, {summary['epochs_done']:.2f} epochs, "
-                   f"{summary['train_minutes']:.1f} min ({summary['stopped_by']}); run folder {out}")
+        click.echo(
+            f"{agent}: {summary['steps']} steps, {summary['epochs_done']:.2f} epochs, "
+            f"{summary['train_minutes']:.1f} min ({summary['stopped_by']}); run folder {out}"
+        )
     leave_process_group()
     code = 130 if summary["stopped_by"] == "interrupted" else 0
     if code:
@@ -272,57 +397,163 @@ def _relaunch_under_torchrun(nproc: int) -> int:
             skip = arg == "--nproc"
             continue
         args.append(arg)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "mazebench", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "mazebench",
+        *args,
+    ]
     click.echo("launching: " + " ".join(command[1:]))
     return subprocess.call(command)
 
 
 @cli.command()
-@click.option("--agent", default="bfs", callback=_agent_name,
-              help=f"The planner to evaluate: {', '.join(AGENT_NAMES)}, a name registered under the entry-point group "
-                   f"{ENTRY_POINT_GROUP}, or a plug-in as package.module:NAME (a Planner subclass or factory).")
-@click.option("--subgoals", default=None, type=click.IntRange(min=2),
-              help="K; selects the default dataset data/maze41-s2025-k<K>  [default: 12, or the K of --data]")
-@click.option("--data", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Dataset folder  [default: data/maze41-s2025-k<K>]")
-@click.option("--checkpoint", default=None, type=click.Path(path_type=Path),
-              help="Run folder or checkpoint file of a learned agent  [default: runs/cpu/<agent>-k<K>]")
+@click.option(
+    "--agent",
+    default="bfs",
+    callback=_agent_name,
+    help=f"The planner to evaluate: {', '.join(AGENT_NAMES)}, a name registered under the entry-point group "
+    f"{ENTRY_POINT_GROUP}, or a plug-in as package.module:NAME (a Planner subclass or factory).",
+)
+@click.option(
+    "--subgoals",
+    default=None,
+    type=click.IntRange(min=2),
+    help="K; selects the default dataset data/maze41-s2025-k<K>  [default: 12, or the K of --data]",
+)
+@click.option(
+    "--data",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset folder  [default: data/maze41-s2025-k<K>]",
+)
+@click.option(
+    "--checkpoint",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Run folder or checkpoint file of a learned agent  [default: runs/cpu/<agent>-k<K>]",
+)
 @click.option("--steps", default=None, type=STEPS, help="Sampling steps of learned agents  [default: 64]")
-@click.option("--protocol", default="suite", type=click.Choice(["suite", "paper"]),
-              help="The sampler settings of learned agents to start from: the suite's default, or the paper's (vanilla, "
-                   "Poisson, uniform grid, temperature 1, the official end game); the options below override single settings.")
-@click.option("--sampler", default=None, type=click.Choice(["adaptive", "vanilla"]),
-              help="Unmasking rule of learned agents  [default: the protocol's; suite: adaptive]")
-@click.option("--temperature", default=None, type=_Finite(min=0), help="Sampling temperature of learned agents, 0 = argmax  [default: the protocol's; suite: 0]")
-@click.option("--confidence", default=None, type=click.Choice(["top_prob", "margin"]),
-              help="Adaptive sampler: rank masks by top probability or by the margin of the two most likely tokens  [default: top_prob]")
-@click.option("--window", default=None, type=click.IntRange(1, MAX_WINDOW), help="Adaptive sampler: only the leftmost N masks of a row compete  [default: all]")
-@click.option("--count-law", default=None, type=click.Choice(["poisson", "binomial"]),
-              help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  [default: the protocol's; suite: binomial]")
-@click.option("--time-grid", default=None, type=click.Choice(["uniform", "balanced"]),
-              help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: the protocol's; suite: balanced]")
-@click.option("--feasible-counts/--no-feasible-counts", default=None,
-              help="FlexMDM, binomial law and leap end game: correct pending insertions so that each stretch between known cells gets a length a path can have (our option, not the paper's)  [default: on where it applies]")
-@click.option("--end-game", default=None, type=click.Choice(["argmax", "leap"]),
-              help="Last step: argmax every mask left at t = 1 - tau and insert nothing (the official code's), or leap the last interval and fill what is left with a call at t = 1  [default: the protocol's]")
+@click.option(
+    "--protocol",
+    default="suite",
+    type=click.Choice(["suite", "paper"]),
+    help="The sampler settings of learned agents to start from: the suite's default, or the paper's (vanilla, "
+    "Poisson, uniform grid, temperature 1, the official end game); the options below override single settings.",
+)
+@click.option(
+    "--sampler",
+    default=None,
+    type=click.Choice(["adaptive", "vanilla"]),
+    help="Unmasking rule of learned agents  [default: the protocol's; suite: adaptive]",
+)
+@click.option(
+    "--temperature",
+    default=None,
+    type=_Finite(min=0),
+    help="Sampling temperature of learned agents, 0 = argmax  [default: the protocol's; suite: 0]",
+)
+@click.option(
+    "--confidence",
+    default=None,
+    type=click.Choice(["top_prob", "margin"]),
+    help="Adaptive sampler: rank masks by top probability or by the margin of the two most likely tokens  "
+    "[default: top_prob]",
+)
+@click.option(
+    "--window",
+    default=None,
+    type=click.IntRange(1, MAX_WINDOW),
+    help="Adaptive sampler: only the leftmost N masks of a row compete  [default: all]",
+)
+@click.option(
+    "--count-law",
+    default=None,
+    type=click.Choice(["poisson", "binomial"]),
+    help="Events per step: the paper's Poisson tau-leaping, or the interpolant's exact binomial step law  "
+    "[default: the protocol's; suite: binomial]",
+)
+@click.option(
+    "--time-grid",
+    default=None,
+    type=click.Choice(["uniform", "balanced"]),
+    help="Sampling times: uniform, or balanced (equal expected events per step, finer near t = 1)  [default: "
+    "the protocol's; suite: balanced]",
+)
+@click.option(
+    "--feasible-counts/--no-feasible-counts",
+    default=None,
+    help="FlexMDM, binomial law and leap end game: correct pending insertions so that each stretch between "
+    "known cells gets a length a path can have (our option, not the paper's)  [default: on where it applies]",
+)
+@click.option(
+    "--end-game",
+    default=None,
+    type=click.Choice(["argmax", "leap"]),
+    help="Last step: argmax every mask left at t = 1 - tau and insert nothing (the official code's), or leap "
+    "the last interval and fill what is left with a call at t = 1  [default: the protocol's]",
+)
 @click.option("--device", default=None, callback=_device, help="Torch device (learned agents).")
-@click.option("--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]")
+@click.option(
+    "--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]"
+)
 @click.option("--batch-size", default=256, type=click.IntRange(min=1), help="Subgoal sequences per planner call.")
-@click.option("--num-pngs", default=8, type=click.IntRange(min=0), help="Examples in each of the success and failure galleries.")
-@click.option("--queries", default="drawn", type=click.Choice(list(QUERY_KINDS)),
-              help="Each held-out pair's query: one of its paths drawn at random (fixed seed), as training examples are, "
-                   "or its shortest path.")
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Report folder  [default: reports/<agent>-k<K>]")
+@click.option(
+    "--num-pngs", default=8, type=click.IntRange(min=0), help="Examples in each of the success and failure galleries."
+)
+@click.option(
+    "--queries",
+    default="drawn",
+    type=click.Choice(list(QUERY_KINDS)),
+    help="Each held-out pair's query: one of its paths drawn at random (fixed seed), as training examples are, "
+    "or its shortest path.",
+)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder  [default: reports/<agent>-k<K>]",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--workers", default=1, type=click.IntRange(min=1), help="Processes planning batches (same results for any number).")
-@click.option("--batch-timeout", default=None, type=_Finite(min=0, min_open=True),
-              help="Seconds a batch may take: each batch is planned in a process of its own, killed past the limit "
-                   "(its queries fail as planner_error)  [default: no limit, batches planned in this process]")
-def evaluate(agent, subgoals, data, checkpoint, steps, protocol, sampler, temperature, confidence, window, count_law,
-             time_grid, feasible_counts, end_game, device, limit, batch_size, num_pngs, queries, out, quiet, workers,
-             batch_timeout) -> None:
+@click.option(
+    "--workers", default=1, type=click.IntRange(min=1), help="Processes planning batches (same results for any number)."
+)
+@click.option(
+    "--batch-timeout",
+    default=None,
+    type=_Finite(min=0, min_open=True),
+    help="Seconds a batch may take: each batch is planned in a process of its own, killed past the limit "
+    "(its queries fail as planner_error)  [default: no limit, batches planned in this process]",
+)
+def evaluate(
+    agent,
+    subgoals,
+    data,
+    checkpoint,
+    steps,
+    protocol,
+    sampler,
+    temperature,
+    confidence,
+    window,
+    count_law,
+    time_grid,
+    feasible_counts,
+    end_game,
+    device,
+    limit,
+    batch_size,
+    num_pngs,
+    queries,
+    out,
+    quiet,
+    workers,
+    batch_timeout,
+) -> None:
     """Plan and score the held-out queries (one per pair); write reports/<run>/ and print a table."""
     from dataclasses import asdict
 
@@ -333,55 +564,134 @@ def evaluate(agent, subgoals, data, checkpoint, steps, protocol, sampler, temper
     if subgoals is not None and subgoals != dataset.num_subgoals:
         raise ValueError(f"--subgoals {subgoals} does not match the dataset {dataset.path} (K={dataset.num_subgoals})")
     out = out or Path("reports") / f"{agent.replace(':', '.')}-k{dataset.num_subgoals}"  # a plug-in's path, no colon
-    chosen = {"mode": sampler, "temperature": temperature, "confidence": confidence, "window": window,
-              "count_law": count_law, "time_grid": time_grid, "feasible_counts": feasible_counts, "end_game": end_game}
+    chosen = {
+        "mode": sampler,
+        "temperature": temperature,
+        "confidence": confidence,
+        "window": window,
+        "count_law": count_law,
+        "time_grid": time_grid,
+        "feasible_counts": feasible_counts,
+        "end_game": end_game,
+    }
     sampling = {**asdict(protocol_rule(protocol)), **{key: value for key, value in chosen.items() if value is not None}}
     if feasible_counts is None:  # on where they apply (the binomial law with the leap end game), as by default
         sampling["feasible_counts"] = sampling["count_law"] == "binomial" and sampling["end_game"] == "leap"
     planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device, sampling=sampling)
-    summary = run_evaluation(planner, dataset, out_dir=out, limit=limit, batch_size=batch_size, num_pngs=num_pngs,
-                             progress=not quiet, workers=workers, queries=queries, batch_timeout=batch_timeout)
+    summary = run_evaluation(
+        planner,
+        dataset,
+        out_dir=out,
+        limit=limit,
+        batch_size=batch_size,
+        num_pngs=num_pngs,
+        progress=not quiet,
+        workers=workers,
+        queries=queries,
+        batch_timeout=batch_timeout,
+    )
     click.echo(_table(agent, dataset.num_subgoals, summary))
     click.echo(f"report: {out}")
 
 
 def _table(agent: str, k: int, summary: dict) -> str:
     low, high = summary["success_ci95"]
-    header = f"{'agent':<10} {'K':>3} {'n':>6}  {'success':>8} {'95% CI':>15}  {'valid':>7} {'in-order':>8}  mean length (ref)"
+    header = (
+        f"{'agent':<10} {'K':>3} {'n':>6}  {'success':>8} {'95% CI':>15}  {'valid':>7} {'in-order':>8}  "
+        "mean length (ref)"
+    )
     if not summary["n"]:
         return header + f"\n{agent:<10} {k:>3} {0:>6}  (no examples)"
-    row = (f"{agent:<10} {k:>3} {summary['n']:>6}  {summary['success_rate']:>8.1%} "
-           f"{f'[{low:.1%}, {high:.1%}]':>15}  {summary['valid_rate']:>7.1%} {summary['in_order_rate']:>8.1%}  "
-           f"{summary['mean_length']:.1f} ({summary['mean_reference_length']:.1f})")
+    row = (
+        f"{agent:<10} {k:>3} {summary['n']:>6}  {summary['success_rate']:>8.1%} "
+        f"{f'[{low:.1%}, {high:.1%}]':>15}  {summary['valid_rate']:>7.1%} {summary['in_order_rate']:>8.1%}  "
+        f"{summary['mean_length']:.1f} ({summary['mean_reference_length']:.1f})"
+    )
     return header + "\n" + row
 
 
 @cli.command()
 @click.option("--subgoals", default="2,7,12", callback=_int_list(2, "2,7,12"), help="The K of the table's columns.")
-@click.option("--agents", default="mdm,flexmdm", callback=_agent_names,
-              help="Planners of the leaderboard: mdm, flexmdm, ar (trained by the report), bfs, and plug-ins (a registered "
-                   "name or package.module:NAME; evaluated, never trained); the BFS oracle is always added.")
+@click.option(
+    "--agents",
+    default="mdm,flexmdm",
+    callback=_agent_names,
+    help="Planners of the leaderboard: mdm, flexmdm, ar (trained by the report), bfs, and plug-ins (a registered "
+    "name or package.module:NAME; evaluated, never trained); the BFS oracle is always added.",
+)
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
 @click.option("--steps", default=64, type=STEPS, help="Sampling steps of the tables, the same for every planner.")
-@click.option("--protocols", default="paper,suite",
-              help="Evaluation protocols, one table each: paper (vanilla, Poisson, uniform grid, temperature 1) and suite (the default sampler).")
-@click.option("--epochs", default=None, type=click.FloatRange(min=0, min_open=True),
-              help="Train every model to this many epochs without the preset's time cap (runs/<preset>-<E>ep, reports/<preset>-<E>ep)  [default: the preset's budget]")
-@click.option("--sweep-steps", default="16,32,64,128,256", callback=_int_list(1, "16,64,256", MAX_SAMPLING_STEPS), help="Steps of the success-vs-steps figure (largest K).")
+@click.option(
+    "--protocols",
+    default="paper,suite",
+    help="Evaluation protocols, one table each: paper (vanilla, Poisson, uniform grid, temperature 1) and suite "
+    "(the default sampler).",
+)
+@click.option(
+    "--epochs",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Train every model to this many epochs without the preset's time cap (runs/<preset>-<E>ep, "
+    "reports/<preset>-<E>ep)  [default: the preset's budget]",
+)
+@click.option(
+    "--sweep-steps",
+    default="16,32,64,128,256",
+    callback=_int_list(1, "16,64,256", MAX_SAMPLING_STEPS),
+    help="Steps of the success-vs-steps figure (largest K).",
+)
 @click.option("--sweep-limit", default=300, type=click.IntRange(min=1), help="Held-out pairs per point of the sweep.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per table cell  [default: all]")
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Report folder  [default: reports/<preset>, or reports/<preset>-<E>ep with --epochs]")
-@click.option("--jobs", default=1, type=click.IntRange(min=1),
-              help="Trainings run at once, each its own process (e.g. --preset gpu --jobs 6: the six models share one GPU).")
-@click.option("--max-minutes", default=None, type=click.FloatRange(min=0, min_open=True),
-              help="Cap every training at this many minutes (runs/<preset>-<M>min, reports/<preset>-<M>min), e.g. Table 1 on one GPU in minutes  [default: the preset's]")
-@click.option("--check-every-minutes", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help="Training minutes between held-out checks, the points of the learning curves.")
-@click.option("--queries", default="drawn", type=click.Choice(list(QUERY_KINDS)),
-              help="Each held-out pair's query: one of its paths drawn at random (fixed seed), or its shortest path.")
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder  [default: reports/<preset>, or reports/<preset>-<E>ep with --epochs]",
+)
+@click.option(
+    "--jobs",
+    default=1,
+    type=click.IntRange(min=1),
+    help="Trainings run at once, each its own process (e.g. --preset gpu --jobs 6: the six models share one GPU).",
+)
+@click.option(
+    "--max-minutes",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cap every training at this many minutes (runs/<preset>-<M>min, reports/<preset>-<M>min), e.g. Table 1 "
+    "on one GPU in minutes  [default: the preset's]",
+)
+@click.option(
+    "--check-every-minutes",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Training minutes between held-out checks, the points of the learning curves.",
+)
+@click.option(
+    "--queries",
+    default="drawn",
+    type=click.Choice(list(QUERY_KINDS)),
+    help="Each held-out pair's query: one of its paths drawn at random (fixed seed), or its shortest path.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, sweep_limit, limit, out, jobs,
-           max_minutes, check_every_minutes, queries, quiet) -> None:
+def report(
+    subgoals,
+    agents,
+    preset,
+    steps,
+    protocols,
+    epochs,
+    sweep_steps,
+    sweep_limit,
+    limit,
+    out,
+    jobs,
+    max_minutes,
+    check_every_minutes,
+    queries,
+    quiet,
+) -> None:
     """Reproduce the paper's Table 1 under each protocol, with a leaderboard of every planner and learning curves:
     generate, train and evaluate what is missing, then write reports/<preset>/."""
     from agents.learned import PROTOCOLS
@@ -390,10 +700,25 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
     sweep = tuple(sweep_steps)
     chosen = tuple(name.strip() for name in protocols.split(",") if name.strip())
     if not chosen or any(name not in PROTOCOLS for name in chosen):
-        raise click.BadParameter(f"choose protocols among {', '.join(PROTOCOLS)}, got {protocols!r}", param_hint="--protocols")
-    spec = ReportSpec(ks=tuple(subgoals), agents=agents, preset=preset, steps=steps, protocols=chosen, epochs=epochs,
-                      sweep_steps=sweep, sweep_limit=sweep_limit, limit=limit, out=out, jobs=jobs,
-                      max_minutes=max_minutes, check_every_minutes=check_every_minutes, queries=queries)
+        raise click.BadParameter(
+            f"choose protocols among {', '.join(PROTOCOLS)}, got {protocols!r}", param_hint="--protocols"
+        )
+    spec = ReportSpec(
+        ks=tuple(subgoals),
+        agents=agents,
+        preset=preset,
+        steps=steps,
+        protocols=chosen,
+        epochs=epochs,
+        sweep_steps=sweep,
+        sweep_limit=sweep_limit,
+        limit=limit,
+        out=out,
+        jobs=jobs,
+        max_minutes=max_minutes,
+        check_every_minutes=check_every_minutes,
+        queries=queries,
+    )
     results = build_report(spec, progress=not quiet)
     for protocol, data in results["protocols"].items():
         click.echo(f"{protocol} protocol:")
@@ -409,7 +734,12 @@ def report(subgoals, agents, preset, steps, protocols, epochs, sweep_steps, swee
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
 @click.option("--steps", default=64, type=STEPS, help="Sampling steps of every cell.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per cell  [default: all]")
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Page folder  [default: reports/<preset>/ablation]")
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Page folder  [default: reports/<preset>/ablation]",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
     """FlexMDM with the suite's departures from the paper (training-data augmentation, the suite's sampler and
@@ -426,13 +756,28 @@ def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
 
 @cli.command()
 @click.option("--subgoals", default="2,12", callback=_int_list(2, "2,12"), help="The K of the page.")
-@click.option("--agents", default="flexmdm", callback=_agent_names, help="Trained planners whose sampler the rows change: flexmdm, mdm.")
+@click.option(
+    "--agents",
+    default="flexmdm",
+    callback=_agent_names,
+    help="Trained planners whose sampler the rows change: flexmdm, mdm.",
+)
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of the runs (the report's own).")
 @click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of every row.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per row  [default: all]")
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path), help="Page folder  [default: reports/<preset>/factors]")
-@click.option("--check-every-minutes", default=2.0, type=click.FloatRange(min=0, min_open=True),
-              help="The held-out check interval the report trained its runs with (a run is reused only with the report's settings).")
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Page folder  [default: reports/<preset>/factors]",
+)
+@click.option(
+    "--check-every-minutes",
+    default=2.0,
+    type=click.FloatRange(min=0, min_open=True),
+    help="The held-out check interval the report trained its runs with (a run is reused only with the report's "
+    "settings).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, quiet) -> None:
     """From the paper's protocol, one sampler setting at a time changed to the suite's, on the report's trained
@@ -440,10 +785,19 @@ def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, qu
     from mazebench.report.factors import FactorsSpec, build_factors
 
     if any(agent not in ("flexmdm", "mdm") for agent in agents):
-        raise click.BadParameter(f"the rows change an unmasking sampler: choose among flexmdm, mdm, got {','.join(agents)}",
-                                 param_hint="--agents")
-    spec = FactorsSpec(ks=tuple(subgoals), agents=agents, preset=preset, steps=steps, limit=limit, out=out,
-                       check_every_minutes=check_every_minutes)
+        raise click.BadParameter(
+            f"the rows change an unmasking sampler: choose among flexmdm, mdm, got {','.join(agents)}",
+            param_hint="--agents",
+        )
+    spec = FactorsSpec(
+        ks=tuple(subgoals),
+        agents=agents,
+        preset=preset,
+        steps=steps,
+        limit=limit,
+        out=out,
+        check_every_minutes=check_every_minutes,
+    )
     results = build_factors(spec, progress=not quiet)
     for name, cell in results["cells"].items():
         click.echo(f"  {name:<64} {cell['success_rate']:7.1%}  (n = {cell['n']})")
@@ -451,10 +805,18 @@ def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, qu
 
 
 @cli.command()
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A dataset folder, or an evaluation folder (with samples.jsonl).")
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the PNG files  [default: reports/render-<name of --data>]")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A dataset folder, or an evaluation folder (with samples.jsonl).",
+)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PNG files  [default: reports/render-<name of --data>]",
+)
 @click.option("--count", default=8, type=click.IntRange(min=1), help="Number of examples to draw.")
 @click.option("--split", default="val", type=click.Choice(["train", "val"]), help="Split to draw from (datasets only).")
 def render(data, out, count, split) -> None:

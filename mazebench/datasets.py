@@ -39,17 +39,25 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from mazebench.progress import progress_bar
 import numpy as np
 
 from mazebench.folders import folder_lock
-from mazebench.maze import (all_pairs_distances, check_distance_table, frozen_copy, load_maze, make_maze,
-                            maze_to_text, neighbour_table, open_cells)
+from mazebench.maze import (
+    all_pairs_distances,
+    check_distance_table,
+    frozen_copy,
+    load_maze,
+    make_maze,
+    maze_to_text,
+    neighbour_table,
+    open_cells,
+)
 from mazebench.parallel import ordered_map
+from mazebench.progress import progress_bar
 
 FORMAT_VERSION = 1
 GENERATOR_VERSION = "waypoint-detours-2"  # 2: one random stream per pair
@@ -128,7 +136,12 @@ class Split:
         return lengths
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"cells": self.cells, "offsets": self.offsets, "subgoal_index": self.subgoal_index, "pair_id": self.pair_id}
+        return {
+            "cells": self.cells,
+            "offsets": self.offsets,
+            "subgoal_index": self.subgoal_index,
+            "pair_id": self.pair_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -183,7 +196,11 @@ def generate_dataset(
             least = 2 * ((maze_size - 1) // 2) ** 2 - 1
             check_distance_table(least, f"a {maze_size}x{maze_size} maze has at least {least} open cells")
         grid = make_maze(maze_size, maze_size, maze_seed, extra_door_frac)
-        maze_params = {"maze_size": int(maze_size), "maze_seed": int(maze_seed), "extra_door_frac": float(extra_door_frac)}
+        maze_params = {
+            "maze_size": int(maze_size),
+            "maze_seed": int(maze_seed),
+            "extra_door_frac": float(extra_door_frac),
+        }
     else:
         grid = _check_maze(maze)
         maze_params = {"maze_size": None, "maze_seed": None, "extra_door_frac": None}
@@ -245,16 +262,21 @@ def load_dataset(path: str | Path) -> Dataset:
         config = meta["config"]
         num_subgoals = operator.index(config["num_subgoals"])  # TypeError unless an integer
         if version != FORMAT_VERSION:
-            raise ValueError(f"dataset {folder} has format version {version}; this mazebench reads version "
-                             f"{FORMAT_VERSION}: regenerate it with --force")
+            raise ValueError(
+                f"dataset {folder} has format version {version}; this mazebench reads version "
+                f"{FORMAT_VERSION}: regenerate it with --force"
+            )
         maze = _read_maze(folder)
         if _sha256(maze_to_text(maze).encode()) != config["maze_sha256"]:
             raise _corrupt(folder, "maze.txt does not match the maze hash in meta.json")
         splits = {name: _load_split(folder, name, num_subgoals) for name in SPLITS}
         for name in SPLITS:
             if len(splits[name]) != meta["counts"][f"{name}_examples"]:
-                raise _corrupt(folder, f"{name}.npz holds {len(splits[name])} examples, meta.json says "
-                                       f"{meta['counts'][f'{name}_examples']}")
+                raise _corrupt(
+                    folder,
+                    f"{name}.npz holds {len(splits[name])} examples, meta.json says "
+                    f"{meta['counts'][f'{name}_examples']}",
+                )
         if _content_hash(maze, splits) != meta["content_sha256"]:
             raise _corrupt(folder, "the arrays do not match the content hash in meta.json")
         _check_meta(folder, meta, maze, splits)
@@ -290,8 +312,11 @@ def _load_split(folder: Path, name: str, num_subgoals: int) -> Split:
     cells, offsets, index, pair_id = (arrays[key] for key in ARRAY_DTYPES)
     n = len(pair_id)
     shapes_ok = (
-        cells.ndim == 2 and cells.shape[1] == 2 and pair_id.ndim == 1
-        and offsets.shape == (n + 1,) and index.shape == (n, num_subgoals)
+        cells.ndim == 2
+        and cells.shape[1] == 2
+        and pair_id.ndim == 1
+        and offsets.shape == (n + 1,)
+        and index.shape == (n, num_subgoals)
     )
     if not shapes_ok or offsets[0] != 0 or offsets[-1] != len(cells) or np.any(np.diff(offsets) < num_subgoals):
         raise _corrupt(folder, f"the arrays of {name}.npz have inconsistent shapes or offsets")
@@ -312,12 +337,15 @@ def _check_meta(folder: Path, meta: dict, maze: np.ndarray, splits: dict[str, Sp
     except ValueError as error:
         raise _corrupt(folder, f"meta.json's config: {error}") from None
     if config["maze_shape"] != list(maze.shape):
-        raise _corrupt(folder, f"meta.json's maze_shape {config['maze_shape']} is not the shape {list(maze.shape)} "
-                               f"of maze.txt")
+        raise _corrupt(
+            folder, f"meta.json's maze_shape {config['maze_shape']} is not the shape {list(maze.shape)} of maze.txt"
+        )
     if config["maze_size"] is not None:
         try:
-            same = np.array_equal(make_maze(config["maze_size"], config["maze_size"], config["maze_seed"],
-                                            config["extra_door_frac"]), maze)
+            same = np.array_equal(
+                make_maze(config["maze_size"], config["maze_size"], config["maze_seed"], config["extra_door_frac"]),
+                maze,
+            )
         except ValueError:
             same = False
         if not same:
@@ -328,17 +356,25 @@ def _check_meta(folder: Path, meta: dict, maze: np.ndarray, splits: dict[str, Sp
         pair_ids[name], per_pair = np.unique(split.pair_id, return_counts=True)
         runs = 1 + np.count_nonzero(np.diff(split.pair_id)) if len(split) else 0
         if runs != len(pair_ids[name]) or len(pair_ids[name]) != meta["counts"][f"{name}_pairs"]:
-            raise _corrupt(folder, f"the pair ids of {name}.npz are not {meta['counts'][f'{name}_pairs']} runs of "
-                                   f"consecutive examples")
+            raise _corrupt(
+                folder,
+                f"the pair ids of {name}.npz are not {meta['counts'][f'{name}_pairs']} runs of consecutive examples",
+            )
         if len(split) and per_pair.max() > config["paths_per_pair"]:
             raise _corrupt(folder, f"{name}.npz has more than paths_per_pair={config['paths_per_pair']} paths per pair")
     if len(pair_ids["train"]) + len(pair_ids["val"]) != config["pairs"] or len(np.intersect1d(*pair_ids.values())):
         raise _corrupt(folder, f"the splits do not hold {config['pairs']} distinct pairs, each in one split")
     lengths = np.concatenate([splits[name].lengths for name in SPLITS])
-    measured = {"max_path_length": int(lengths.max()), "mean_path_length": round(float(lengths.mean()), 3),
-                "open_cells": int((maze == 0).sum())}
-    wrong = [f"{key} {meta['counts'][key]!r} (the arrays: {value})" for key, value in measured.items()
-             if meta["counts"][key] != value]
+    measured = {
+        "max_path_length": int(lengths.max()),
+        "mean_path_length": round(float(lengths.mean()), 3),
+        "open_cells": int((maze == 0).sum()),
+    }
+    wrong = [
+        f"{key} {meta['counts'][key]!r} (the arrays: {value})"
+        for key, value in measured.items()
+        if meta["counts"][key] != value
+    ]
     if wrong:
         raise _corrupt(folder, f"meta.json's counts do not match the arrays: {', '.join(wrong)}")
 
@@ -365,8 +401,9 @@ def _check_paths(folder: Path, name: str, maze: np.ndarray, split: Split) -> Non
 
     def fail(position: int, what: str) -> ValueError:
         i = example(position)
-        return _corrupt(folder, f"{name} example {i}, cell {position - offsets[i]} at "
-                                f"{tuple(cells[position].tolist())} {what}")
+        return _corrupt(
+            folder, f"{name} example {i}, cell {position - offsets[i]} at {tuple(cells[position].tolist())} {what}"
+        )
 
     rows, cols = cells[:, 0], cells[:, 1]
     outside = np.flatnonzero((rows < 0) | (rows >= maze.shape[0]) | (cols < 0) | (cols >= maze.shape[1]))
@@ -384,8 +421,9 @@ def _check_paths(folder: Path, name: str, maze: np.ndarray, split: Split) -> Non
     bad = np.flatnonzero((index[:, 0] != 0) | (index[:, -1] != last) | np.any(np.diff(index, axis=1) <= 0, axis=1))
     if len(bad):
         i = bad[0]
-        raise _corrupt(folder, f"{name} example {i} has subgoal positions {index[i].tolist()}, not increasing "
-                               f"from 0 to {last[i]}")
+        raise _corrupt(
+            folder, f"{name} example {i} has subgoal positions {index[i].tolist()}, not increasing from 0 to {last[i]}"
+        )
 
 
 def _check_maze(maze: np.ndarray) -> np.ndarray:
@@ -398,7 +436,12 @@ def _check_maze(maze: np.ndarray) -> np.ndarray:
 def _check_config(config: dict) -> None:
     def integer(name: str, low: int, high: int | None = None) -> None:
         value = config[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or value > (high or value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or value < low
+            or value > (high or value)
+        ):
             raise ValueError(f"{name} must be an integer >= {low}{f' and <= {high}' if high else ''}, got {value!r}")
         config[name] = int(value)
 
@@ -432,8 +475,10 @@ def _up_to_date(out: Path, dataset_id: str, force: bool) -> bool:
         return False
     existing = load_dataset(out)
     if existing.meta["dataset_id"] != dataset_id:
-        raise ValueError(f"{out} already holds a dataset with another configuration "
-                         f"(id {existing.meta['dataset_id'][:12]}); use --force to overwrite it or choose another --out")
+        raise ValueError(
+            f"{out} already holds a dataset with another configuration "
+            f"(id {existing.meta['dataset_id'][:12]}); use --force to overwrite it or choose another --out"
+        )
     return True
 
 
@@ -470,11 +515,15 @@ def _draw_examples(maze: np.ndarray, config: dict, progress: bool, workers: int)
     k, num_pairs = config["num_subgoals"], config["pairs"]
     eligible = np.flatnonzero(np.triu(graph.dist >= k - 1, k=1))  # row-major: pair (a, b) with a < b is a * n + b
     if not len(eligible):
-        raise ValueError(f"no two open cells of the maze are joined by a shortest path of at least {k} cells "
-                         f"(the longest has {int(graph.dist.max()) + 1}): ask for fewer subgoals")
+        raise ValueError(
+            f"no two open cells of the maze are joined by a shortest path of at least {k} cells "
+            f"(the longest has {int(graph.dist.max()) + 1}): ask for fewer subgoals"
+        )
     if len(eligible) < num_pairs:
-        raise ValueError(f"the maze has only {len(eligible)} start-goal pairs whose shortest path has at least {k} "
-                         f"cells; ask for fewer pairs")
+        raise ValueError(
+            f"the maze has only {len(eligible)} start-goal pairs whose shortest path has at least {k} "
+            f"cells; ask for fewer pairs"
+        )
     first, second = np.divmod(eligible[rng.choice(len(eligible), size=num_pairs, replace=False)], len(graph.coords))
     flip = rng.random(num_pairs) < 0.5
     starts = np.where(flip, second, first)
@@ -483,14 +532,20 @@ def _draw_examples(maze: np.ndarray, config: dict, progress: bool, workers: int)
     is_val[rng.permutation(num_pairs)[: round(num_pairs * config["val_frac"])]] = True
 
     examples: dict[str, list] = {name: [] for name in SPLITS}
-    chunks = [range(first_pair, min(first_pair + PAIRS_PER_TASK, num_pairs))
-              for first_pair in range(0, num_pairs, PAIRS_PER_TASK)]
+    chunks = [
+        range(first_pair, min(first_pair + PAIRS_PER_TASK, num_pairs))
+        for first_pair in range(0, num_pairs, PAIRS_PER_TASK)
+    ]
     tasks = [(pairs, starts[pairs].tolist(), goals[pairs].tolist()) for pairs in chunks]
-    with progress_bar(num_pairs, f"K={k}: paths for {num_pairs} pairs", progress) as bar, \
-            ordered_map(_draw_pairs, (graph, config), workers) as run:
+    with (
+        progress_bar(num_pairs, f"K={k}: paths for {num_pairs} pairs", progress) as bar,
+        ordered_map(_draw_pairs, (graph, config), workers) as run,
+    ):
         for pairs, drawn in zip(chunks, run(tasks)):
             for pair_id, pair_examples in zip(pairs, drawn):
-                examples["val" if is_val[pair_id] else "train"] += [(path, index, pair_id) for path, index in pair_examples]
+                examples["val" if is_val[pair_id] else "train"] += [
+                    (path, index, pair_id) for path, index in pair_examples
+                ]
             bar.update(len(pairs))
 
     train_pairs = {frozenset((int(starts[i]), int(goals[i]))) for i in np.flatnonzero(~is_val)}
@@ -625,7 +680,8 @@ def replacing_folder(out: Path) -> Iterator[Path]:
 
 
 def recover_folder(out: Path) -> None:
-    """Finish a :func:`replacing_folder` swap that was cut short: drop the old folder if ``out`` is in place, else restore it."""
+    """Finish a :func:`replacing_folder` swap that was cut short: drop the old folder if ``out`` is in place, else
+    restore it."""
     aside = _aside(Path(out))
     if aside.exists():
         if Path(out).exists():

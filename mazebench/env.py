@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
 
 from mazebench.maze import all_pairs_distances, frozen_copy, make_maze, open_cells
-from mazebench.scoring import MAX_PATH_CELLS_PER_MAZE_CELL, parse_path, path_cap  # the scorer's reading of untrusted cells
+from mazebench.scoring import (
+    MAX_PATH_CELLS_PER_MAZE_CELL,
+    parse_path,
+    path_cap,
+)  # the scorer's reading of untrusted cells
 
 ENV_ID = "mazebench/Maze-v0"
 REJECTION_TRIES = 64  # start-goal draws before the env lists every admissible pair instead
@@ -106,7 +111,9 @@ class MazeEnv(gymnasium.Env):
         self.observation_space = spaces.Dict(
             {
                 "position": spaces.Box(0, high, shape=(2,), dtype=np.int64),
-                "subgoals": spaces.Box(0, np.tile(high, (self.num_subgoals, 1)), shape=(self.num_subgoals, 2), dtype=np.int64),
+                "subgoals": spaces.Box(
+                    0, np.tile(high, (self.num_subgoals, 1)), shape=(self.num_subgoals, 2), dtype=np.int64
+                ),
                 "next_subgoal": spaces.Discrete(self.num_subgoals + 1),
             }
         )
@@ -253,9 +260,15 @@ class MazeEnv(gymnasium.Env):
             raise ValueError(f"no two open cells of this maze are joined by a shortest path of at least {k} cells")
         start, goal, dist = self._sample_pair()
         path = [goal]
-        while dist[path[-1][0], path[-1][1]] > 0:  # walk back to the start, one random shortest-path predecessor at a time
+        while (
+            dist[path[-1][0], path[-1][1]] > 0
+        ):  # walk back to the start, one random shortest-path predecessor at a time
             cell = path[-1]
-            back = [cell + m for m in MOVES if _is_open(self.maze, cell + m) and dist[tuple(cell + m)] == dist[tuple(cell)] - 1]
+            back = [
+                cell + m
+                for m in MOVES
+                if _is_open(self.maze, cell + m) and dist[tuple(cell + m)] == dist[tuple(cell)] - 1
+            ]
             path.append(back[self.np_random.integers(len(back))])
         path = np.array(path[::-1], dtype=np.int64)
         inner = np.sort(self.np_random.choice(np.arange(1, len(path) - 1), size=k - 2, replace=False))
@@ -349,8 +362,11 @@ def run_path_in_env(env_or_maze: gymnasium.Env | np.ndarray, subgoals, path: Seq
     if not cells:
         return fail("empty", None, "the path is empty")
     if len(cells) > path_cap(maze):
-        return fail("too_long", None, f"the path has more than {path_cap(maze)} cells "
-                                      f"({MAX_PATH_CELLS_PER_MAZE_CELL} x the maze's cells)")
+        return fail(
+            "too_long",
+            None,
+            f"the path has more than {path_cap(maze)} cells ({MAX_PATH_CELLS_PER_MAZE_CELL} x the maze's cells)",
+        )
     if cells[0] is None or not _is_open(maze, cells[0]) or cells[0] != first:
         kind = "bad_cell" if cells[0] is None else _landing_kind(maze, cells[0], "wrong_start")
         return EnvVerdict(False, 0, False, 0, kind, 0, f"the path starts at {cells[0]}, not at g1 {first}")
@@ -371,7 +387,9 @@ def run_path_in_env(env_or_maze: gymnasium.Env | np.ndarray, subgoals, path: Seq
         info = {**step_info, "subgoals_reached": len(goals)} if env is tail_env else step_info
         if info["collision"]:
             kind = _landing_kind(maze, cell, "")
-            return fail(kind, i, f"step {i} moves {'into a wall' if kind == 'wall' else 'off the grid'} at {cell}", True)
+            return fail(
+                kind, i, f"step {i} moves {'into a wall' if kind == 'wall' else 'off the grid'} at {cell}", True
+            )
     last, reached = len(cells) - 1, info["subgoals_reached"]
     if info["success"]:
         return EnvVerdict(True, reached, False, steps, None, None, "ok")

@@ -10,10 +10,11 @@ import math
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -32,9 +33,20 @@ LOG = logging.getLogger(__name__)
 REPORT_FILES = ("results.json", "samples.jsonl", "maze.txt", "request.json")  # besides PNGs (request: report.py)
 
 
-def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: int | None = None,
-             batch_size: int = 256, num_pngs: int = 8, progress: bool = True, workers: int = 1,
-             queries: str = "drawn", query_seed: int = QUERY_SEED, batch_timeout: float | None = None) -> dict:
+def evaluate(
+    planner: Planner,
+    dataset: Dataset,
+    *,
+    out_dir: str | Path,
+    limit: int | None = None,
+    batch_size: int = 256,
+    num_pngs: int = 8,
+    progress: bool = True,
+    workers: int = 1,
+    queries: str = "drawn",
+    query_seed: int = QUERY_SEED,
+    batch_timeout: float | None = None,
+) -> dict:
     """Plan and score one held-out example per pair (the first ``limit`` pairs); write the report; return
     the summary. ``queries``: which example of a pair is its query (``Split.queries``: "drawn" at random
     with ``query_seed``, as training examples are; or "shortest").
@@ -65,10 +77,15 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
         started = time.perf_counter()
         paths: list[Any] = []  # per example: the path as the scorer read it (JSON), or None
         errors: list[str | None] = []  # per example: why its batch has no paths (the planner failed), or None
-        tasks = [(first, [example.subgoals for example in examples[first : first + batch_size]])
-                 for first in range(0, len(examples), batch_size)]
+        tasks = [
+            (first, [example.subgoals for example in examples[first : first + batch_size]])
+            for first in range(0, len(examples), batch_size)
+        ]
         planned_elsewhere = workers > 1 or batch_timeout is not None  # by a copy of the planner in another process
-        with progress_bar(len(examples), f"planning with {planner.name}", progress) as bar, ordered_map(_plan_batch, (planner, maze), workers, batch_timeout) as run:
+        with (
+            progress_bar(len(examples), f"planning with {planner.name}", progress) as bar,
+            ordered_map(_plan_batch, (planner, maze), workers, batch_timeout) as run,
+        ):
             for (first, batch), (planned, counts, error) in zip(tasks, map(_outcome, run(tasks))):
                 if error is not None:
                     LOG.warning("examples %d..%d failed: %s", first, first + len(batch) - 1, error)
@@ -78,20 +95,37 @@ def evaluate(planner: Planner, dataset: Dataset, *, out_dir: str | Path, limit: 
                     _add_counts(planner, counts)
                 bar.update(len(batch))
         plan_seconds = time.perf_counter() - started
-        scores = [planner_failure(error) if error else score_path(maze, example.subgoals, path)
-                  for example, path, error in zip(examples, paths, errors)]
+        scores = [
+            planner_failure(error) if error else score_path(maze, example.subgoals, path)
+            for example, path, error in zip(examples, paths, errors)
+        ]
 
         samples = [
-            {"index": int(i), "pair_id": example.pair_id, "subgoals": example.subgoals.tolist(), "path": path,
-             "reference_length": len(example.path), "pair_lengths": pair_lengths[example.pair_id],
-             **asdict(score)}
+            {
+                "index": int(i),
+                "pair_id": example.pair_id,
+                "subgoals": example.subgoals.tolist(),
+                "path": path,
+                "reference_length": len(example.path),
+                "pair_lengths": pair_lengths[example.pair_id],
+                **asdict(score),
+            }
             for i, example, path, score in zip(indices, examples, paths, scores)
         ]
         summary = _summarize(scores, samples, planner, dataset)
-        summary["evaluation"] = {"split": "val", "one_per_pair": True, "queries": queries, "query_seed": query_seed,
-                                 "limit": limit, "batch_size": batch_size}
-        summary.update(plan_seconds=round(plan_seconds, 3), wall_seconds=round(time.perf_counter() - started, 3),
-                       paths_per_second=round(len(examples) / plan_seconds, 2) if plan_seconds > 0 else None)
+        summary["evaluation"] = {
+            "split": "val",
+            "one_per_pair": True,
+            "queries": queries,
+            "query_seed": query_seed,
+            "limit": limit,
+            "batch_size": batch_size,
+        }
+        summary.update(
+            plan_seconds=round(plan_seconds, 3),
+            wall_seconds=round(time.perf_counter() - started, 3),
+            paths_per_second=round(len(examples) / plan_seconds, 2) if plan_seconds > 0 else None,
+        )
         with open(folder / "samples.jsonl", "w") as handle:
             for sample in samples:
                 handle.write(json.dumps(sample, allow_nan=False) + "\n")
@@ -112,8 +146,10 @@ def _verified_maze(dataset: Dataset) -> np.ndarray:
     """A read-only copy of the dataset's maze, checked against the hash in its meta.json."""
     maze = frozen_copy(dataset.maze)
     if hashlib.sha256(maze_to_text(maze).encode()).hexdigest() != dataset.meta["config"]["maze_sha256"]:
-        raise ValueError(f"the maze of dataset {dataset.path} in memory differs from its meta.json hash "
-                         f"(was it changed by a planner?); reload the dataset")
+        raise ValueError(
+            f"the maze of dataset {dataset.path} in memory differs from its meta.json hash "
+            f"(was it changed by a planner?); reload the dataset"
+        )
     return maze
 
 
@@ -177,16 +213,20 @@ def _check_count(planned: Any, wanted: int) -> None:
     try:
         count = len(planned)
     except TypeError:
-        raise PlannerOutputError(f"planner returned an object of type {type(planned).__name__}, "
-                                 f"not a list of paths") from None
+        raise PlannerOutputError(
+            f"planner returned an object of type {type(planned).__name__}, not a list of paths"
+        ) from None
     if count != wanted:
         raise PlannerOutputError(f"planner returned {count} paths for {wanted} subgoal sequences")
 
 
 def _counts(planner: Planner) -> dict[str, float]:
     """The planner's counters that are finite numbers, as Python numbers (others are not added up)."""
-    return {key: int(value) if isinstance(value, Integral) else float(value)
-            for key, value in dict(planner.counters).items() if isinstance(key, str) and _finite_number(value)}
+    return {
+        key: int(value) if isinstance(value, Integral) else float(value)
+        for key, value in dict(planner.counters).items()
+        if isinstance(key, str) and _finite_number(value)
+    }
 
 
 def _increments(before: dict, after: dict) -> dict[str, float]:
@@ -195,6 +235,7 @@ def _increments(before: dict, after: dict) -> dict[str, float]:
 
 def _add_counts(planner: Planner, counts: dict) -> None:
     """Add a worker's counter increments to the planner's counters (a warning if they cannot be written)."""
+
     def add():
         for key, value in counts.items():
             planner.counters[key] = planner.counters.get(key, 0) + value
@@ -223,8 +264,12 @@ def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dat
         **length_fidelity(samples),
         "failure_kinds": dict(Counter(score.failure_kind for score in scores if not score.success)),
         "planner": _description(planner),
-        "dataset": {"path": str(dataset.path), "dataset_id": dataset.meta["dataset_id"],
-                    "num_subgoals": dataset.num_subgoals, "meta": dataset.meta},
+        "dataset": {
+            "path": str(dataset.path),
+            "dataset_id": dataset.meta["dataset_id"],
+            "num_subgoals": dataset.num_subgoals,
+            "meta": dataset.meta,
+        },
     }
 
 
@@ -237,13 +282,16 @@ def length_fidelity(samples: list[dict]) -> dict:
     generated = [s["length"] for s in samples]
     pair_paths = [length for s in samples for length in s["pair_lengths"]]
     weights = [1.0 / len(s["pair_lengths"]) for s in samples for _ in s["pair_lengths"]]
-    return {"mean_pair_length": float(np.average(pair_paths, weights=weights)),
-            "length_w1_reference": wasserstein1(generated, [s["reference_length"] for s in samples]),
-            "length_w1_pair_paths": wasserstein1(generated, pair_paths, weights)}
+    return {
+        "mean_pair_length": float(np.average(pair_paths, weights=weights)),
+        "length_w1_reference": wasserstein1(generated, [s["reference_length"] for s in samples]),
+        "length_w1_pair_paths": wasserstein1(generated, pair_paths, weights),
+    }
 
 
 def _description(planner: Planner) -> dict:
     """``planner.describe()`` as strict JSON; if it raises or is no dict, the planner's name and why."""
+
     def describe() -> dict:
         described = planner.describe()
         if not isinstance(described, Mapping):
@@ -275,8 +323,15 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     return short_text(value)
 
 
-def _save_galleries(out: Path, maze: np.ndarray, examples: list, paths: list, scores: list[PathScore],
-                    indices: np.ndarray, num_pngs: int) -> None:
+def _save_galleries(
+    out: Path,
+    maze: np.ndarray,
+    examples: list,
+    paths: list,
+    scores: list[PathScore],
+    indices: np.ndarray,
+    num_pngs: int,
+) -> None:
     """Galleries of the first ``num_pngs`` successes and failures (an empty group gets no file)."""
     from mazebench.rendering import save_gallery_png  # matplotlib loads only when drawing
 

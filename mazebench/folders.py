@@ -15,8 +15,8 @@ import fcntl
 import json
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 
 class FolderBusyError(ValueError):
@@ -37,8 +37,9 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise FolderBusyError(f"{folder} is being written by {holder}; wait until it ends or choose "
-                                  f"another folder") from None
+            raise FolderBusyError(
+                f"{folder} is being written by {holder}; wait until it ends or choose another folder"
+            ) from None
         if _same_file(handle, lock):  # not a lock file its last holder removed while we opened it
             break
         handle.close()
@@ -72,8 +73,13 @@ def check_own_folder(folder: Path, what: str, result_keys: Iterable[str], names:
         results = None
     if isinstance(results, dict) and set(result_keys) <= results.keys():
         return
-    foreign = sorted(entry.name for entry in folder.iterdir()
-                     if not (entry.name in names or entry.suffix == ".png" or entry.name.startswith(".")))
+    foreign = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if not (entry.name in names or entry.suffix == ".png" or entry.name.startswith("."))
+    )
     if foreign:
-        raise ValueError(f"{folder} exists and is not {what} (it holds {', '.join(foreign[:3])}"
-                         f"{' ...' if len(foreign) > 3 else ''}): refusing to write into it; choose another --out")
+        raise ValueError(
+            f"{folder} exists and is not {what} (it holds {', '.join(foreign[:3])}"
+            f"{' ...' if len(foreign) > 3 else ''}): refusing to write into it; choose another --out"
+        )

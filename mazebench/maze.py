@@ -8,8 +8,8 @@ maze-dataset's: a 41x41 bitmap is a 20x20 lattice of rooms.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -26,7 +26,11 @@ def make_maze(height: int = 41, width: int = 41, seed: int = 2025, extra_door_fr
     _check_size("width", width)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, got {seed!r}")
-    if isinstance(extra_door_frac, bool) or not isinstance(extra_door_frac, (int, float)) or not 0.0 <= extra_door_frac <= 1.0:
+    if (
+        isinstance(extra_door_frac, bool)
+        or not isinstance(extra_door_frac, (int, float))
+        or not 0.0 <= extra_door_frac <= 1.0
+    ):
         raise ValueError(f"extra_door_frac must be a number in [0, 1], got {extra_door_frac!r}")
     rng = random.Random(int(seed))
     grid = np.zeros((height, width), dtype=np.uint8)
@@ -108,8 +112,10 @@ def maze_from_text(text: str) -> np.ndarray:
     for i, line in enumerate(lines):
         bad = set(line) - {WALL, OPEN}
         if bad:
-            raise ValueError(f"maze text line {i + 1} has characters other than '#' and '.': {sorted(bad)} "
-                             f"(write an open cell as '.', with no spaces or blank lines)")
+            raise ValueError(
+                f"maze text line {i + 1} has characters other than '#' and '.': {sorted(bad)} "
+                f"(write an open cell as '.', with no spaces or blank lines)"
+            )
         if len(line) != width:
             raise ValueError(f"maze text line {i + 1} has {len(line)} characters, expected {width}")
     return np.array([[1 if ch == WALL else 0 for ch in line] for line in lines], dtype=np.uint8)
@@ -148,8 +154,10 @@ def neighbour_table(maze: np.ndarray) -> np.ndarray:
 def check_distance_table(open_count: int, what: str) -> None:
     """ValueError (starting with ``what``) if ``open_count`` cells are more than :func:`all_pairs_distances` takes."""
     if open_count > MAX_OPEN_CELLS:
-        raise ValueError(f"{what}; the table of all shortest-path distances would take {2 * open_count**2 / 2**30:.1f} "
-                         f"GiB: at most {MAX_OPEN_CELLS} open cells (about a 151x151 maze) are supported")
+        raise ValueError(
+            f"{what}; the table of all shortest-path distances would take {2 * open_count**2 / 2**30:.1f} "
+            f"GiB: at most {MAX_OPEN_CELLS} open cells (about a 151x151 maze) are supported"
+        )
 
 
 def all_pairs_distances(maze: np.ndarray, on_level: Callable[[int], None] | None = None) -> np.ndarray:

@@ -13,10 +13,11 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterator
+from typing import Any
 
 _WORKER: tuple = ()
 STARTED = "mazebench: the call has started"  # a process's first message in isolated_map
@@ -43,13 +44,18 @@ def ordered_map(function: Callable[[Any, Any], Any], state: Any, workers: int, t
     if workers == 1:
         yield lambda tasks: (function(state, task) for task in tasks)
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                             initargs=(function, state, _threads(workers))) as pool:
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(function, state, _threads(workers)),
+    ) as pool:
         yield lambda tasks: pool.map(_call_in_worker, tasks)  # results come back in task order
 
 
-def isolated_map(function: Callable[[Any, Any], Any], state: Any, tasks: list, workers: int,
-                 timeout: float) -> Iterator[Any]:
+def isolated_map(
+    function: Callable[[Any, Any], Any], state: Any, tasks: list, workers: int, timeout: float
+) -> Iterator[Any]:
     """``function(state, task)`` for each task in order, each call in a fresh spawned process (``workers`` at
     a time); a call that runs longer than ``timeout`` seconds (its process is killed; start-up is not
     counted) or whose process dies gives a TaskFailed instead."""
@@ -61,8 +67,9 @@ def isolated_map(function: Callable[[Any, Any], Any], state: Any, tasks: list, w
                 while waiting and len(running) < workers:
                     receiver, sender = context.Pipe(duplex=False)
                     index, task = waiting.pop()
-                    process = context.Process(target=_call_in_process,
-                                              args=(sender, function, state, task, _threads(workers)))
+                    process = context.Process(
+                        target=_call_in_process, args=(sender, function, state, task, _threads(workers))
+                    )
                     process.start()
                     sender.close()
                     running[receiver] = [process, index, None]  # no deadline until the call has started

@@ -1,10 +1,11 @@
-"""The planner contract: the interface every planner (built-in or plug-in) implements; `from mazebench import Planner`."""
+"""The planner contract: the interface every planner, built-in or plug-in, implements (``from mazebench import
+Planner``)."""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -7,8 +7,9 @@ drawn until an application installs a bar factory with ``show_bars`` (the CLI in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Callable, Protocol
+from typing import Protocol
 
 
 class Bar(Protocol):

@@ -36,11 +36,12 @@ _PATH_CMAP = LinearSegmentedColormap.from_list("mazebench_path", ["#3a8fd9", "#4
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#%02x%02x%02x" % rgb
+    return "#" + "".join(f"{channel:02x}" for channel in rgb)
 
 
 def draw_path(ax, maze, subgoals, path, score=None, title: str | None = None) -> None:
-    """Draw ``maze``, ``path`` and numbered ``subgoals`` on ``ax``; highlight the first failure of ``score`` (a PathScore)."""
+    """Draw ``maze``, ``path`` and numbered ``subgoals`` on ``ax``; highlight the first failure of ``score``
+    (a PathScore)."""
     grid = np.asarray(maze)
     height, width = grid.shape
     cell_pt = _cell_points(ax, grid.shape)
@@ -48,7 +49,9 @@ def draw_path(ax, maze, subgoals, path, score=None, title: str | None = None) ->
     points = _points(path)
     if len(points) >= 2:
         segments = np.stack([points[:-1], points[1:]], axis=1)[:, :, ::-1]  # (row, col) -> (x, y)
-        line = LineCollection(segments, cmap=_PATH_CMAP, linewidths=max(1.0, 0.28 * cell_pt), capstyle="round", zorder=2)
+        line = LineCollection(
+            segments, cmap=_PATH_CMAP, linewidths=max(1.0, 0.28 * cell_pt), capstyle="round", zorder=2
+        )
         line.set_array(np.linspace(0.0, 1.0, len(segments)))
         ax.add_collection(line)
     elif len(points) == 1:
@@ -60,7 +63,11 @@ def draw_path(ax, maze, subgoals, path, score=None, title: str | None = None) ->
     if title:
         ax.set_title(title, fontsize=10)
     if score is not None:
-        ax.set_xlabel("success" if score.success else score.reason, fontsize=9, color=_hex(START_RGB) if score.success else FAIL_COLOR)
+        ax.set_xlabel(
+            "success" if score.success else score.reason,
+            fontsize=9,
+            color=_hex(START_RGB) if score.success else FAIL_COLOR,
+        )
 
 
 def save_path_png(out_path, maze, subgoals, path, score=None, title: str | None = None) -> Path:
@@ -81,7 +88,9 @@ def save_gallery_png(out_path, maze, items, ncols: int = 4) -> Path:
     for ax in axes[len(items) :]:
         ax.set_visible(False)
     handles = _legend_handles()
-    fig.legend(handles=handles, loc="lower center", ncol=math.ceil(len(handles) / legend_rows), fontsize=9, frameon=False)
+    fig.legend(
+        handles=handles, loc="lower center", ncol=math.ceil(len(handles) / legend_rows), fontsize=9, frameon=False
+    )
     return _save(fig, out_path)
 
 
@@ -154,8 +163,14 @@ def _figure(nrows: int, ncols: int, panel_inches: float, bottom: float = 0.3):
     fig = Figure(figsize=(panel_inches * ncols + 0.2, height), dpi=DPI)
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    fig.subplots_adjust(left=0.1 / fig.get_figwidth(), right=1 - 0.1 / fig.get_figwidth(), top=1 - 0.4 / height,
-                        bottom=bottom / height, wspace=0.04, hspace=gap / panel_inches)
+    fig.subplots_adjust(
+        left=0.1 / fig.get_figwidth(),
+        right=1 - 0.1 / fig.get_figwidth(),
+        top=1 - 0.4 / height,
+        bottom=bottom / height,
+        wspace=0.04,
+        hspace=gap / panel_inches,
+    )
     return fig, list(axes)
 
 
@@ -204,7 +219,9 @@ def _draw_subgoals(ax, points: np.ndarray, cell_pt: float) -> None:
         face = _hex(START_RGB) if i == 0 else _hex(GOAL_RGB) if i == last else "white"
         text = "white" if i in (0, last) else "black"
         ax.add_patch(Circle((c, r), 0.62, facecolor=face, edgecolor="black", linewidth=0.06 * cell_pt, zorder=3))
-        ax.text(c, r, str(i + 1), ha="center", va="center", fontsize=0.62 * cell_pt, color=text, fontweight="bold", zorder=4)
+        ax.text(
+            c, r, str(i + 1), ha="center", va="center", fontsize=0.62 * cell_pt, color=text, fontweight="bold", zorder=4
+        )
 
 
 def _draw_failure(ax, shape, subgoals: np.ndarray, points: np.ndarray, score, cell_pt: float) -> None:
@@ -257,7 +274,15 @@ def _draw_frame(ax, grid: np.ndarray, frame, title: str) -> None:
         if after:
             _mask_label(ax, cells[-1, 1] + 1.2, cells[-1, 0] + 1.2, f"+{after}", cell_pt)
     elif frame:
-        ax.text(grid.shape[1] / 2, grid.shape[0] / 2, f"{len(frame)} masks", ha="center", va="center", color=MASK_COLOR, fontsize=12)
+        ax.text(
+            grid.shape[1] / 2,
+            grid.shape[0] / 2,
+            f"{len(frame)} masks",
+            ha="center",
+            va="center",
+            color=MASK_COLOR,
+            fontsize=12,
+        )
     _frame_axes(ax, grid.shape)
     ax.set_title(title, fontsize=10)
 
@@ -279,7 +304,9 @@ def _mask_label(ax, x: float, y: float, text: str, cell_pt: float) -> None:
 
 def _legend_handles() -> list:
     def marker(color, label, edge="black"):
-        return Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor=color, markeredgecolor=edge, label=label)
+        return Line2D(
+            [], [], marker="o", linestyle="", markersize=9, markerfacecolor=color, markeredgecolor=edge, label=label
+        )
 
     return [
         marker(_hex(START_RGB), "start (g1)"),

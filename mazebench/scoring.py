@@ -5,8 +5,8 @@ and *in order* (it starts at g1, ends at gK and visits g1 .. gK as an ordered su
 greedily at the earliest position). The path is untrusted model output: :func:`score_path` never
 raises on it, whatever it holds (empty, floats, strings, special tokens, absurd integers); it fails
 with a reason instead. A path of more than ``MAX_PATH_CELLS_PER_MAZE_CELL`` x the maze's cell count
-fails as ``too_long`` after reading only that many cells (no valid planner comes near it). The maze and the subgoals are the benchmark's own inputs and must be
-well formed (a ValueError says what is wrong otherwise).
+fails as ``too_long`` after reading only that many cells (no valid planner comes near it). The maze
+and the subgoals are the benchmark's own inputs and must be well formed (a ValueError says what is wrong otherwise).
 """
 
 from __future__ import annotations
@@ -19,8 +19,17 @@ from typing import Any
 
 import numpy as np
 
-FAILURE_KINDS = ("empty", "too_long", "bad_cell", "off_grid", "wall", "jump", "wrong_start", "wrong_end",
-                 "missed_subgoal")
+FAILURE_KINDS = (
+    "empty",
+    "too_long",
+    "bad_cell",
+    "off_grid",
+    "wall",
+    "jump",
+    "wrong_start",
+    "wrong_end",
+    "missed_subgoal",
+)
 MAX_PATH_CELLS_PER_MAZE_CELL = 4  # the path length cap, per cell of the maze (6,724 cells on the 41x41 maze)
 
 
@@ -51,12 +60,22 @@ def score_path(maze: np.ndarray, subgoals: Any, path: Any) -> PathScore:
     cap = path_cap(grid)
     cells = parse_path(path, cap)
     if cells is None:
-        return PathScore(False, False, False, f"path is not a sequence of cells: {short_text(path)}", None, "bad_cell", 0, 0)
+        return PathScore(
+            False, False, False, f"path is not a sequence of cells: {short_text(path)}", None, "bad_cell", 0, 0
+        )
     if not cells:
         return PathScore(False, False, False, "path is empty", None, "empty", 0, 0)
     if len(cells) > cap:
-        return PathScore(False, False, False, f"path has more than {cap} cells (the cap: "
-                         f"{MAX_PATH_CELLS_PER_MAZE_CELL} x the maze's cells)", None, "too_long", 0, len(cells))
+        return PathScore(
+            False,
+            False,
+            False,
+            f"path has more than {cap} cells (the cap: {MAX_PATH_CELLS_PER_MAZE_CELL} x the maze's cells)",
+            None,
+            "too_long",
+            0,
+            len(cells),
+        )
     validity = _first_invalid(grid, cells)
     reached = _greedy_reached(goals, cells)
     order = _order_failure(goals, cells, reached)
@@ -78,7 +97,9 @@ def _check_maze(maze: Any) -> np.ndarray:
 def _check_subgoals(subgoals: Any) -> list[tuple[int, int]]:
     goals = parse_path(subgoals)
     if not goals or any(g is None for g in goals):
-        raise ValueError(f"subgoals must be a non-empty sequence of (row, col) integer pairs, got {short_text(subgoals)}")
+        raise ValueError(
+            f"subgoals must be a non-empty sequence of (row, col) integer pairs, got {short_text(subgoals)}"
+        )
     return goals
 
 

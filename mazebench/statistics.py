@@ -45,8 +45,14 @@ def mcnemar_exact(first: np.ndarray, second: np.ndarray) -> dict:
     tail = sum(math.comb(discordant, i) for i in range(min(b, c) + 1)) / 2**discordant if discordant else 1.0
     diff = (b - c) / n if n else 0.0
     se = math.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n if n else 0.0
-    return {"only_first": b, "only_second": c, "n": n, "p_value": min(1.0, 2 * tail),
-            "difference": diff, "difference_ci95": [diff - 1.96 * se, diff + 1.96 * se]}
+    return {
+        "only_first": b,
+        "only_second": c,
+        "n": n,
+        "p_value": min(1.0, 2 * tail),
+        "difference": diff,
+        "difference_ci95": [diff - 1.96 * se, diff + 1.96 * se],
+    }
 
 
 def proportion_difference(successes_1: int, n_1: int, successes_2: int, n_2: int) -> dict:

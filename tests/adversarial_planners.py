@@ -12,8 +12,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from mazebench.planner import Planner
 from agents.bfs import BFSPlanner
+from mazebench.planner import Planner
 
 
 def straight_line(subgoals) -> list[tuple[int, int]]:

@@ -10,9 +10,9 @@ from torch import nn
 from agents import make_agent
 from agents.ar import AR, Decoding
 from agents.batching import TokenizedSplit
+from agents.config import preset_config
 from agents.model import DiT, ModelConfig
 from agents.tokenizer import CellTokenizer
-from agents.config import preset_config
 from agents.training import train
 from mazebench.evaluation import evaluate
 from tests.test_learning import learning_dataset  # noqa: F401  (the shared module-scoped fixture)
@@ -23,9 +23,20 @@ EOS, SEP = TOKENIZER.pad, TOKENIZER.sep
 
 def tiny_model(method: AR, causal: bool = True) -> DiT:
     torch.manual_seed(0)
-    model = DiT(ModelConfig(height=TOKENIZER.height, width=TOKENIZER.width, vocab_size=TOKENIZER.vocab_size,
-                            num_classes=method.num_classes, d_model=16, n_heads=2, n_layers=2, cond_dim=16,
-                            max_len=method.max_len + 1, causal=causal))
+    model = DiT(
+        ModelConfig(
+            height=TOKENIZER.height,
+            width=TOKENIZER.width,
+            vocab_size=TOKENIZER.vocab_size,
+            num_classes=method.num_classes,
+            d_model=16,
+            n_heads=2,
+            n_layers=2,
+            cond_dim=16,
+            max_len=method.max_len + 1,
+            causal=causal,
+        )
+    )
     for parameter in model.parameters():  # adaLN starts at zero: randomise it so every term matters
         nn.init.normal_(parameter, std=0.3)
     return model.eval()
@@ -52,8 +63,11 @@ def test_a_token_logits_ignore_the_tokens_after_it():
 
 def two_paths() -> TokenizedSplit:
     """Paths 0-1-2-5 (subgoals 0, 5) and 4-3 (subgoals 4, 3) on the 3x3 grid."""
-    return TokenizedSplit(tokens=torch.tensor([0, 1, 2, 5, 4, 3]), offsets=torch.tensor([0, 4, 6]),
-                          subgoal_index=torch.tensor([[0, 3], [0, 1]]))
+    return TokenizedSplit(
+        tokens=torch.tensor([0, 1, 2, 5, 4, 3]),
+        offsets=torch.tensor([0, 4, 6]),
+        subgoal_index=torch.tensor([[0, 3], [0, 1]]),
+    )
 
 
 def test_loss_is_the_mean_next_token_cross_entropy_over_path_and_eos():
@@ -70,8 +84,10 @@ def test_loss_is_the_mean_next_token_cross_entropy_over_path_and_eos():
     assert n_tokens == inputs.numel() and set(metrics) == {"next_token_ce", "token_accuracy"}
     assert all(value.dim() == 0 and not value.requires_grad for value in metrics.values())
     # two data-parallel shards: their mean loss is the whole batch's (so are the averaged gradients)
-    halves = [method.loss(model, two_paths(), indices, torch.rand(2), torch.Generator(), shard=slice(i, i + 1),
-                          shards=2)[0] for i in (0, 1)]
+    halves = [
+        method.loss(model, two_paths(), indices, torch.rand(2), torch.Generator(), shard=slice(i, i + 1), shards=2)[0]
+        for i in (0, 1)
+    ]
     torch.testing.assert_close((halves[0] + halves[1]) / 2, loss)
 
 
@@ -97,8 +113,13 @@ def test_decoding_stops_each_row_at_eos_or_at_the_length_cap():
     method = AR(TOKENIZER, num_subgoals=2, max_path_len=4)  # at most 5 decoded tokens (the path and EOS)
     network = _Counting(method.num_classes)
     bodies = []
-    paths, stats = method.sample(network, torch.tensor([[0, 2], [1, 8], [4, 8]]), steps=4, rule=Decoding(),
-                                 on_step=lambda k, body: bodies.append(body[0].tolist()))
+    paths, stats = method.sample(
+        network,
+        torch.tensor([[0, 2], [1, 8], [4, 8]]),
+        steps=4,
+        rule=Decoding(),
+        on_step=lambda k, body: bodies.append(body[0].tolist()),
+    )
     assert [p.tolist() for p in paths] == [[0, 1, 2], [1, 2], [4, 5, 6, 7, 8]]  # the last one never ends: capped
     assert stats.network_calls == network.calls == 5
     # the decoding replayed in 4 stages over its 5 positions: 2, 3, 4 and 5 of them
@@ -111,15 +132,22 @@ def test_decoding_options():
     subgoals = torch.tensor([[0, 5], [4, 3], [8, 6]])
 
     def decode(rule, seed=0):
-        return [p.tolist() for p in method.sample(model, subgoals, steps=4, rule=rule,
-                                                  generator=torch.Generator().manual_seed(seed))[0]]
+        return [
+            p.tolist()
+            for p in method.sample(model, subgoals, steps=4, rule=rule, generator=torch.Generator().manual_seed(seed))[
+                0
+            ]
+        ]
 
     greedy = decode(Decoding())
     assert decode(Decoding(temperature=1.0, top_k=1)) == greedy  # only the best token left to draw
     assert decode(Decoding(temperature=2.0), seed=1) == decode(Decoding(temperature=2.0), seed=1)  # seeded
     assert any(decode(Decoding(temperature=2.0), seed) != greedy for seed in range(3))
-    one_by_one = [decode_one for row in subgoals for decode_one in
-                  [p.tolist() for p in method.sample(model, row[None], steps=4, rule=Decoding())[0]]]
+    one_by_one = [
+        decode_one
+        for row in subgoals
+        for decode_one in [p.tolist() for p in method.sample(model, row[None], steps=4, rule=Decoding())[0]]
+    ]
     assert one_by_one == greedy  # batched greedy decoding is per-row decoding
     for bad in ({"temperature": -1.0}, {"temperature": float("nan")}, {"top_k": 0}, {"top_k": 1.5}):
         with pytest.raises(ValueError, match="temperature|top_k"):
@@ -130,8 +158,13 @@ def test_ar_planner_from_a_run(tiny_dataset, tmp_path):
     cfg = preset_config("tiny", epochs=0.5, batch_size=16, d_model=32, n_heads=2, n_layers=1, cond_dim=32)
     summary = train(tiny_dataset, "ar", cfg, tmp_path / "run", progress=False, stop_after=2)
     assert summary["model_config"]["causal"] and summary["steps"] == 2
-    planner = make_agent("ar", dataset=tiny_dataset, checkpoint=tmp_path / "run", steps=8,
-                         sampling={"mode": "vanilla", "temperature": 0.5, "top_k": 3})
+    planner = make_agent(
+        "ar",
+        dataset=tiny_dataset,
+        checkpoint=tmp_path / "run",
+        steps=8,
+        sampling={"mode": "vanilla", "temperature": 0.5, "top_k": 3},
+    )
     assert planner.name == "ar" and planner.rule == Decoding(temperature=0.5, top_k=3)
     assert make_agent("ar", dataset=tiny_dataset, checkpoint=tmp_path / "run").rule == Decoding()  # greedy by default
     with pytest.raises(ValueError, match="top_k is a setting of the autoregressive agent"):
@@ -148,13 +181,21 @@ AR_BUDGET = {"epochs": 10, "batch_size": 16}
 
 @pytest.mark.slow
 def test_tiny_preset_ar_learns_the_small_maze(learning_dataset, tmp_path):  # noqa: F811
-    untrained = train(learning_dataset, "ar", preset_config("tiny"), tmp_path / "untrained", progress=False,
-                      stop_after=0)
+    untrained = train(
+        learning_dataset, "ar", preset_config("tiny"), tmp_path / "untrained", progress=False, stop_after=0
+    )
     assert untrained["steps"] == 0
     summary = train(learning_dataset, "ar", preset_config("tiny", **AR_BUDGET), tmp_path / "run", progress=False)
     assert summary["epochs_done"] == pytest.approx(AR_BUDGET["epochs"], rel=0.05)  # the budget is epochs, not time
-    results = {name: evaluate(make_agent("ar", dataset=learning_dataset, checkpoint=tmp_path / name), learning_dataset,
-                              out_dir=tmp_path / f"eval-{name}", progress=False, num_pngs=0)
-               for name in ("untrained", "run")}
+    results = {
+        name: evaluate(
+            make_agent("ar", dataset=learning_dataset, checkpoint=tmp_path / name),
+            learning_dataset,
+            out_dir=tmp_path / f"eval-{name}",
+            progress=False,
+            num_pngs=0,
+        )
+        for name in ("untrained", "run")
+    }
     assert results["untrained"]["success_rate"] == 0
     assert results["run"]["success_rate"] >= 0.15, {name: r["success_rate"] for name, r in results.items()}

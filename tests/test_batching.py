@@ -17,12 +17,14 @@ def split(tiny_dataset):
 
 def _examples(data: TokenizedSplit, tokenizer: CellTokenizer):
     for i in range(len(data)):
-        cells = tokenizer.decode(data.tokens[data.offsets[i]: data.offsets[i + 1]].numpy())
+        cells = tokenizer.decode(data.tokens[data.offsets[i] : data.offsets[i + 1]].numpy())
         yield cells, data.subgoal_index[i].numpy()
 
 
 @pytest.mark.parametrize("reverse,redraw", [(True, False), (False, True), (True, True)])
-def test_augmented_examples_are_valid_paths_of_their_own_pair_with_subgoals_in_order(tiny_dataset, split, reverse, redraw):
+def test_augmented_examples_are_valid_paths_of_their_own_pair_with_subgoals_in_order(
+    tiny_dataset, split, reverse, redraw
+):
     tokenizer = CellTokenizer(*tiny_dataset.maze.shape)
     augmented = split.augmented(torch.Generator().manual_seed(0), reverse=reverse, redraw=redraw)
     assert torch.equal(augmented.lengths, split.lengths)
@@ -42,8 +44,11 @@ def test_augmented_examples_are_valid_paths_of_their_own_pair_with_subgoals_in_o
 def test_redrawn_subgoals_are_uniform_over_the_inner_cells():
     """Each inner position of a path of L cells is a subgoal with probability (K - 2) / (L - 2)."""
     copies, length, k = 4000, 12, 5
-    split = TokenizedSplit(torch.arange(length).repeat(copies), torch.arange(copies + 1) * length,
-                           torch.tensor([[0, 1, 2, 3, length - 1]]).repeat(copies, 1))
+    split = TokenizedSplit(
+        torch.arange(length).repeat(copies),
+        torch.arange(copies + 1) * length,
+        torch.tensor([[0, 1, 2, 3, length - 1]]).repeat(copies, 1),
+    )
     index = split.augmented(torch.Generator().manual_seed(0), reverse=False, redraw=True).subgoal_index
     assert (index[:, 0] == 0).all() and (index[:, -1] == length - 1).all() and (index.diff(dim=1) > 0).all()
     rate = torch.bincount(index[:, 1:-1].flatten(), minlength=length)[1:-1] / copies
@@ -72,7 +77,9 @@ def test_a_time_group_of_one_stratifies_t_within_every_batch_as_the_official_cod
     def strata(batch_times):
         return sorted((batch_times / 0.9 * len(batch_times)).floor().long().tolist())
 
-    cost = lambda indices, times: times  # sorting by cost gathers similar times in one batch
+    def cost(indices, times):  # sorting by cost gathers similar times in one batch
+        return times
+
     within = epoch_batches(256, 16, cost, 0.9, torch.Generator().manual_seed(0), group=1)
     assert all(strata(times) == list(range(16)) for _, times in within)  # one t in each sixteenth of [0, t_max)
     across = epoch_batches(256, 16, cost, 0.9, torch.Generator().manual_seed(0), group=16)

@@ -9,7 +9,12 @@ import torch
 
 from agents.checkpoints import MAGIC, CheckpointError, checkpoint_digest, read_checkpoint, save_checkpoint
 
-STATE = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "step": 7, "agent": "flexmdm", "config": {"lr": 1e-3, "x": None}}
+STATE = {
+    "model": {"w": torch.arange(6.0).reshape(2, 3)},
+    "step": 7,
+    "agent": "flexmdm",
+    "config": {"lr": 1e-3, "x": None},
+}
 
 
 def test_a_saved_state_reads_back(tmp_path):
@@ -23,7 +28,7 @@ def test_a_saved_state_reads_back(tmp_path):
 def test_the_digest_is_the_payloads_sha256_and_tells_weights_apart(tmp_path):
     save_checkpoint(STATE, tmp_path / "a.pt")
     save_checkpoint({**STATE, "model": {"w": STATE["model"]["w"] + 1}}, tmp_path / "b.pt")
-    payload = (tmp_path / "a.pt").read_bytes()[len(MAGIC) + 65:]
+    payload = (tmp_path / "a.pt").read_bytes()[len(MAGIC) + 65 :]
     assert checkpoint_digest(tmp_path / "a.pt") == hashlib.sha256(payload).hexdigest()
     assert checkpoint_digest(tmp_path / "a.pt") != checkpoint_digest(tmp_path / "b.pt")
     (tmp_path / "c.pt").write_bytes(b"not a checkpoint")

@@ -30,12 +30,24 @@ def test_the_papers_pattern_makes_both_claims_hold(tmp_path):
     assert trend["mdm_declines"] and not trend["flexmdm_declines"] and trend["holds"]
     assert trend["by_agent"]["mdm"]["difference"] == pytest.approx(0.44)
     text = "\n".join(claims_markdown(claims))
-    assert "**holds**: FlexMDM is ahead at every K" in text and "MDM declines, FlexMDM does not decline significantly" in text
+    assert (
+        "**holds**: FlexMDM is ahead at every K" in text
+        and "MDM declines, FlexMDM does not decline significantly" in text
+    )
 
 
 def test_a_small_or_reversed_lead_and_a_rising_mdm_make_them_fail(tmp_path):
-    samples = _cells(tmp_path, {("flexmdm", 2): 0.52, ("mdm", 2): 0.50, ("flexmdm", 7): 0.9, ("mdm", 7): 0.5,
-                                ("flexmdm", 12): 0.6, ("mdm", 12): 0.7})
+    samples = _cells(
+        tmp_path,
+        {
+            ("flexmdm", 2): 0.52,
+            ("mdm", 2): 0.50,
+            ("flexmdm", 7): 0.9,
+            ("mdm", 7): 0.5,
+            ("flexmdm", 12): 0.6,
+            ("mdm", 12): 0.7,
+        },
+    )
     claims = evaluate_claims(samples, (12, 2, 7))  # any order of K
     assert claims["flexmdm_beats_mdm"]["significant_at"] == [7] and not claims["flexmdm_beats_mdm"]["holds"]
     assert claims["flexmdm_beats_mdm"]["by_k"][12]["difference"] < 0

@@ -64,7 +64,9 @@ def test_library_errors_are_one_line_with_exit_code_1(run, tmp_path):
     assert "--force" in _one_line_error(run("generate", "--subgoals", "3", "--seed", "5", *SMALL, code=1))
     data = str(tmp_path / "data" / "maze15-s7-k3")
     assert "K=3" in _one_line_error(run("evaluate", "--data", data, "--subgoals", "4", code=1))
-    assert "fewer pairs" in _one_line_error(run("generate", "--maze-size", "15", "--pairs", "9999999", "--quiet", code=1))
+    assert "fewer pairs" in _one_line_error(
+        run("generate", "--maze-size", "15", "--pairs", "9999999", "--quiet", code=1)
+    )
 
 
 def test_usage_errors_exit_2(run):
@@ -96,7 +98,9 @@ def test_main_prints_one_line_and_exits_1(capsys, tmp_path, monkeypatch):
 
 def test_os_errors_on_out_are_one_line(run, tmp_path, monkeypatch):
     (tmp_path / "afile").write_text("")
-    assert "Not a directory" in _one_line_error(run("generate", "--subgoals", "3", *SMALL, "--out", "afile/sub", code=1))
+    assert "Not a directory" in _one_line_error(
+        run("generate", "--subgoals", "3", *SMALL, "--out", "afile/sub", code=1)
+    )
     run("generate", "--subgoals", "3", *SMALL)
     data = str(tmp_path / "data" / "maze15-s7-k3")
     assert "afile" in _one_line_error(run("evaluate", "--data", data, "--out", "afile/report", code=1))
@@ -105,7 +109,9 @@ def test_os_errors_on_out_are_one_line(run, tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", "ro")
 
     monkeypatch.setattr("tempfile.mkdtemp", read_only)
-    assert _one_line_error(run("evaluate", "--data", data, "--out", "ro/report", code=1)) == "Error: ro: Permission denied"
+    assert (
+        _one_line_error(run("evaluate", "--data", data, "--out", "ro/report", code=1)) == "Error: ro: Permission denied"
+    )
 
 
 def test_a_damaged_dataset_or_report_folder_is_one_line(run, tmp_path):
@@ -155,8 +161,9 @@ def test_evaluate_refuses_a_checkpoint_of_another_agent(run, tmp_path, tiny_data
 
     monkeypatch.setattr(LearnedPlanner, "from_checkpoint", classmethod(lambda cls, path, **options: MDMRun()))
     (tmp_path / "mdm-run").mkdir()
-    error = _one_line_error(run("evaluate", "--agent", "flexmdm", "--checkpoint", "mdm-run",
-                                "--data", str(tiny_dataset_dir), code=1))
+    error = _one_line_error(
+        run("evaluate", "--agent", "flexmdm", "--checkpoint", "mdm-run", "--data", str(tiny_dataset_dir), code=1)
+    )
     assert "is a mdm run, not flexmdm" in error and "--agent mdm" in error
     assert not (tmp_path / "reports").exists()
 

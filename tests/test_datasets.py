@@ -228,8 +228,17 @@ def test_default_data_dir():
 @given(k=st.integers(2, 7), seed=st.integers(0, 10**6), per_pair=st.integers(1, 5), ratio=st.floats(1.0, 3.0))
 def test_generated_paths_always_score_as_successes(small_maze, k, seed, per_pair, ratio):
     with tempfile.TemporaryDirectory() as tmp:
-        out = generate_dataset(Path(tmp) / "d", maze=small_maze, num_subgoals=k, pairs=20, paths_per_pair=per_pair,
-                               seed=seed, max_detour_ratio=ratio, val_frac=0.2, progress=False)
+        out = generate_dataset(
+            Path(tmp) / "d",
+            maze=small_maze,
+            num_subgoals=k,
+            pairs=20,
+            paths_per_pair=per_pair,
+            seed=seed,
+            max_detour_ratio=ratio,
+            val_frac=0.2,
+            progress=False,
+        )
         dataset = load_dataset(out)
     for example in _examples(dataset):
         score = score_path(dataset.maze, example.subgoals, example.path)

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from agents.distributed import World, exit_without_teardown, leave_process_group
 from agents.checkpoints import read_checkpoint
 from agents.config import preset_config
+from agents.distributed import World, exit_without_teardown, leave_process_group
 from agents.training import train
 from mazebench.datasets import load_dataset
 
@@ -26,11 +26,19 @@ def _free_port() -> int:
 
 
 def _rank_main(rank: int, world_size: int, port: int, data_dir: str, out: str, agent: str, steps: int) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.set_num_threads(1)
-    summary = train(load_dataset(data_dir), agent, preset_config("tiny", **SETTINGS), out, device="cpu",
-                    progress=False, stop_after=steps)
+    summary = train(
+        load_dataset(data_dir),
+        agent,
+        preset_config("tiny", **SETTINGS),
+        out,
+        device="cpu",
+        progress=False,
+        stop_after=steps,
+    )
     with open(os.path.join(out, f"summary-rank{rank}.json"), "w") as handle:
         json.dump(summary, handle)
     leave_process_group()
@@ -46,8 +54,15 @@ def _run_two_processes(tiny_dataset_dir, out, agent, steps):
 def test_two_processes_match_one_with_the_same_global_batch(tiny_dataset, tiny_dataset_dir, tmp_path, agent):
     summaries = _run_two_processes(tiny_dataset_dir, tmp_path / "ddp", agent, steps=4)
     assert all(s["ranks_in_sync"] and s["steps"] == 4 and s["processes"] == 2 for s in summaries)
-    single = train(tiny_dataset, agent, preset_config("tiny", **SETTINGS), tmp_path / "one", device="cpu",
-                   progress=False, stop_after=4)
+    single = train(
+        tiny_dataset,
+        agent,
+        preset_config("tiny", **SETTINGS),
+        tmp_path / "one",
+        device="cpu",
+        progress=False,
+        stop_after=4,
+    )
     assert single["processes"] == 1
     ddp = read_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["model"]
     one = read_checkpoint(tmp_path / "one" / "checkpoint.pt")["model"]
@@ -60,10 +75,25 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_dataset, tiny_d
 
 def test_a_two_process_run_resumes_in_one_process(tiny_dataset, tiny_dataset_dir, tmp_path):
     _run_two_processes(tiny_dataset_dir, tmp_path / "run", "flexmdm", steps=3)
-    resumed = train(tiny_dataset, "flexmdm", preset_config("tiny", **SETTINGS), tmp_path / "run", device="cpu",
-                    progress=False, resume=True, stop_after=2)
-    straight = train(tiny_dataset, "flexmdm", preset_config("tiny", **SETTINGS), tmp_path / "one", device="cpu",
-                     progress=False, stop_after=5)
+    resumed = train(
+        tiny_dataset,
+        "flexmdm",
+        preset_config("tiny", **SETTINGS),
+        tmp_path / "run",
+        device="cpu",
+        progress=False,
+        resume=True,
+        stop_after=2,
+    )
+    straight = train(
+        tiny_dataset,
+        "flexmdm",
+        preset_config("tiny", **SETTINGS),
+        tmp_path / "one",
+        device="cpu",
+        progress=False,
+        stop_after=5,
+    )
     assert resumed["steps"] == straight["steps"] == 5
     a = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"]
     b = read_checkpoint(tmp_path / "one" / "checkpoint.pt")["model"]
@@ -85,7 +115,9 @@ def test_a_batch_that_does_not_split_is_refused(tiny_dataset, tmp_path, monkeypa
 
 
 def _drift_main(rank: int, port: int, out: str) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.distributed.init_process_group("gloo")
     module = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 1))
     for param in module.parameters():

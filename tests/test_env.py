@@ -37,7 +37,10 @@ def bfs_path(maze, subgoals):
 
 
 def moves_of(path):
-    return [next(a for a, m in enumerate(MOVES) if tuple(m) == (b[0] - a0[0], b[1] - a0[1])) for a0, b in zip(path[:-1], path[1:])]
+    return [
+        next(a for a, m in enumerate(MOVES) if tuple(m) == (b[0] - a0[0], b[1] - a0[1]))
+        for a0, b in zip(path[:-1], path[1:])
+    ]
 
 
 def test_check_env_passes_on_the_raw_env_and_through_make():
@@ -91,7 +94,12 @@ def test_sampled_subgoals_are_distinct_open_cells_in_order_along_a_shortest_path
         assert total >= 6
         assert sum(nx.shortest_path_length(g, a, b) for a, b in zip(sg[:-1], sg[1:])) == total
         np.testing.assert_array_equal(obs["position"], sg[0])
-        assert obs["next_subgoal"] == 1 and info == {"success": False, "subgoals_reached": 1, "collision": False, "steps": 0}
+        assert obs["next_subgoal"] == 1 and info == {
+            "success": False,
+            "subgoals_reached": 1,
+            "collision": False,
+            "steps": 0,
+        }
 
 
 @pytest.mark.parametrize(
@@ -234,7 +242,11 @@ def test_run_path_in_env_failure_kinds():
 def assert_agrees(maze, subgoals, path):
     score = score_path(maze, subgoals, path)
     verdict = run_path_in_env(maze, subgoals, path)
-    assert (verdict.success, verdict.failure_kind, verdict.first_failure) == (score.success, score.failure_kind, score.first_failure)
+    assert (verdict.success, verdict.failure_kind, verdict.first_failure) == (
+        score.success,
+        score.failure_kind,
+        score.first_failure,
+    )
     if score.valid and verdict.failure_kind != "wrong_start":
         assert verdict.subgoals_reached == score.subgoals_reached
     return score
@@ -245,8 +257,13 @@ AGREEMENT = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
 
 
 @AGREEMENT
-@given(seed=st.integers(0, 2**16), k=st.integers(2, 12), edits=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 10**6)), max_size=3),
-       garbage=GARBAGE, as_floats=st.booleans())
+@given(
+    seed=st.integers(0, 2**16),
+    k=st.integers(2, 12),
+    edits=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 10**6)), max_size=3),
+    garbage=GARBAGE,
+    as_floats=st.booleans(),
+)
 def test_run_path_in_env_agrees_with_the_scorer_on_edited_bfs_paths(seed, k, edits, garbage, as_floats):
     """Valid BFS paths through sampled subgoals, then up to three random edits."""
     env = MazeEnv(num_subgoals=k)
@@ -305,7 +322,12 @@ def random_walk(subgoals, actions, finish):
 
 
 @AGREEMENT
-@given(seed=st.integers(0, 2**16), k=st.integers(2, 4), actions=st.lists(st.integers(0, 12), max_size=40), finish=st.booleans())
+@given(
+    seed=st.integers(0, 2**16),
+    k=st.integers(2, 4),
+    actions=st.lists(st.integers(0, 12), max_size=40),
+    finish=st.booleans(),
+)
 def test_run_path_in_env_agrees_with_the_scorer_on_random_walks(seed, k, actions, finish):
     subgoals = MazeEnv(maze=SMALL, num_subgoals=k).reset(seed=seed)[0]["subgoals"]
     assert_agrees(SMALL, subgoals, random_walk(subgoals, actions, finish))

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from mazebench.planner import Planner
 from agents.bfs import BFSPlanner
 from mazebench.evaluation import evaluate
+from mazebench.planner import Planner
 from mazebench.statistics import wilson_interval
 
 
@@ -138,7 +138,9 @@ def test_a_failed_evaluation_leaves_the_folder_as_it_was(tiny_dataset, tmp_path,
     with pytest.raises(RuntimeError, match="crash"):
         evaluate(BFSPlanner(), tiny_dataset, out_dir=out, limit=6, progress=False)
     assert json.loads((out / "results.json").read_text()) == before
-    assert len((out / "samples.jsonl").read_text().splitlines()) == 4 and [p.name for p in tmp_path.iterdir()] == ["old"]
+    assert len((out / "samples.jsonl").read_text().splitlines()) == 4 and [p.name for p in tmp_path.iterdir()] == [
+        "old"
+    ]
 
 
 def test_a_folder_that_is_no_report_is_never_replaced(tiny_dataset, tmp_path):
@@ -150,6 +152,7 @@ def test_a_folder_that_is_no_report_is_never_replaced(tiny_dataset, tmp_path):
 
 def test_samples_are_strict_json_even_for_nan_paths(tiny_dataset, tmp_path):
     """A path is stored as the scorer read it: a NaN cell is an unreadable cell (null)."""
+
     class NaNs(_DropEveryOtherGoal):
         def plan(self, maze, subgoal_batch, seed=0):
             return [[(float("nan"), 1.0)] for _ in subgoal_batch]

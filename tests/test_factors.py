@@ -20,8 +20,9 @@ def test_each_row_changes_one_setting_of_the_papers_protocol():
 
 def test_the_page_on_the_tiny_preset(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spec = FactorsSpec(ks=(3,), agents=("flexmdm",), preset="tiny", steps=4, limit=4, dataset_options=SMALL,
-                       train_options=FAST)
+    spec = FactorsSpec(
+        ks=(3,), agents=("flexmdm",), preset="tiny", steps=4, limit=4, dataset_options=SMALL, train_options=FAST
+    )
     results = build_factors(spec, progress=False)
     assert len(results["cells"]) == len(FACTORS) and all(cell["n"] == 4 for cell in results["cells"].values())
     sampled = results["cells"]["flexmdm/k3/temperature 1 -> argmax"]["sampler"]  # what the planner used

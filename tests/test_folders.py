@@ -27,23 +27,29 @@ def test_a_second_writer_is_refused_with_the_holders_pid_and_command(tmp_path):
         pass
 
 
-@pytest.mark.parametrize("command, target", [
-    (["generate", "--subgoals", "4", "--pairs", "20", "--maze-size", "9", "--quiet"], "maze9-s2025-k4"),
-    (["train", "--agent", "mdm", "--preset", "tiny", "--quiet"], "run"),
-    (["evaluate", "--agent", "bfs", "--limit", "2", "--quiet"], "report"),
-    (["report", "--agents", "bfs", "--subgoals", "4", "--quiet"], "report"),
-    (["ablation", "--subgoals", "4", "--quiet"], "report"),
-])
-def test_every_writing_command_refuses_a_folder_another_process_writes(tiny_dataset_dir, tmp_path, monkeypatch,
-                                                                        command, target):
+@pytest.mark.parametrize(
+    "command, target",
+    [
+        (["generate", "--subgoals", "4", "--pairs", "20", "--maze-size", "9", "--quiet"], "maze9-s2025-k4"),
+        (["train", "--agent", "mdm", "--preset", "tiny", "--quiet"], "run"),
+        (["evaluate", "--agent", "bfs", "--limit", "2", "--quiet"], "report"),
+        (["report", "--agents", "bfs", "--subgoals", "4", "--quiet"], "report"),
+        (["ablation", "--subgoals", "4", "--quiet"], "report"),
+    ],
+)
+def test_every_writing_command_refuses_a_folder_another_process_writes(
+    tiny_dataset_dir, tmp_path, monkeypatch, command, target
+):
     monkeypatch.chdir(tmp_path)
     data = [] if command[0] in ("generate", "report", "ablation") else ["--data", str(tiny_dataset_dir)]
     with folder_lock(tmp_path / target):
-        result = CliRunner().invoke(cli, [*command, *data, "--out", str(tmp_path if command[0] == "generate"
-                                                                          else tmp_path / target)])
+        result = CliRunner().invoke(
+            cli, [*command, *data, "--out", str(tmp_path if command[0] == "generate" else tmp_path / target)]
+        )
     assert result.exit_code == 1, result.output
-    assert result.output.count("\n") == 1 and result.output.startswith(f"Error: {tmp_path / target} is being written "
-                                                                       f"by pid {os.getpid()}")
+    assert result.output.count("\n") == 1 and result.output.startswith(
+        f"Error: {tmp_path / target} is being written by pid {os.getpid()}"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, the lock file gone
 
 
@@ -56,7 +62,9 @@ def test_report_and_ablation_refuse_a_folder_that_is_not_theirs(tmp_path, monkey
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert "(it holds README.md, results.json): refusing to write into it; choose another --out" in result.output
     assert (tmp_path / "README.md").read_text() == "someone's notes" and sorted(os.listdir(tmp_path)) == [
-        "README.md", "results.json"]  # refused before any work: no data/ either
+        "README.md",
+        "results.json",
+    ]  # refused before any work: no data/ either
 
 
 def test_a_report_folder_of_its_own_kind_is_taken(tmp_path):
@@ -86,10 +94,13 @@ def test_a_symlinked_dataset_is_read_and_a_symlinked_report_folder_refused_up_fr
     (tmp_path / "data").symlink_to(tiny_dataset_dir)
     (tmp_path / "real").mkdir()
     (tmp_path / "report").symlink_to(tmp_path / "real")
-    result = CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "report"),
-                                      "--quiet"])
-    assert result.exit_code == 1 and result.output == (f"Error: {tmp_path / 'report'} is a symbolic link; give the "
-                                                       f"folder it points to ({tmp_path / 'real'}) instead\n")
-    result = CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "real"),
-                                      "--limit", "2", "--quiet"])
+    result = CliRunner().invoke(
+        cli, ["evaluate", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "report"), "--quiet"]
+    )
+    assert result.exit_code == 1 and result.output == (
+        f"Error: {tmp_path / 'report'} is a symbolic link; give the folder it points to ({tmp_path / 'real'}) instead\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["evaluate", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "real"), "--limit", "2", "--quiet"]
+    )
     assert result.exit_code == 0 and (tmp_path / "report" / "results.json").is_file()

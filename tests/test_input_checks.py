@@ -51,8 +51,11 @@ def test_a_held_out_query_that_is_a_training_query_is_refused(copied_dataset):
 
 def test_meta_counts_that_contradict_the_arrays_are_refused(copied_dataset):
     edit_meta(copied_dataset, lambda meta: meta["counts"].update(open_cells=7, max_path_length=1000))
-    with pytest.raises(ValueError, match=r"counts do not match the arrays: max_path_length 1000 \(the arrays: \d+\), "
-                                         r"open_cells 7 \(the arrays: \d+\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"counts do not match the arrays: max_path_length 1000 \(the arrays: \d+\), "
+        r"open_cells 7 \(the arrays: \d+\)",
+    ):
         datasets.load_dataset(copied_dataset)
 
 
@@ -64,25 +67,40 @@ def test_a_malformed_meta_json_is_a_one_line_error(copied_dataset, broken):
     assert result.output.startswith(f"Error: dataset {copied_dataset} is corrupt or incomplete (")
 
 
-@pytest.mark.parametrize("setting, value", [("epochs", 20_000), ("warmup_epochs", 1e5), ("d_model", 16_384),
-                                            ("lr", 5.0), ("n_layers", 1000), ("batch_size", 10**7)])
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("epochs", 20_000),
+        ("warmup_epochs", 1e5),
+        ("d_model", 16_384),
+        ("lr", 5.0),
+        ("n_layers", 1000),
+        ("batch_size", 10**7),
+    ],
+)
 def test_training_settings_have_upper_bounds(setting, value):
     with pytest.raises(ValueError, match=f"{setting} must be at most"):
         TrainConfig(**{setting: value, **({"n_heads": 4} if setting == "d_model" else {})})
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["train", "--agent", "mdm", "--epochs", "20000"], 1, "epochs must be at most 10000, got 20000.0"),
-    (["train", "--agent", "mdm", "--lr", "3"], 1, "lr must be at most 1, got 3.0"),
-    (["train", "--agent", "mdm", "--nproc", "3", "--batch-size", "64"], 2,
-     "Invalid value for --nproc: 3 processes do not split the batch size 64"),
-    (["generate", "--paths-per-pair", "5000"], 2, "5000 is not in the range 1<=x<=1000"),
-    (["generate", "--attempts-per-path", "5000"], 2, "5000 is not in the range 1<=x<=1000"),
-    (["evaluate", "--steps", "1000000"], 2, "1000000 is not in the range 1<=x<=100000"),
-    (["evaluate", "--window", "1000000"], 2, "1000000 is not in the range 1<=x<=100000"),
-    (["report", "--sweep-steps", "16,1000000"], 2, "every number must be at least 1 and at most 100000"),
-    (["report", "--epochs", "1e6"], 1, "epochs must be positive and at most 10000"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["train", "--agent", "mdm", "--epochs", "20000"], 1, "epochs must be at most 10000, got 20000.0"),
+        (["train", "--agent", "mdm", "--lr", "3"], 1, "lr must be at most 1, got 3.0"),
+        (
+            ["train", "--agent", "mdm", "--nproc", "3", "--batch-size", "64"],
+            2,
+            "Invalid value for --nproc: 3 processes do not split the batch size 64",
+        ),
+        (["generate", "--paths-per-pair", "5000"], 2, "5000 is not in the range 1<=x<=1000"),
+        (["generate", "--attempts-per-path", "5000"], 2, "5000 is not in the range 1<=x<=1000"),
+        (["evaluate", "--steps", "1000000"], 2, "1000000 is not in the range 1<=x<=100000"),
+        (["evaluate", "--window", "1000000"], 2, "1000000 is not in the range 1<=x<=100000"),
+        (["report", "--sweep-steps", "16,1000000"], 2, "every number must be at least 1 and at most 100000"),
+        (["report", "--epochs", "1e6"], 1, "epochs must be positive and at most 10000"),
+    ],
+)
 def test_nonsense_sizes_are_refused_before_any_work(tmp_path, monkeypatch, args, code, message):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, args)

@@ -28,8 +28,17 @@ def random_batch(batch, max_len, seed, min_len=0, fixed_prob=0.3):
 
 
 def interpolate(tokens, lengths, fixed, t, insertion=LINEAR, unmasking=LINEAR, seed=0):
-    return flex_interpolate(tokens, lengths, fixed, t, insertion=insertion, unmasking=unmasking,
-                            pad_id=PAD, mask_id=MASK, generator=torch.Generator().manual_seed(seed))
+    return flex_interpolate(
+        tokens,
+        lengths,
+        fixed,
+        t,
+        insertion=insertion,
+        unmasking=unmasking,
+        pad_id=PAD,
+        mask_id=MASK,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def state_fractions(t, insertion, unmasking, rows=4000, length=50):
@@ -37,8 +46,9 @@ def state_fractions(t, insertion, unmasking, rows=4000, length=50):
     tokens = torch.randint(0, PAD, (rows, length), generator=torch.Generator().manual_seed(1))
     fixed = torch.zeros(rows, length, dtype=torch.bool)
     fixed[:, 0] = True  # one exempt token per row, excluded from the counts
-    state = interpolate(tokens, torch.full((rows,), length), fixed, torch.full((rows,), t),
-                        insertion, unmasking, seed=int(t * 1000))
+    state = interpolate(
+        tokens, torch.full((rows,), length), fixed, torch.full((rows,), t), insertion, unmasking, seed=int(t * 1000)
+    )
     total = rows * (length - 1)
     present = int(state.lengths.sum()) - rows
     masks = int(state.is_mask.sum())
@@ -183,8 +193,14 @@ def test_mdm_masks_one_minus_b_of_the_non_prompt_positions(t, power):
     rows, length, prompt = 2000, 40, 6
     unmasking = PolynomialSchedule(power)
     tokens = torch.randint(0, PAD, (rows, length), generator=torch.Generator().manual_seed(2))
-    noisy, is_mask = mdm_interpolate(tokens, prompt, torch.full((rows,), t), unmasking=unmasking, mask_id=MASK,
-                                     generator=torch.Generator().manual_seed(3))
+    noisy, is_mask = mdm_interpolate(
+        tokens,
+        prompt,
+        torch.full((rows,), t),
+        unmasking=unmasking,
+        mask_id=MASK,
+        generator=torch.Generator().manual_seed(3),
+    )
     assert not is_mask[:, :prompt].any()
     assert torch.equal(noisy[:, :prompt], tokens[:, :prompt])
     assert torch.equal(noisy, torch.where(is_mask, torch.full_like(tokens, MASK), tokens))
@@ -196,8 +212,9 @@ def test_mdm_masks_one_minus_b_of_the_non_prompt_positions(t, power):
 
 def test_mdm_uses_each_rows_own_time():
     tokens = torch.randint(0, PAD, (2, 5000), generator=torch.Generator().manual_seed(4))
-    _, is_mask = mdm_interpolate(tokens, 0, torch.tensor([0.0, 1.0]), unmasking=LINEAR, mask_id=MASK,
-                                 generator=torch.Generator().manual_seed(5))
+    _, is_mask = mdm_interpolate(
+        tokens, 0, torch.tensor([0.0, 1.0]), unmasking=LINEAR, mask_id=MASK, generator=torch.Generator().manual_seed(5)
+    )
     assert is_mask[0].all() and not is_mask[1].any()
 
 

@@ -58,21 +58,40 @@ def test_a_planner_that_marks_its_maze_plans_as_usual(tiny_dataset, tmp_path):
 
 def test_in_a_report_a_cheat_neither_gains_nor_lifts_an_honest_planner(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spec = ReportSpec(ks=(3,), agents=(ADVERSARIAL + "WallEraser", ADVERSARIAL + "Honest"), limit=8, num_pngs=0,
-                      dataset_options={"maze_size": 15, "maze_seed": 7, "pairs": 60, "paths_per_pair": 2,
-                                       "val_frac": 0.2})
+    spec = ReportSpec(
+        ks=(3,),
+        agents=(ADVERSARIAL + "WallEraser", ADVERSARIAL + "Honest"),
+        limit=8,
+        num_pngs=0,
+        dataset_options={"maze_size": 15, "maze_seed": 7, "pairs": 60, "paths_per_pair": 2, "val_frac": 0.2},
+    )
     cells = build_report(spec, progress=False)["protocols"]["paper"]["cells"]
     eraser, honest = (cells[f"{ADVERSARIAL}{name}-k3"] for name in ("WallEraser", "Honest"))
     assert honest["success_rate"] == 1.0 and eraser["success_rate"] < 0.5
     folders = [f"reports/cpu/eval/tests.adversarial_planners.{name}-k3" for name in ("WallEraser", "Honest")]
     assert [load_maze(tmp_path / folder / "maze.txt").sum() for folder in folders] == [
-        load_maze(tmp_path / "data/maze15-s7-k3/maze.txt").sum()] * 2
+        load_maze(tmp_path / "data/maze15-s7-k3/maze.txt").sum()
+    ] * 2
 
 
 def test_garbage_answers_and_prints_cost_only_their_queries(tiny_dataset_dir, tmp_path):
-    result = CliRunner().invoke(cli, ["evaluate", "--agent", ADVERSARIAL + "Garbage", "--data", str(tiny_dataset_dir),
-                                      "--out", str(tmp_path / "r"), "--limit", str(len(GARBAGE)), "--batch-size", "1",
-                                      "--quiet"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--agent",
+            ADVERSARIAL + "Garbage",
+            "--data",
+            str(tiny_dataset_dir),
+            "--out",
+            str(tmp_path / "r"),
+            "--limit",
+            str(len(GARBAGE)),
+            "--batch-size",
+            "1",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "debug output" not in result.stdout and "debug output of a plug-in" in result.stderr
     kinds = [s["failure_kind"] for s in samples(tmp_path / "r")]
@@ -91,28 +110,67 @@ def test_sys_exit_in_plan_fails_its_batch_only(tiny_dataset, tmp_path):
 def test_a_batch_past_the_time_limit_or_whose_process_dies_fails_alone(tiny_dataset, tmp_path):
     summary = run("Stalling", tiny_dataset, tmp_path / "r", limit=9, batch_size=3, workers=2, batch_timeout=1.5)
     reasons = [s["reason"] for s in samples(tmp_path / "r")]
-    assert reasons == (["planner's batch ran longer than the limit of 1.5 s"] * 3
-                       + ["planner's batch its process died (exit code 3)"] * 3 + ["ok"] * 3)
+    assert reasons == (
+        ["planner's batch ran longer than the limit of 1.5 s"] * 3
+        + ["planner's batch its process died (exit code 3)"] * 3
+        + ["ok"] * 3
+    )
     assert summary["planner"] == {"name": "stalling"} and summary["failure_kinds"] == {"planner_error": 6}
 
 
 def test_batches_planned_in_their_own_processes_are_counted(tiny_dataset_dir, tmp_path):
-    result = CliRunner().invoke(cli, ["evaluate", "--agent", "bfs", "--data", str(tiny_dataset_dir), "--out",
-                                      str(tmp_path / "r"), "--limit", "4", "--batch-size", "2", "--num-pngs", "0",
-                                      "--batch-timeout", "60", "--quiet"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--agent",
+            "bfs",
+            "--data",
+            str(tiny_dataset_dir),
+            "--out",
+            str(tmp_path / "r"),
+            "--limit",
+            "4",
+            "--batch-size",
+            "2",
+            "--num-pngs",
+            "0",
+            "--batch-timeout",
+            "60",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "r" / "results.json").read_text())
     assert summary["success_rate"] == 1.0 and summary["planner"]["paths_planned"] == 4
 
 
-@pytest.mark.parametrize("name, check", [
-    ("BadDescription", lambda d: d["loss"] == "nan" and d["calls"] == 3 and d["widths"] == [0, 1]
-     and d["me"].startswith("<tests.adversarial_planners.BadDescription")),
-    ("RaisingDescription", lambda d: d == {"name": "raising-description",
-                                           "describe_error": "planner raised RuntimeError: no description today"}),
-    ("StringDescription", lambda d: "describe() returned an object of type str" in d["describe_error"]),
-    ("OddCounters", lambda d: (d["paths"], d["calls"], d["loss"], d["mood"]) == (5, 2, "nan", "fine")),
-])
+@pytest.mark.parametrize(
+    "name, check",
+    [
+        (
+            "BadDescription",
+            lambda d: (
+                d["loss"] == "nan"
+                and d["calls"] == 3
+                and d["widths"] == [0, 1]
+                and d["me"].startswith("<tests.adversarial_planners.BadDescription")
+            ),
+        ),
+        (
+            "RaisingDescription",
+            lambda d: (
+                d
+                == {
+                    "name": "raising-description",
+                    "describe_error": "planner raised RuntimeError: no description today",
+                }
+            ),
+        ),
+        ("StringDescription", lambda d: "describe() returned an object of type str" in d["describe_error"]),
+        ("OddCounters", lambda d: (d["paths"], d["calls"], d["loss"], d["mood"]) == (5, 2, "nan", "fine")),
+    ],
+)
 def test_bad_descriptions_and_counters_are_stored_as_json(tiny_dataset, tmp_path, name, check):
     summary = run(name, tiny_dataset, tmp_path / "r", limit=5, batch_size=3)
     assert summary["success_rate"] == 1.0 and check(summary["planner"]), summary["planner"]
@@ -145,7 +203,10 @@ def test_the_scorer_reads_no_more_than_the_cap_of_a_path(small_maze):
     for path in (endless(), np.ones((2_000_000, 2), dtype=np.int64), [(1, 1)] * (cap + 1)):
         score = score_path(small_maze, goals, path)
         assert score.failure_kind == "too_long" and f"more than {cap} cells" in score.reason
-        assert run_path_in_env(small_maze, goals, path if not hasattr(path, "send") else endless()).failure_kind == "too_long"
+        assert (
+            run_path_in_env(small_maze, goals, path if not hasattr(path, "send") else endless()).failure_kind
+            == "too_long"
+        )
     assert score_path(small_maze, goals, [(1, 1)] * cap).failure_kind != "too_long"
 
 

@@ -37,8 +37,11 @@ def _imports(path: Path) -> set[str]:
 
 @functools.cache
 def _modules() -> dict[str, set[str]]:
-    return {_module_name(path): _imports(path) for package in ("mazebench", "agents")
-            for path in sorted((ROOT / package).rglob("*.py"))}
+    return {
+        _module_name(path): _imports(path)
+        for package in ("mazebench", "agents")
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
 
 
 FORBIDDEN = {  # floor -> what its modules may not import
@@ -63,13 +66,17 @@ def test_the_floors_are_what_the_layout_says():
     assert floors["mazebench.evaluation"] == floors["mazebench.planner"] == floors["mazebench.progress"] == "core"
     assert floors["agents.training"] == floors["agents.loading"] == "planners"
     assert floors["mazebench.report.pipeline"] == floors["mazebench.cli"] == "application"
-    assert {"mazebench.report.ablation", "mazebench.report.factors"} <= {m for m, f in floors.items() if f == "application"}
+    assert {"mazebench.report.ablation", "mazebench.report.factors"} <= {
+        m for m, f in floors.items() if f == "application"
+    }
 
 
 def test_the_core_and_the_planners_load_without_click_and_the_contract_is_public():
-    code = ("import sys, mazebench, mazebench.evaluation, mazebench.rendering, agents, agents.learned, agents.training\n"
-            "from mazebench import Planner\n"
-            "from agents.base import Planner as Alias\n"
-            "assert Alias is Planner and 'click' not in sys.modules, sorted(m for m in sys.modules if 'click' in m)\n")
+    code = (
+        "import sys, mazebench, mazebench.evaluation, mazebench.rendering, agents, agents.learned, agents.training\n"
+        "from mazebench import Planner\n"
+        "from agents.base import Planner as Alias\n"
+        "assert Alias is Planner and 'click' not in sys.modules, sorted(m for m in sys.modules if 'click' in m)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -21,8 +21,18 @@ INSERTION, UNMASKING = PolynomialSchedule(2.0), PolynomialSchedule(1.5)  # disti
 
 def make_model(insertion_head, num_classes=TOK.num_cells, seed=0):
     torch.manual_seed(seed)
-    cfg = ModelConfig(height=5, width=5, vocab_size=TOK.vocab_size, num_classes=num_classes, d_model=32, n_heads=4,
-                      n_layers=2, cond_dim=32, insertion_head=insertion_head, max_len=64)
+    cfg = ModelConfig(
+        height=5,
+        width=5,
+        vocab_size=TOK.vocab_size,
+        num_classes=num_classes,
+        d_model=32,
+        n_heads=4,
+        n_layers=2,
+        cond_dim=32,
+        insertion_head=insertion_head,
+        max_len=64,
+    )
     model = DiT(cfg)
     with torch.no_grad():  # leave adaLN-zero's identity start so outputs vary with the input
         for name, param in model.named_parameters():
@@ -43,12 +53,22 @@ def flex_batch(t, seed=0, rows=None, length=12):
     fixed = torch.zeros(rows, length, dtype=torch.bool)
     fixed[:, 0] = True
     fixed[torch.arange(rows), lengths - 1] = True
-    state = flex_interpolate(tokens, lengths, fixed, t, insertion=INSERTION, unmasking=UNMASKING,
-                             pad_id=TOK.pad, mask_id=TOK.mask, generator=gen)
+    state = flex_interpolate(
+        tokens,
+        lengths,
+        fixed,
+        t,
+        insertion=INSERTION,
+        unmasking=UNMASKING,
+        pad_id=TOK.pad,
+        mask_id=TOK.mask,
+        generator=gen,
+    )
     return state, lengths
 
 
 # --- poisson_bregman -------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mean", [0.05, 1.0, 3.7, 20.0])
 def test_bregman_minimised_at_the_sample_mean(mean):
@@ -70,8 +90,9 @@ def test_bregman_values():
     # phi(gap, g) = g - gap * log g, with log g given.
     gap = torch.tensor([0.0, 1.0, 4.0, 4.0])
     log_g = torch.tensor([0.0, 0.0, math.log(4.0), math.log(2.0)])
-    torch.testing.assert_close(poisson_bregman(gap, log_g),
-                               torch.tensor([1.0, 1.0, 4 - 4 * math.log(4), 2 - 4 * math.log(2)]))
+    torch.testing.assert_close(
+        poisson_bregman(gap, log_g), torch.tensor([1.0, 1.0, 4 - 4 * math.log(4), 2 - 4 * math.log(2)])
+    )
 
 
 def test_bregman_by_gradient_descent_on_log_g():
@@ -90,6 +111,7 @@ def test_bregman_by_gradient_descent_on_log_g():
 
 
 # --- minimisers through flex_loss: heads reduced to free constants ---------------------------------------------
+
 
 def constant_head_model():
     """A model whose unmask logits are ``out_bias`` and whose gap pre-activation is the last bias."""
@@ -134,6 +156,7 @@ def test_flex_loss_is_minimised_by_the_empirical_posterior_and_mean_gap():
 
 # --- weights and normaliser, by hand ----------------------------------------------------------------------------
 
+
 def rate(power, t):
     return power * t ** (power - 1) / (1 - t**power)
 
@@ -177,8 +200,12 @@ def test_mdm_loss_weights_by_hand():
     with torch.no_grad():
         hidden = model.hidden_states(noisy, torch.zeros_like(is_mask), torch.full((4,), 10), t)
         every = model.unmask_logits(hidden, torch.ones_like(is_mask)).view(4, 10, -1)
-    expected = sum(rate(1.5, float(t[b])) * -float(every[b, i].double().log_softmax(-1)[clean[b, i]])
-                   for b in range(4) for i in range(10) if is_mask[b, i])
+    expected = sum(
+        rate(1.5, float(t[b])) * -float(every[b, i].double().log_softmax(-1)[clean[b, i]])
+        for b in range(4)
+        for i in range(10)
+        if is_mask[b, i]
+    )
     assert loss.item() == pytest.approx(expected / 23.0, rel=1e-4)
     assert metrics["unmask_loss"] == pytest.approx(loss.item())
 
@@ -188,8 +215,9 @@ def test_mdm_loss_is_minimised_by_the_empirical_distribution():
     gen = torch.Generator().manual_seed(4)
     probs = torch.rand(num_classes, generator=gen) ** 3
     clean = torch.multinomial(probs / probs.sum(), 60 * 8, replacement=True, generator=gen).view(60, 8)
-    noisy, is_mask = mdm_interpolate(clean, 2, torch.full((60,), 0.3), unmasking=UNMASKING, mask_id=TOK.mask,
-                                     generator=gen)
+    noisy, is_mask = mdm_interpolate(
+        clean, 2, torch.full((60,), 0.3), unmasking=UNMASKING, mask_id=TOK.mask, generator=gen
+    )
     model = make_model(insertion_head=False, num_classes=num_classes)
     with torch.no_grad():
         model.out_emb.zero_()
@@ -212,6 +240,7 @@ def test_mdm_loss_is_minimised_by_the_empirical_distribution():
 
 # --- stability near t = 1 ---------------------------------------------------------------------------------------
 
+
 def test_flex_loss_and_gradients_finite_up_to_one_minus_eps():
     batch, eps = 16, 1e-3
     # Low-discrepancy times on [0, 1 - eps], the last one at the end point.
@@ -228,8 +257,16 @@ def test_flex_loss_and_gradients_finite_up_to_one_minus_eps():
 
 def test_flex_loss_with_no_masks_and_no_gaps_is_zero_for_the_unmask_part():
     tokens = torch.tensor([[1, 2, 3]])
-    state = flex_interpolate(tokens, torch.tensor([3]), torch.ones(1, 3, dtype=torch.bool), torch.tensor([0.5]),
-                             insertion=LINEAR, unmasking=LINEAR, pad_id=TOK.pad, mask_id=TOK.mask)
+    state = flex_interpolate(
+        tokens,
+        torch.tensor([3]),
+        torch.ones(1, 3, dtype=torch.bool),
+        torch.tensor([0.5]),
+        insertion=LINEAR,
+        unmasking=LINEAR,
+        pad_id=TOK.pad,
+        mask_id=TOK.mask,
+    )
     model = make_model(insertion_head=True)
     loss, metrics = flex_loss(model, state, insertion=LINEAR, unmasking=LINEAR, normalizer=3.0)
     assert metrics["unmask_loss"] == 0.0

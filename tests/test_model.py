@@ -19,8 +19,19 @@ def make_model(insertion_head=True, geometry=True, seed=0, randomize_ada=True):
     """A tiny model in eval mode. adaLN-zero starts every block as the identity; ``randomize_ada``
     gives the adaLN layers small random weights so the blocks actually act in these tests."""
     torch.manual_seed(seed)
-    cfg = ModelConfig(height=5, width=5, vocab_size=TOK.vocab_size, num_classes=TOK.num_cells, d_model=32,
-                      n_heads=4, n_layers=2, cond_dim=32, geometry=geometry, insertion_head=insertion_head, max_len=64)
+    cfg = ModelConfig(
+        height=5,
+        width=5,
+        vocab_size=TOK.vocab_size,
+        num_classes=TOK.num_cells,
+        d_model=32,
+        n_heads=4,
+        n_layers=2,
+        cond_dim=32,
+        geometry=geometry,
+        insertion_head=insertion_head,
+        max_len=64,
+    )
     model = DiT(cfg)
     if randomize_ada:
         with torch.no_grad():
@@ -67,8 +78,8 @@ def test_rotary_rotates_each_channel_pair_by_position_times_its_frequency():
         for i in range(head_dim // 2):
             angle = torch.tensor(pos * 10_000.0 ** (-2 * i / head_dim))
             rotation = torch.stack([torch.stack([angle.cos(), -angle.sin()]), torch.stack([angle.sin(), angle.cos()])])
-            expected = x[..., pos, 2 * i: 2 * i + 2] @ rotation.T
-            torch.testing.assert_close(out[..., pos, 2 * i: 2 * i + 2], expected, rtol=1e-5, atol=1e-5)
+            expected = x[..., pos, 2 * i : 2 * i + 2] @ rotation.T
+            torch.testing.assert_close(out[..., pos, 2 * i : 2 * i + 2], expected, rtol=1e-5, atol=1e-5)
     # Relative positions: the score of a query at m and a key at n depends on m - n only.
     q, k = torch.randn(head_dim), torch.randn(head_dim)
     rq, rk = apply_rotary(q.expand(length, head_dim), cos, sin), apply_rotary(k.expand(length, head_dim), cos, sin)
@@ -118,8 +129,10 @@ def test_padding_does_not_change_real_outputs(insertion_head, geometry):
         junk_fixed = torch.where(torch.arange(9)[None] < lengths[:, None], fixed, True)
         junk_logits, junk_gaps = outputs(model, junk_tokens, junk_fixed, lengths, t)
         torch.testing.assert_close(junk_logits, logits, rtol=1e-5, atol=1e-5)
-        alone = [outputs(model, tokens[b:b + 1, :n], fixed[b:b + 1, :n], lengths[b:b + 1], t[b:b + 1])
-                 for b, n in enumerate(lengths.tolist())]
+        alone = [
+            outputs(model, tokens[b : b + 1, :n], fixed[b : b + 1, :n], lengths[b : b + 1], t[b : b + 1])
+            for b, n in enumerate(lengths.tolist())
+        ]
         torch.testing.assert_close(torch.cat([a[0] for a in alone]), logits, rtol=1e-5, atol=1e-5)
         if insertion_head:
             torch.testing.assert_close(junk_gaps, gaps, rtol=1e-5, atol=1e-5)
@@ -198,8 +211,17 @@ def test_one_flex_loss_backward_reaches_every_parameter(autocast):
     lengths = torch.tensor([10, 9, 8, 7, 6, 5])
     fixed = torch.zeros(6, 10, dtype=torch.bool)
     fixed[:, 0] = True
-    state = flex_interpolate(tokens, lengths, fixed, torch.linspace(0.3, 0.9, 6), insertion=LINEAR, unmasking=LINEAR,
-                             pad_id=TOK.pad, mask_id=TOK.mask, generator=gen)
+    state = flex_interpolate(
+        tokens,
+        lengths,
+        fixed,
+        torch.linspace(0.3, 0.9, 6),
+        insertion=LINEAR,
+        unmasking=LINEAR,
+        pad_id=TOK.pad,
+        mask_id=TOK.mask,
+        generator=gen,
+    )
     assert state.is_mask.any() and (state.gaps > 0).any()
     with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
         loss, _ = flex_loss(model, state, insertion=LINEAR, unmasking=LINEAR, normalizer=float(lengths.sum()))
@@ -219,8 +241,17 @@ def test_from_the_adaln_zero_start_one_step_opens_every_gradient():
     lengths = torch.tensor([8, 7, 6, 5])
     fixed = torch.zeros(4, 8, dtype=torch.bool)
     fixed[:, 0] = True
-    state = flex_interpolate(tokens, lengths, fixed, torch.tensor([0.4, 0.6, 0.7, 0.9]), insertion=LINEAR,
-                             unmasking=LINEAR, pad_id=TOK.pad, mask_id=TOK.mask, generator=gen)
+    state = flex_interpolate(
+        tokens,
+        lengths,
+        fixed,
+        torch.tensor([0.4, 0.6, 0.7, 0.9]),
+        insertion=LINEAR,
+        unmasking=LINEAR,
+        pad_id=TOK.pad,
+        mask_id=TOK.mask,
+        generator=gen,
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     for _ in range(2):
         opt.zero_grad()

@@ -70,8 +70,24 @@ def plugin_module(tmp_path, monkeypatch):
 
 
 def evaluate_cli(agent: str, data, out, *extra) -> dict:
-    result = CliRunner().invoke(cli, ["evaluate", "--agent", agent, "--data", str(data), "--out", str(out),
-                                      "--limit", "5", "--num-pngs", "1", "--quiet", *extra])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--agent",
+            agent,
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--limit",
+            "5",
+            "--num-pngs",
+            "1",
+            "--quiet",
+            *extra,
+        ],
+    )
     assert result.exit_code == 0, result.output
     return json.loads((out / "results.json").read_text())
 
@@ -91,25 +107,33 @@ def test_a_factory_by_import_path(plugin_module, tiny_dataset):
 
 def test_a_planner_registered_under_the_entry_point_group(plugin_module, tiny_dataset_dir, tmp_path, monkeypatch):
     registered = [metadata.EntryPoint(name="their-oracle", value="my_planners:make_oracle", group=ENTRY_POINT_GROUP)]
-    monkeypatch.setattr(metadata, "entry_points",
-                        lambda group=None: [e for e in registered if e.group == group])
+    monkeypatch.setattr(metadata, "entry_points", lambda group=None: [e for e in registered if e.group == group])
     summary = evaluate_cli("their-oracle", tiny_dataset_dir, tmp_path / "report")
     assert summary["planner"]["agent"] == "outside-oracle" and summary["success_rate"] == 1.0
     with pytest.raises(ValueError, match="known agents: bfs, flexmdm, mdm, ar, their-oracle"):
         make_agent("astar")
 
 
-@pytest.mark.parametrize("agent, message", [
-    ("broken_planners:Oracle", "agent 'broken_planners:Oracle': module 'broken_planners' does not import "
-                               "(ModuleNotFoundError: No module named 'not_a_real_package_xyz')"),
-    ("no_such_module_xyz:Oracle", "module 'no_such_module_xyz' does not import"),
-    ("my_planners:Missing", "module 'my_planners' has no attribute 'Missing'"),
-    ("my_planners:NotAPlanner", "class NotAPlanner is not a subclass of mazebench.Planner"),
-    ("my_planners:NUMBER", "is an object of type int, not a Planner subclass, a factory of planners or a Planner"),
-    ("my_planners:make_nothing", "the factory returned an object of type str, not an mazebench.Planner"),
-    ("my_planners:Unfinished", "building the planner failed (TypeError: Can't instantiate abstract class Unfinished"),
-    ("my_planners:Nameless", "the planner has no name"),
-])
+@pytest.mark.parametrize(
+    "agent, message",
+    [
+        (
+            "broken_planners:Oracle",
+            "agent 'broken_planners:Oracle': module 'broken_planners' does not import "
+            "(ModuleNotFoundError: No module named 'not_a_real_package_xyz')",
+        ),
+        ("no_such_module_xyz:Oracle", "module 'no_such_module_xyz' does not import"),
+        ("my_planners:Missing", "module 'my_planners' has no attribute 'Missing'"),
+        ("my_planners:NotAPlanner", "class NotAPlanner is not a subclass of mazebench.Planner"),
+        ("my_planners:NUMBER", "is an object of type int, not a Planner subclass, a factory of planners or a Planner"),
+        ("my_planners:make_nothing", "the factory returned an object of type str, not an mazebench.Planner"),
+        (
+            "my_planners:Unfinished",
+            "building the planner failed (TypeError: Can't instantiate abstract class Unfinished",
+        ),
+        ("my_planners:Nameless", "the planner has no name"),
+    ],
+)
 def test_bad_plugins_are_one_line_errors(plugin_module, tiny_dataset_dir, agent, message):
     result = CliRunner().invoke(cli, ["evaluate", "--agent", agent, "--data", str(tiny_dataset_dir)])
     assert result.exit_code == 1, result.output
@@ -125,6 +149,9 @@ def test_an_unknown_agent_name_is_a_usage_error(tiny_dataset_dir):
 def test_an_entry_point_that_does_not_load_is_a_one_line_error(plugin_module, monkeypatch):
     broken = metadata.EntryPoint(name="theirs", value="broken_planners:Oracle", group=ENTRY_POINT_GROUP)
     monkeypatch.setattr(metadata, "entry_points", lambda group=None: [broken])
-    with pytest.raises(ValueError, match=r"agent 'theirs': its entry point 'broken_planners:Oracle' does not load "
-                                         r"\(ModuleNotFoundError"):
+    with pytest.raises(
+        ValueError,
+        match=r"agent 'theirs': its entry point 'broken_planners:Oracle' does not load "
+        r"\(ModuleNotFoundError",
+    ):
         make_agent("theirs")

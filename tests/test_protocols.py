@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import agents.samplers as samplers
-from agents.learned import PROTOCOLS, QUICK_EVAL_SEED, LearnedPlanner, evaluation_rule, protocol_rule, quick_success
-from agents.tokenizer import CellTokenizer
 from agents.config import preset_config
+from agents.learned import PROTOCOLS, QUICK_EVAL_SEED, LearnedPlanner, evaluation_rule, protocol_rule, quick_success
 from agents.loading import build_method, build_model
+from agents.tokenizer import CellTokenizer
 
 SMALL_MODEL = {"d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32}
 
@@ -40,6 +40,7 @@ def sampler_calls(monkeypatch):
         def wrapper(*args, **kwargs):
             calls[name] += 1
             return function(*args, **kwargs)
+
         return wrapper
 
     def recording_reveal(tokens, query, logits, leap_rate, step_prob, rule, generator):
@@ -73,8 +74,9 @@ def test_the_paper_protocol_runs_vanilla_poisson_on_a_uniform_grid(agent, tiny_d
 
 def test_the_suite_protocol_runs_adaptive_binomial_on_a_balanced_grid(tiny_dataset, sampler_calls):
     method, model = _untrained("flexmdm", tiny_dataset)
-    LearnedPlanner(method, model, steps=4, rule=protocol_rule("suite")).plan(tiny_dataset.maze,
-                                                                             [tiny_dataset.val[0].subgoals])
+    LearnedPlanner(method, model, steps=4, rule=protocol_rule("suite")).plan(
+        tiny_dataset.maze, [tiny_dataset.val[0].subgoals]
+    )
     assert sampler_calls["modes"] == {"adaptive"} and sampler_calls["laws"] == {"binomial"}
     assert sampler_calls["grids"] == {"balanced"}
     assert sampler_calls["poisson"] == 0 and sampler_calls["binomial"] >= 8  # reveals and insertions, each step
@@ -93,8 +95,16 @@ def test_the_held_out_check_plans_fixed_pairs_under_the_paper_protocol(tiny_data
     rates = [quick_success(model, method, tiny_dataset, examples=3, steps=4) for _ in range(2)]
     assert rates[0] == rates[1] and model.training  # the same points; the model's mode is restored
     first = tiny_dataset.val.queries()[:3]  # drawn as an evaluation draws them
-    assert calls[0] == calls[1] == (asdict(protocol_rule("paper")), 4, QUICK_EVAL_SEED,
-                                    [tiny_dataset.val[int(i)].subgoals.tolist() for i in first])
+    assert (
+        calls[0]
+        == calls[1]
+        == (
+            asdict(protocol_rule("paper")),
+            4,
+            QUICK_EVAL_SEED,
+            [tiny_dataset.val[int(i)].subgoals.tolist() for i in first],
+        )
+    )
 
 
 def test_feasible_counts_are_the_suites_default_with_the_binomial_law_only():

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from mazebench.planner import Planner
 from agents.bfs import BFSPlanner
 from mazebench.datasets import generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
+from mazebench.planner import Planner
 from tests.conftest import SMALL_MAZE
 
 
@@ -17,8 +17,11 @@ from tests.conftest import SMALL_MAZE
 def many_pairs(tmp_path_factory):
     """300 held-out pairs of up to 6 paths each on the small maze."""
     folder = tmp_path_factory.mktemp("data") / "pairs-k2"
-    return load_dataset(generate_dataset(folder, num_subgoals=2, pairs=600, paths_per_pair=6, seed=5, val_frac=0.5,
-                                         progress=False, **SMALL_MAZE))
+    return load_dataset(
+        generate_dataset(
+            folder, num_subgoals=2, pairs=600, paths_per_pair=6, seed=5, val_frac=0.5, progress=False, **SMALL_MAZE
+        )
+    )
 
 
 class _DataPaths(Planner):
@@ -59,10 +62,14 @@ def test_drawn_queries_spread_over_each_pairs_paths_and_are_fixed_by_the_seed(ma
 
 def test_every_planner_and_worker_count_gets_the_same_queries(tiny_dataset, tmp_path):
     indices = []
-    for name, planner, workers in (("bfs", BFSPlanner(), 1), ("data", _DataPaths(tiny_dataset.val), 1),
-                                   ("bfs2", BFSPlanner(), 2)):
-        evaluate(planner, tiny_dataset, out_dir=tmp_path / name, batch_size=3, progress=False, workers=workers,
-                 num_pngs=0)
+    for name, planner, workers in (
+        ("bfs", BFSPlanner(), 1),
+        ("data", _DataPaths(tiny_dataset.val), 1),
+        ("bfs2", BFSPlanner(), 2),
+    ):
+        evaluate(
+            planner, tiny_dataset, out_dir=tmp_path / name, batch_size=3, progress=False, workers=workers, num_pngs=0
+        )
         indices.append([json.loads(line)["index"] for line in (tmp_path / name / "samples.jsonl").open()])
     assert indices[0] == indices[1] == indices[2] == tiny_dataset.val.queries().tolist()
 

@@ -30,7 +30,11 @@ def red_lines(ax):
 
 
 def red_rings(ax):
-    return [p for p in ax.patches if isinstance(p, Circle) and not p.get_fill() and np.allclose(p.get_edgecolor()[:3], _rgb(RED))]
+    return [
+        p
+        for p in ax.patches
+        if isinstance(p, Circle) and not p.get_fill() and np.allclose(p.get_edgecolor()[:3], _rgb(RED))
+    ]
 
 
 def _rgb(color):

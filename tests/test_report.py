@@ -2,8 +2,8 @@
 equal-budget views, reuse of what exists; the learning-curve reader."""
 
 import json
-import shlex
 import re
+import shlex
 import sys
 import textwrap
 
@@ -15,8 +15,17 @@ from mazebench.report.page import verdict
 from mazebench.report.tables import differing_settings, shared_budget
 
 SMALL = {"maze_size": 15, "maze_seed": 7, "pairs": 60, "paths_per_pair": 3, "val_frac": 0.2}
-FAST = {"epochs": 0.3, "batch_size": 16, "d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32,
-        "eval_every_minutes": 1e-6, "eval_examples": 4, "eval_steps": 4}  # a held-out check after every step
+FAST = {
+    "epochs": 0.3,
+    "batch_size": 16,
+    "d_model": 32,
+    "n_heads": 2,
+    "n_layers": 1,
+    "cond_dim": 32,
+    "eval_every_minutes": 1e-6,
+    "eval_examples": 4,
+    "eval_steps": 4,
+}  # a held-out check after every step
 
 
 def _cells(rates: dict) -> dict:
@@ -24,21 +33,32 @@ def _cells(rates: dict) -> dict:
 
 
 def test_verdict_states_the_gaps_the_target_the_trend_and_the_lead_at_each_budget():
-    checks = {"equal epochs (held-out checks during training)": {2: {"flexmdm": 0.2, "mdm": 0.3},
-                                                                 12: {"flexmdm": 0.4, "mdm": None}}}
+    checks = {
+        "equal epochs (held-out checks during training)": {
+            2: {"flexmdm": 0.2, "mdm": 0.3},
+            12: {"flexmdm": 0.4, "mdm": None},
+        }
+    }
     short = verdict(_cells({"flexmdm": {2: 0.95, 12: 0.5}, "mdm": {2: 0.1, 12: 0.3}}), (2, 12), checks=checks)
     assert "- flexmdm: K = 2: 95.0% against 92.3% (+2.7 points); K = 12: 50.0% against 90.0% (-40.0 points)." in short
     assert "- FlexMDM at or above 90 % at every K: **not met** (below at K = 12)." in short
     assert any("10.0% / 30.0% here, it does not decline" in line for line in short)
-    assert ("- FlexMDM minus MDM in the final cells (equal minutes), in points: K = 2: +85.0; K = 12: +20.0 "
-            "(paper: K = 2: +23.9; K = 12: +65.8): FlexMDM's lead reproduces at every K.") in short
-    assert ("- FlexMDM minus MDM at equal epochs (held-out checks during training), in points: K = 2: -10.0 "
-            "(paper: K = 2: +23.9): FlexMDM's lead does **not** reproduce at any K.") in short
+    assert (
+        "- FlexMDM minus MDM in the final cells (equal minutes), in points: K = 2: +85.0; K = 12: +20.0 "
+        "(paper: K = 2: +23.9; K = 12: +65.8): FlexMDM's lead reproduces at every K."
+    ) in short
+    assert (
+        "- FlexMDM minus MDM at equal epochs (held-out checks during training), in points: K = 2: -10.0 "
+        "(paper: K = 2: +23.9): FlexMDM's lead does **not** reproduce at any K."
+    ) in short
     met = verdict(_cells({"flexmdm": {2: 0.7, 7: 0.91}, "mdm": {2: 0.6, 7: 0.95}}), (2, 7), budget="equal epochs")
     assert "- FlexMDM at or above 90 % at every K: **not met** (below at K = 2)." in met
     assert any("it does not decline from K = 2 to K = 7" in line for line in met)
-    assert any(line.startswith("- FlexMDM minus MDM in the final cells (equal epochs)") and
-               line.endswith("reproduces at K = 2, **not** at K = 7.") for line in met)
+    assert any(
+        line.startswith("- FlexMDM minus MDM in the final cells (equal epochs)")
+        and line.endswith("reproduces at K = 2, **not** at K = 7.")
+        for line in met
+    )
     declines = verdict(_cells({"flexmdm": {7: 0.91}, "mdm": {2: 0.6, 7: 0.2}}), (2, 7))
     assert "- FlexMDM at or above 90 % at every K: met." in declines
     assert any("it declines from K = 2 to K = 7" in line for line in declines)
@@ -54,8 +74,19 @@ def test_curves_keep_the_last_line_of_a_step_and_say_whether_they_flattened(tmp_
         return line if val is None else {**line, "val_success": val}
 
     # logged every 2 steps; a resumed run logged steps 6 and 8 again, the second time with other checks
-    _write_metrics(tmp_path / "rising.jsonl", [record(2, 0.1), record(4), record(6, 0.2), record(8, 0.9),
-                                               record(6, 0.3), record(8, 0.4), record(10), record(12, 0.5)])
+    _write_metrics(
+        tmp_path / "rising.jsonl",
+        [
+            record(2, 0.1),
+            record(4),
+            record(6, 0.2),
+            record(8, 0.9),
+            record(6, 0.3),
+            record(8, 0.4),
+            record(10),
+            record(12, 0.5),
+        ],
+    )
     rising = read_curve(tmp_path / "rising.jsonl")
     assert rising.epoch == [0.2, 0.4, 0.6, 0.8, 1.0, 1.2] and rising.minutes[-1] == pytest.approx(1.2)
     assert [check["success"] for check in rising.checks] == [0.1, 0.3, 0.4, 0.5]
@@ -65,13 +96,15 @@ def test_curves_keep_the_last_line_of_a_step_and_say_whether_they_flattened(tmp_
 
     _write_metrics(tmp_path / "flat.jsonl", [record(2, 0.1), record(6, 0.3), record(8, 0.31), record(12, 0.315)])
     assert curve_summary(read_curve(tmp_path / "flat.jsonl"))["flattened"] is True
-    _write_metrics(tmp_path / "early.jsonl", [record(2, 0.1), record(4, 0.3), record(12)])  # no check in the last quarter
+    _write_metrics(
+        tmp_path / "early.jsonl", [record(2, 0.1), record(4, 0.3), record(12)]
+    )  # no check in the last quarter
     assert curve_summary(read_curve(tmp_path / "early.jsonl"))["flattened"] is None
 
     view = at_equal_budget({"fast": rising, "slow": read_curve(tmp_path / "early.jsonl")}, "epoch")
     assert view["budget"] == pytest.approx(1.2)
     assert view["planners"]["fast"]["success"] == 0.5 and view["planners"]["slow"]["success"] == 0.3
-    (tmp_path / "bad.jsonl").write_text("{\"step\": 1}\nnot json\n")
+    (tmp_path / "bad.jsonl").write_text('{"step": 1}\nnot json\n')
     with pytest.raises(ValueError, match="bad.jsonl line 2"):
         read_curve(tmp_path / "bad.jsonl")
 
@@ -98,8 +131,17 @@ def test_an_epoch_budget_drops_the_time_cap_and_names_its_own_folders():
 
 def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spec = ReportSpec(ks=(2, 3), preset="tiny", steps=8, sweep_steps=(4, 8), sweep_limit=4, limit=5, num_pngs=0,
-                      dataset_options=SMALL, train_options=FAST)  # no galleries: drawing them is most of the time
+    spec = ReportSpec(
+        ks=(2, 3),
+        preset="tiny",
+        steps=8,
+        sweep_steps=(4, 8),
+        sweep_limit=4,
+        limit=5,
+        num_pngs=0,
+        dataset_options=SMALL,
+        train_options=FAST,
+    )  # no galleries: drawing them is most of the time
     results = build_report(spec, progress=False)
     learned = {f"{a}-k{k}" for a in ("mdm", "flexmdm") for k in (2, 3)}
     assert set(results["protocols"]) == {"paper", "suite"}
@@ -109,9 +151,17 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert all(cell["n"] == 5 for data in (paper, suite) for cell in data["cells"].values())
     stored = paper["cells"]["flexmdm-k3"]["sampler"]  # what the planner really sampled with
     assert (stored["mode"], stored["count_law"], stored["time_grid"], stored["temperature"], stored["steps"]) == (
-        "vanilla", "poisson", "uniform", 1.0, 8)
+        "vanilla",
+        "poisson",
+        "uniform",
+        1.0,
+        8,
+    )
     assert paper["cells"]["mdm-k2"]["sampler"] == stored
-    assert (suite["cells"]["mdm-k2"]["sampler"]["mode"], suite["cells"]["mdm-k2"]["sampler"]["temperature"]) == ("adaptive", 0.0)
+    assert (suite["cells"]["mdm-k2"]["sampler"]["mode"], suite["cells"]["mdm-k2"]["sampler"]["temperature"]) == (
+        "adaptive",
+        0.0,
+    )
     assert set(paper["sweep"]["flexmdm"]) == {"4", "8"} and suite["sweep"]["mdm"]["8"]["n"] == 4
     assert paper["sweep"]["mdm"]["4"]["sampler"]["steps"] == 4
     assert results["training"]["mdm-k2"]["train_config"]["d_model"] == 32
@@ -121,7 +171,9 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert len(curve["checks"]) >= 2 and curve["flattened"] in (True, False)
     assert curve["stopped"]["epoch"] == pytest.approx(results["training"]["flexmdm-k3"]["epochs_done"])
     view = results["equal_budget"]["3"]["epoch"]
-    assert view["budget"] == pytest.approx(min(results["curves"][f"{a}-k3"]["stopped"]["epoch"] for a in ("mdm", "flexmdm")))
+    assert view["budget"] == pytest.approx(
+        min(results["curves"][f"{a}-k3"]["stopped"]["epoch"] for a in ("mdm", "flexmdm"))
+    )
     assert set(view["planners"]) == {"mdm", "flexmdm"}
 
     folder = tmp_path / "reports" / "tiny"
@@ -132,8 +184,12 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert "## Table 1 under the paper's protocol" in readme and "## Table 1 under the suite's protocol" in readme
     assert "| FlexMDM (paper, Table 1) | 92.3% | - |" in readme and "| BFS oracle | 100% | 100% |" in readme
     assert "mode vanilla" in readme and "count_law poisson" in readme and "time_grid uniform" in readme
-    assert "## Equal epochs and equal minutes" in readme and "![learning curves K = 3](learning_curves_k3.png)" in readme
-    assert "at equal minutes (held-out checks during training)" in readme and "in the final cells (equal epochs)" in readme
+    assert (
+        "## Equal epochs and equal minutes" in readme and "![learning curves K = 3](learning_curves_k3.png)" in readme
+    )
+    assert (
+        "at equal minutes (held-out checks during training)" in readme and "in the final cells (equal epochs)" in readme
+    )
     assert "| flexmdm | 3 | 5 |" in readme and "FlexMDM at or above 90 % at every K" in readme
     assert "one of the pair's paths drawn at random" in readme  # the queries the page used
     lead = results["claims"]["paper"]["flexmdm_beats_mdm"]["by_k"]["3"]
@@ -149,9 +205,20 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     again = build_report(spec, progress=False)
     assert again["protocols"] == results["protocols"] and again["curves"] == results["curves"]
     assert run_summary.stat().st_mtime_ns == trained_at  # nothing retrained
-    assert (folder / "eval" / "paper" / "mdm-k2" / "results.json").stat().st_mtime_ns == evaluated_at  # nor re-evaluated
-    other = ReportSpec(ks=(2, 3), preset="tiny", steps=8, sweep_steps=(4, 8), sweep_limit=4, limit=5, num_pngs=0,
-                       dataset_options=SMALL, train_options={**FAST, "lr": 0.5})
+    assert (
+        folder / "eval" / "paper" / "mdm-k2" / "results.json"
+    ).stat().st_mtime_ns == evaluated_at  # nor re-evaluated
+    other = ReportSpec(
+        ks=(2, 3),
+        preset="tiny",
+        steps=8,
+        sweep_steps=(4, 8),
+        sweep_limit=4,
+        limit=5,
+        num_pngs=0,
+        dataset_options=SMALL,
+        train_options={**FAST, "lr": 0.5},
+    )
     with pytest.raises(ValueError, match=r"trained with other settings than this report's \(lr: .* vs 0.5\)"):
         build_report(other, progress=False)  # a finished run of other settings is never mixed into a report
 
@@ -189,8 +256,9 @@ def half_plugin(tmp_path, monkeypatch):
     sys.modules.pop("leaderboard_planners", None)
 
 
-def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independent_ones_once(tmp_path, monkeypatch,
-                                                                                              half_plugin):
+def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independent_ones_once(
+    tmp_path, monkeypatch, half_plugin
+):
     """AR, a plug-in and BFS beside FlexMDM: one sorted table per protocol and K, AR / plug-in / BFS cells evaluated
     once per K (their own folders, the same cell under both protocols), only AR and FlexMDM trained."""
     import mazebench.report.pipeline as report
@@ -204,19 +272,38 @@ def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independ
 
     monkeypatch.setattr(report, "evaluate", counting_evaluate)
     plugin = half_plugin
-    spec = ReportSpec(ks=(2, 3), agents=("ar", "flexmdm", plugin, "bfs"), preset="tiny", steps=8, sweep_steps=(4,),
-                      sweep_limit=4, limit=5, num_pngs=0, dataset_options=SMALL, train_options=FAST)
+    spec = ReportSpec(
+        ks=(2, 3),
+        agents=("ar", "flexmdm", plugin, "bfs"),
+        preset="tiny",
+        steps=8,
+        sweep_steps=(4,),
+        sweep_limit=4,
+        limit=5,
+        num_pngs=0,
+        dataset_options=SMALL,
+        train_options=FAST,
+    )
     results = build_report(spec, progress=False)
 
     once = [cell for cell in evaluated if not cell[2].startswith(("eval/paper", "eval/suite", "sweep"))]
-    assert sorted(once) == sorted((name, k, f"eval/{folder}-k{k}") for k in (2, 3) for name, folder in
-                                  (("ar", "ar"), ("half-bfs", "leaderboard_planners.Half"), ("bfs", "bfs")))
+    assert sorted(once) == sorted(
+        (name, k, f"eval/{folder}-k{k}")
+        for k in (2, 3)
+        for name, folder in (("ar", "ar"), ("half-bfs", "leaderboard_planners.Half"), ("bfs", "bfs"))
+    )
     assert sorted(f for name, _, f in evaluated if name == "flexmdm" and f.startswith("eval")) == [
-        "eval/paper/flexmdm-k2", "eval/paper/flexmdm-k3", "eval/suite/flexmdm-k2", "eval/suite/flexmdm-k3"]
+        "eval/paper/flexmdm-k2",
+        "eval/paper/flexmdm-k3",
+        "eval/suite/flexmdm-k2",
+        "eval/suite/flexmdm-k3",
+    ]
     assert {name for name, _, f in evaluated if f.startswith("sweep")} == {"flexmdm"}  # AR is not swept
     plugin_run = json.loads((tmp_path / "reports/tiny/eval/leaderboard_planners.Half-k2/results.json").read_text())
     assert plugin_run["planner"] == {"agent": "half-bfs", "checkpoint": None}  # plug-ins are never given a run
-    assert set(results["training"]) == set(results["curves"]) == {f"{a}-k{k}" for a in ("ar", "flexmdm") for k in (2, 3)}
+    assert (
+        set(results["training"]) == set(results["curves"]) == {f"{a}-k{k}" for a in ("ar", "flexmdm") for k in (2, 3)}
+    )
     assert set(results["equal_budget"]["3"]["epoch"]["planners"]) == {"ar", "flexmdm"}
     assert results["protocol_independent"] == ["ar", plugin, "bfs"]
 
@@ -238,26 +325,33 @@ def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independ
                 assert by_agent[agent]["epochs"] == results["training"][f"{agent}-k{k}"]["epochs_done"] > 0
             assert {by_agent[a][key] for a in (plugin, "bfs") for key in ("train_minutes", "epochs")} == {None}
             assert [a for a, row in by_agent.items() if row["protocol_independent"]] == [
-                a for a in by_agent if a != "flexmdm"]
+                a for a in by_agent if a != "flexmdm"
+            ]
             independent = [row for row in rows if row["protocol_independent"]]
             assert independent == [row for row in results["leaderboard"]["suite"][k] if row["protocol_independent"]]
 
     readme = (tmp_path / "reports" / "tiny" / "README.md").read_text()
-    board = readme[readme.index("## Leaderboard"):readme.index("## Against the paper")]
-    first = board[board.index("K = 2:"):board.index("K = 3:")]
+    board = readme[readme.index("## Leaderboard") : readme.index("## Against the paper")]
+    first = board[board.index("K = 2:") : board.index("K = 3:")]
     listed = re.findall(r"^\| (.+?) \| \d+\.\d% \[", first, re.MULTILINE)
-    assert listed == [row["planner"] + (" (*protocol-independent*)" if row["protocol_independent"] else "")
-                      for row in results["leaderboard"]["paper"]["2"]]
+    assert listed == [
+        row["planner"] + (" (*protocol-independent*)" if row["protocol_independent"] else "")
+        for row in results["leaderboard"]["paper"]["2"]
+    ]
     assert re.search(r"\| leaderboard_planners:Half \(\*protocol-independent\*\) \| 60\.0% \[.*\| - \| - \|\n", first)
     assert re.search(r"\| BFS oracle \(\*protocol-independent\*\) \| 100\.0% \[.*\| - \| - \|\n", first)
     assert re.search(r"\| AR \(\*protocol-independent\*\) \| .*\| \d+\.\d \| \d+\.\d\d \|\n", first)
     assert re.search(r"\| FlexMDM \| .*\| \d+\.\d \| \d+\.\d\d \|\n", first)
     assert board.count("### Under") == 2 and board.count("| AR (*protocol-independent*) |") == 4
     assert "| FlexMDM (here) |" in readme and "| BFS oracle | 100% | 100% |" in readme  # Table 1 as it was
-    assert "| ar (*protocol-independent*) | 2 | 5 |" in readme and "AR's checks decode at the paper protocol's" in readme
+    assert (
+        "| ar (*protocol-independent*) | 2 | 5 |" in readme and "AR's checks decode at the paper protocol's" in readme
+    )
     assert "mazebench generate --subgoals 2,3 --maze-size 15 --maze-seed 7 --pairs 60" in readme  # the page's own data
-    assert "mazebench evaluate --agent leaderboard_planners:Half --data data/maze15-s7-kK --steps 8 " \
-           "--out reports/leaderboard_planners.Half-kK" in readme
+    assert (
+        "mazebench evaluate --agent leaderboard_planners:Half --data data/maze15-s7-kK --steps 8 "
+        "--out reports/leaderboard_planners.Half-kK" in readme
+    )
 
 
 def test_the_report_command_takes_any_planner_and_refuses_unknown_ones(tmp_path, monkeypatch):
@@ -268,13 +362,17 @@ def test_the_report_command_takes_any_planner_and_refuses_unknown_ones(tmp_path,
 
     monkeypatch.chdir(tmp_path)
     asked = []
-    monkeypatch.setattr(mazebench.report, "build_report",
-                        lambda spec, progress: asked.append(spec) or {"protocols": {}, "oracle": {}})
+    monkeypatch.setattr(
+        mazebench.report, "build_report", lambda spec, progress: asked.append(spec) or {"protocols": {}, "oracle": {}}
+    )
     taken = CliRunner().invoke(cli, ["report", "--agents", "bfs, ar,my_planners:Chained", "--quiet"])
     assert taken.exit_code == 0, taken.output
     assert asked[0].agents == ("bfs", "ar", "my_planners:Chained") and asked[0].trained == ("ar",)
-    for agents, message in (("nonsense", "unknown agent 'nonsense'; known agents: bfs, flexmdm, mdm, ar"),
-                            ("mdm,nonsense", "unknown agent 'nonsense'"), (",", "expected a comma-separated list")):
+    for agents, message in (
+        ("nonsense", "unknown agent 'nonsense'; known agents: bfs, flexmdm, mdm, ar"),
+        ("mdm,nonsense", "unknown agent 'nonsense'"),
+        (",", "expected a comma-separated list"),
+    ):
         refused = CliRunner().invoke(cli, ["report", "--agents", agents])
         errors = [line for line in refused.output.splitlines() if line.startswith("Error")]
         assert refused.exit_code == 2 and len(errors) == 1, refused.output
@@ -319,10 +417,17 @@ def test_the_page_names_each_planners_value_of_the_settings_that_differ_between_
     def run(**settings):
         return {"train_config": {"lr": 1e-3, "epochs": 4.0, "reverse_paths": False, **settings}}
 
-    training = {"mdm-k2": run(epochs=0.65), "mdm-k7": run(epochs=0.65), "flexmdm-k2": run(reverse_paths=True),
-                "flexmdm-k7": run(reverse_paths=True), "my_plugin:planner-k2": run()}
-    assert differing_settings(training) == ("epochs (MDM 0.65, FlexMDM 4.0, my_plugin:planner 4.0); "
-                                             "reverse_paths (MDM False, FlexMDM True, my_plugin:planner False)")
+    training = {
+        "mdm-k2": run(epochs=0.65),
+        "mdm-k7": run(epochs=0.65),
+        "flexmdm-k2": run(reverse_paths=True),
+        "flexmdm-k7": run(reverse_paths=True),
+        "my_plugin:planner-k2": run(),
+    }
+    assert differing_settings(training) == (
+        "epochs (MDM 0.65, FlexMDM 4.0, my_plugin:planner 4.0); "
+        "reverse_paths (MDM False, FlexMDM True, my_plugin:planner False)"
+    )
     assert differing_settings({"mdm-k2": run(), "flexmdm-k2": run()}) == ""
 
 
@@ -332,8 +437,19 @@ def test_trainings_in_parallel_processes_train_exactly_the_reports_settings(tmp_
     from dataclasses import asdict
 
     monkeypatch.chdir(tmp_path)
-    spec = ReportSpec(ks=(2,), preset="tiny", steps=4, sweep_steps=(4,), sweep_limit=3, limit=3, num_pngs=0,
-                      dataset_options=SMALL, train_options=FAST, protocols=("paper",), jobs=2)
+    spec = ReportSpec(
+        ks=(2,),
+        preset="tiny",
+        steps=4,
+        sweep_steps=(4,),
+        sweep_limit=3,
+        limit=3,
+        num_pngs=0,
+        dataset_options=SMALL,
+        train_options=FAST,
+        protocols=("paper",),
+        jobs=2,
+    )
     results = build_report(spec, progress=False)
     for agent in ("mdm", "flexmdm"):
         run = tmp_path / "runs" / "tiny" / f"{agent}-k2"
@@ -354,13 +470,18 @@ def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
 
     sampler = asdict(protocol_rule(protocol))
     params = evaluate.make_context("evaluate", ["--agent", "flexmdm", *shlex.split(_evaluate_flags(sampler))]).params
-    chosen = {("mode" if name == "sampler" else name): value for name, value in params.items() if name in
-              {"sampler", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts",
-                                                                    "end_game"}}
+    chosen = {
+        ("mode" if name == "sampler" else name): value
+        for name, value in params.items()
+        if name
+        in {"sampler", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts", "end_game"}
+    }
     assert chosen == sampler
 
 
-def test_a_plugins_cached_cell_is_keyed_by_its_code_and_replaced_only_after_success(tmp_path, monkeypatch, tiny_dataset):
+def test_a_plugins_cached_cell_is_keyed_by_its_code_and_replaced_only_after_success(
+    tmp_path, monkeypatch, tiny_dataset
+):
     import mazebench.report.pipeline as report
 
     module = tmp_path / "src" / "cached_planners.py"
@@ -378,8 +499,17 @@ def test_a_plugins_cached_cell_is_keyed_by_its_code_and_replaced_only_after_succ
     folder = tmp_path / "cell"
 
     def cell(limit=4):
-        return report.cached_evaluation("cached_planners:Planned", tiny_dataset, folder, run=None, steps=8,
-                                        limit=limit, sampling={}, num_pngs=0, progress=False)
+        return report.cached_evaluation(
+            "cached_planners:Planned",
+            tiny_dataset,
+            folder,
+            run=None,
+            steps=8,
+            limit=limit,
+            sampling={},
+            num_pngs=0,
+            progress=False,
+        )
 
     assert cell()["success_rate"] == 1.0 and cell()["success_rate"] == 1.0 and evaluated == ["honest"]  # reused
     module.write_text("from tests.adversarial_planners import WallEraser as Planned\n")  # new code, same name

@@ -2,11 +2,10 @@
 (Theorem E.1 of the FlexMDM paper), and a wrong posterior measurably does not."""
 
 import itertools
+import math
 
 import pytest
 import torch
-
-import math
 
 from agents.samplers import UnmaskRule, flex_sample, insert_masks, mdm_sample, reveal, time_grid
 from agents.schedules import PolynomialSchedule
@@ -22,20 +21,28 @@ def toy():
     strings = [s for n in range(4) for s in itertools.product((0, 1), repeat=n)]
     weights = torch.rand(len(strings), generator=gen) + 0.2
     weights = weights / weights.sum()
-    support = {
-        ((2,) + s + (3,), (True,) + (False,) * len(s) + (True,)): float(p) for s, p in zip(strings, weights)
-    }
+    support = {((2,) + s + (3,), (True,) + (False,) * len(s) + (True,)): float(p) for s, p in zip(strings, weights)}
     return ToyPosterior(support, num_classes=4)
 
 
-def total_variation(toy, mode, steps, samples, gap_scale=1.0, seed=1, count_law="poisson", time_grid="uniform",
-                    end_game="argmax"):
+def total_variation(
+    toy, mode, steps, samples, gap_scale=1.0, seed=1, count_law="poisson", time_grid="uniform", end_game="argmax"
+):
     tokens = torch.tensor([[2, 3]] * samples)
     fixed = torch.ones(samples, 2, dtype=torch.bool)
     lengths = torch.full((samples,), 2)
     out, lengths, stats = flex_sample(
-        toy.flex_predictor(gap_scale), tokens, fixed, lengths, steps=steps, rule=UnmaskRule(mode=mode, count_law=count_law, time_grid=time_grid, end_game=end_game),
-        insertion=LINEAR, unmasking=LINEAR, mask_id=MASK, pad_id=PAD, max_len=12,
+        toy.flex_predictor(gap_scale),
+        tokens,
+        fixed,
+        lengths,
+        steps=steps,
+        rule=UnmaskRule(mode=mode, count_law=count_law, time_grid=time_grid, end_game=end_game),
+        insertion=LINEAR,
+        unmasking=LINEAR,
+        mask_id=MASK,
+        pad_id=PAD,
+        max_len=12,
         generator=torch.Generator().manual_seed(seed),
     )
     counts = {}
@@ -115,8 +122,9 @@ def test_balanced_time_grid_is_closer_than_uniform_at_few_steps(toy, mode):
     # Measured at 10 steps with the binomial law and the "leap" end game: vanilla 0.110 -> 0.081, adaptive
     # 0.112 -> 0.069 (with the official end game 0.21 -> 0.12 and 0.21 -> 0.13).
     uniform, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="binomial", end_game="leap")
-    balanced, _ = total_variation(toy, mode, steps=10, samples=20_000, count_law="binomial", time_grid="balanced",
-                                  end_game="leap")
+    balanced, _ = total_variation(
+        toy, mode, steps=10, samples=20_000, count_law="binomial", time_grid="balanced", end_game="leap"
+    )
     assert balanced < uniform - 0.015
 
 
@@ -142,9 +150,18 @@ def test_at_temperature_zero_insertion_counts_are_rounded_not_sampled():
     def lengths_after(temperature):
         start = torch.tensor([[2, 3]] * 200)
         _, lengths, _ = flex_sample(
-            predictor, start, torch.ones(200, 2, dtype=torch.bool), torch.full((200,), 2), steps=16,
-            rule=UnmaskRule(temperature=temperature), insertion=LINEAR, unmasking=LINEAR, mask_id=MASK, pad_id=PAD,
-            max_len=12, generator=torch.Generator().manual_seed(0),
+            predictor,
+            start,
+            torch.ones(200, 2, dtype=torch.bool),
+            torch.full((200,), 2),
+            steps=16,
+            rule=UnmaskRule(temperature=temperature),
+            insertion=LINEAR,
+            unmasking=LINEAR,
+            mask_id=MASK,
+            pad_id=PAD,
+            max_len=12,
+            generator=torch.Generator().manual_seed(0),
         )
         return lengths
 
@@ -158,8 +175,15 @@ def _line_stretches(tokens, lengths, pending):
     out = []
     for row, n, pend in zip(tokens.tolist(), lengths.tolist(), pending.tolist()):
         known = [j for j in range(n) if row[j] != MASK]
-        out.append([(known[i + 1] - known[i] - 1 + round(sum(pend[known[i] + 1: known[i + 1] + 1])),
-                     abs(row[known[i + 1]] - row[known[i]]) - 1) for i in range(len(known) - 1)])
+        out.append(
+            [
+                (
+                    known[i + 1] - known[i] - 1 + round(sum(pend[known[i] + 1 : known[i + 1] + 1])),
+                    abs(row[known[i + 1]] - row[known[i]]) - 1,
+                )
+                for i in range(len(known) - 1)
+            ]
+        )
     return out
 
 
@@ -189,7 +213,9 @@ def test_feasible_pending_is_the_smallest_correction_that_makes_every_stretch_fe
             for (planned, need), (new, _) in zip(before[b], after[b]):
                 assert new >= need and (new - need) % 2 == 0, (planned, need, new)
                 # brute force: the smallest change of the stretch's total that is feasible
-                smallest = min(abs(m - planned) for m in range(planned + abs(need) + 3) if m >= need and (m - need) % 2 == 0)
+                smallest = min(
+                    abs(m - planned) for m in range(planned + abs(need) + 3) if m >= need and (m - need) % 2 == 0
+                )
                 assert abs(new - planned) == smallest
                 change += smallest
             inner = ~outer[b]
@@ -202,9 +228,19 @@ def test_feasible_counts_need_the_binomial_law_and_a_distance():
     with pytest.raises(ValueError, match="end_game"):
         UnmaskRule(feasible_counts=True, end_game="argmax")
     with pytest.raises(ValueError, match="min_between"):
-        flex_sample(lambda *a: None, torch.tensor([[2, 3]]), torch.ones(1, 2, dtype=torch.bool), torch.tensor([2]),
-                    steps=2, rule=UnmaskRule(feasible_counts=True, end_game="leap"), insertion=LINEAR, unmasking=LINEAR,
-                    mask_id=MASK, pad_id=PAD, max_len=12)
+        flex_sample(
+            lambda *a: None,
+            torch.tensor([[2, 3]]),
+            torch.ones(1, 2, dtype=torch.bool),
+            torch.tensor([2]),
+            steps=2,
+            rule=UnmaskRule(feasible_counts=True, end_game="leap"),
+            insertion=LINEAR,
+            unmasking=LINEAR,
+            mask_id=MASK,
+            pad_id=PAD,
+            max_len=12,
+        )
 
 
 @pytest.mark.parametrize("gap,expected", [(0.6, 0.0), (1.45, 2.0)])
@@ -230,9 +266,18 @@ def test_with_feasible_counts_every_sample_has_a_length_its_end_points_allow():
     def parity_ok(feasible):
         start = torch.tensor([[0, 5]] * 300)
         _, lengths, stats = flex_sample(
-            predictor, start, torch.ones(300, 2, dtype=torch.bool), torch.full((300,), 2), steps=12,
-            rule=UnmaskRule(temperature=0.0, feasible_counts=feasible, end_game="leap"), insertion=LINEAR, unmasking=LINEAR,
-            mask_id=MASK, pad_id=PAD, max_len=1000, generator=torch.Generator().manual_seed(0),
+            predictor,
+            start,
+            torch.ones(300, 2, dtype=torch.bool),
+            torch.full((300,), 2),
+            steps=12,
+            rule=UnmaskRule(temperature=0.0, feasible_counts=feasible, end_game="leap"),
+            insertion=LINEAR,
+            unmasking=LINEAR,
+            mask_id=MASK,
+            pad_id=PAD,
+            max_len=1000,
+            generator=torch.Generator().manual_seed(0),
             min_between=lambda a, b: (a - b).abs() - 1,
         )
         assert stats.capped_insertions == 0, lengths.max()
@@ -250,9 +295,20 @@ def _flex_run(toy, steps, samples, rule, times=None, seed=0, max_len=12):
             times.append(float(t[0]))
         return exact(tokens, fixed, lengths, t, query)
 
-    return flex_sample(predict, torch.tensor([[2, 3]] * samples), torch.ones(samples, 2, dtype=torch.bool),
-                       torch.full((samples,), 2), steps=steps, rule=rule, insertion=LINEAR, unmasking=LINEAR,
-                       mask_id=MASK, pad_id=PAD, max_len=max_len, generator=torch.Generator().manual_seed(seed))
+    return flex_sample(
+        predict,
+        torch.tensor([[2, 3]] * samples),
+        torch.ones(samples, 2, dtype=torch.bool),
+        torch.full((samples,), 2),
+        steps=steps,
+        rule=rule,
+        insertion=LINEAR,
+        unmasking=LINEAR,
+        mask_id=MASK,
+        pad_id=PAD,
+        max_len=max_len,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 @pytest.mark.parametrize("mode", ["vanilla", "adaptive"])
@@ -277,10 +333,20 @@ def test_official_end_game_inserts_nothing_on_its_last_step_and_fills_by_the_exa
         return logits, gaps
 
     out, lengths, stats = flex_sample(
-        predict, torch.tensor([[2, 3]] * 500), torch.ones(500, 2, dtype=torch.bool), torch.full((500,), 2), steps=6,
-        rule=UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"), insertion=LINEAR, unmasking=LINEAR,
-        mask_id=MASK, pad_id=PAD, max_len=12, generator=torch.Generator().manual_seed(3),
-        on_step=lambda k, tokens, lengths: snapshots.append(lengths.clone()))
+        predict,
+        torch.tensor([[2, 3]] * 500),
+        torch.ones(500, 2, dtype=torch.bool),
+        torch.full((500,), 2),
+        steps=6,
+        rule=UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"),
+        insertion=LINEAR,
+        unmasking=LINEAR,
+        mask_id=MASK,
+        pad_id=PAD,
+        max_len=12,
+        generator=torch.Generator().manual_seed(3),
+        on_step=lambda k, tokens, lengths: snapshots.append(lengths.clone()),
+    )
     before, before_lengths, query, logits = calls[-1]
     assert torch.equal(lengths, before_lengths) and torch.equal(snapshots[-1], before_lengths)  # no insertion
     assert (out != MASK).all() and stats.final_reveals == int(query.sum()) > 0
@@ -296,8 +362,14 @@ def test_official_end_game_keeps_every_sample_in_the_support_where_a_call_at_one
     toy = ToyPosterior(support, num_classes=4)
 
     def outside(end_game):
-        out, lengths, _ = _flex_run(toy, 6, 2000, UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform",
-                                                            end_game=end_game), seed=1, max_len=5)
+        out, lengths, _ = _flex_run(
+            toy,
+            6,
+            2000,
+            UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform", end_game=end_game),
+            seed=1,
+            max_len=5,
+        )
         rows = [tuple(row[:n]) for row, n in zip(out.tolist(), lengths.tolist())]
         return sum(any(x == 0 for x in row) for row in rows) / len(rows)
 
@@ -315,8 +387,15 @@ def mask_toy():
 
 
 def _mdm_tv(toy, rule, steps, samples, times=None, seed=0):
-    out, stats = mdm_sample(toy.mask_predictor(times), torch.full((samples, 4), MASK), steps=steps, rule=rule,
-                            unmasking=LINEAR, mask_id=MASK, generator=torch.Generator().manual_seed(seed))
+    out, stats = mdm_sample(
+        toy.mask_predictor(times),
+        torch.full((samples, 4), MASK),
+        steps=steps,
+        rule=rule,
+        unmasking=LINEAR,
+        mask_id=MASK,
+        generator=torch.Generator().manual_seed(seed),
+    )
     counts = {}
     for row in out.tolist():
         counts[tuple(row)] = counts.get(tuple(row), 0) + 1
@@ -336,8 +415,9 @@ def test_mdm_official_end_game_never_calls_the_network_at_one(mask_toy, mode):
     times, leap_times = [], []
     _mdm_tv(mask_toy, UnmaskRule(mode=mode, count_law="poisson", time_grid="uniform"), 20, 300, times)
     assert max(times) == pytest.approx(1 - 1 / 20) and len(times) <= 20
-    _mdm_tv(mask_toy, UnmaskRule(mode=mode, count_law="poisson", time_grid="uniform", end_game="leap"), 20, 300,
-            leap_times)
+    _mdm_tv(
+        mask_toy, UnmaskRule(mode=mode, count_law="poisson", time_grid="uniform", end_game="leap"), 20, 300, leap_times
+    )
     assert max(leap_times) == 1.0  # the Poisson law leaves masks after the last leap: filled at t = 1
 
 
@@ -350,9 +430,15 @@ def test_mdm_official_end_game_fills_the_masks_left_by_the_exact_argmax(mask_toy
         calls.append((tokens.clone(), query.clone(), logits))
         return logits
 
-    out, stats = mdm_sample(predict, torch.full((300, 4), MASK), steps=3,
-                            rule=UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"),
-                            unmasking=LINEAR, mask_id=MASK, generator=torch.Generator().manual_seed(0))
+    out, stats = mdm_sample(
+        predict,
+        torch.full((300, 4), MASK),
+        steps=3,
+        rule=UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"),
+        unmasking=LINEAR,
+        mask_id=MASK,
+        generator=torch.Generator().manual_seed(0),
+    )
     before, query, logits = calls[-1]
     assert len(calls) == 3 and stats.final_reveals == int(query.sum()) > 0
     assert torch.equal(out[query], logits.argmax(-1)) and torch.equal(out[~query], before[~query])

@@ -71,15 +71,32 @@ def test_missed_subgoal_reason_names_the_subgoal():
     assert "g2" in score.reason and "(1, 3)" in score.reason
 
 
-@pytest.mark.parametrize("garbage", [None, 7, "path", b"xy", {"a": 1}, [None], [[1]], [[1, 2, 3]], [[True, 1]],
-                                     [(float("nan"), 1)], [(10**30, 1)], np.array(3), [np.array([[1, 1]])]])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        None,
+        7,
+        "path",
+        b"xy",
+        {"a": 1},
+        [None],
+        [[1]],
+        [[1, 2, 3]],
+        [[True, 1]],
+        [(float("nan"), 1)],
+        [(10**30, 1)],
+        np.array(3),
+        [np.array([[1, 1]])],
+    ],
+)
 def test_garbage_fails_without_raising(garbage):
     score = score_path(MAZE, SUBGOALS, garbage)
     assert not score.success and score.failure_kind in FAILURE_KINDS
 
 
-@pytest.mark.parametrize("maze, subgoals", [(np.zeros(5), SUBGOALS), (MAZE * 2, SUBGOALS), (MAZE, []),
-                                            (MAZE, [(1, "a")]), (MAZE, None)])
+@pytest.mark.parametrize(
+    "maze, subgoals", [(np.zeros(5), SUBGOALS), (MAZE * 2, SUBGOALS), (MAZE, []), (MAZE, [(1, "a")]), (MAZE, None)]
+)
 def test_bad_maze_or_subgoals_is_a_value_error(maze, subgoals):
     with pytest.raises(ValueError):
         score_path(maze, subgoals, PATH)
@@ -150,8 +167,11 @@ class _HostileAttributes:
         raise RuntimeError(f"no {name}")
 
 
-@pytest.mark.parametrize("path", [_Hostile(), _HostileAttributes(), [_HostileAttributes()], [(1, 1), _Hostile()]],
-                         ids=["iterator", "attributes", "cell-attributes", "cell-iterator"])
+@pytest.mark.parametrize(
+    "path",
+    [_Hostile(), _HostileAttributes(), [_HostileAttributes()], [(1, 1), _Hostile()]],
+    ids=["iterator", "attributes", "cell-attributes", "cell-iterator"],
+)
 def test_a_path_whose_own_methods_raise_fails_with_a_reason(path):
     score = score_path(MAZE, SUBGOALS, path)
     assert not score.success and score.failure_kind == "bad_cell" and score.reason

@@ -37,8 +37,7 @@ def test_resume_continues_exactly(tiny_dataset, tmp_path):
     assert first["steps"] == 3 and first["stopped_by"] == "stop_after"
     resumed = train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, resume=True)
     assert resumed["steps"] == straight["steps"]
-    a, b = read_checkpoint(tmp_path / "a" / "checkpoint.pt"), read_checkpoint(
-        tmp_path / "b" / "checkpoint.pt")
+    a, b = read_checkpoint(tmp_path / "a" / "checkpoint.pt"), read_checkpoint(tmp_path / "b" / "checkpoint.pt")
     for key in ("model", "ema"):
         flat_a = a[key] if key == "model" else a[key]["model"]
         flat_b = b[key] if key == "model" else b[key]["model"]
@@ -57,7 +56,9 @@ def test_run_folder_errors(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="trained 'flexmdm'"):
         train(tiny_dataset, "mdm", cfg, tmp_path, progress=False, resume=True)
     with pytest.raises(ValueError, match="lr"):
-        train(tiny_dataset, "flexmdm", preset_config("tiny", **{**FAST, "lr": 0.5}), tmp_path, progress=False, resume=True)
+        train(
+            tiny_dataset, "flexmdm", preset_config("tiny", **{**FAST, "lr": 0.5}), tmp_path, progress=False, resume=True
+        )
     with pytest.raises(ValueError, match="unknown preset"):
         preset_config("huge")
     with pytest.raises(ValueError, match="unknown training settings"):
@@ -84,8 +85,9 @@ def test_planner_refuses_another_k(tiny_dataset, tmp_path):
     from mazebench.datasets import generate_dataset, load_dataset
 
     train(tiny_dataset, "mdm", preset_config("tiny", **FAST), tmp_path / "run", progress=False, stop_after=1)
-    other = load_dataset(generate_dataset(tmp_path / "k3", num_subgoals=3, pairs=30, maze_size=15, maze_seed=7,
-                                          progress=False))
+    other = load_dataset(
+        generate_dataset(tmp_path / "k3", num_subgoals=3, pairs=30, maze_size=15, maze_seed=7, progress=False)
+    )
     with pytest.raises(ValueError, match="K=4"):
         make_agent("mdm", dataset=other, checkpoint=tmp_path / "run")
 
@@ -96,10 +98,12 @@ def test_parallel_evaluation_matches_serial_and_draws_the_generation(tiny_datase
     train(tiny_dataset, "flexmdm", preset_config("tiny", **FAST), tmp_path / "run", progress=False, stop_after=2)
     summaries = {}
     for workers in (1, 2):
-        planner = make_agent("flexmdm", dataset=tiny_dataset, checkpoint=tmp_path / "run", steps=8,
-                             sampling={"temperature": 1.0})
-        summaries[workers] = evaluate(planner, tiny_dataset, out_dir=tmp_path / f"w{workers}", batch_size=3,
-                                      progress=False, workers=workers)
+        planner = make_agent(
+            "flexmdm", dataset=tiny_dataset, checkpoint=tmp_path / "run", steps=8, sampling={"temperature": 1.0}
+        )
+        summaries[workers] = evaluate(
+            planner, tiny_dataset, out_dir=tmp_path / f"w{workers}", batch_size=3, progress=False, workers=workers
+        )
     serial, parallel = ((tmp_path / f"w{w}" / "samples.jsonl").read_text() for w in (1, 2))
     assert serial == parallel and len(serial.splitlines()) == summaries[1]["n"] > 3
     assert summaries[1]["planner"]["counters"] == summaries[2]["planner"]["counters"]
@@ -158,13 +162,16 @@ def test_a_fresh_run_refuses_a_folder_with_a_run_in_it(tiny_dataset, tmp_path):
         train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False)
 
 
-def test_a_run_killed_before_its_first_checkpoint_is_started_afresh_by_the_command_its_error_names(tiny_dataset,
-                                                                                                    tmp_path):
+def test_a_run_killed_before_its_first_checkpoint_is_started_afresh_by_the_command_its_error_names(
+    tiny_dataset, tmp_path
+):
     cfg = preset_config("tiny", **FAST)
     (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "lo')  # killed mid-line, before a checkpoint
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "checkpoint.pt.tmp").write_bytes(b"half")  # and mid-write of its first checkpoint
-    with pytest.raises(ValueError, match="no checkpoint at .* run the same command without --resume to start it afresh"):
+    with pytest.raises(
+        ValueError, match="no checkpoint at .* run the same command without --resume to start it afresh"
+    ):
         train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, resume=True)
     train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, stop_after=2)
     assert _metrics_steps(tmp_path) == [1, 2] and not (tmp_path / "checkpoint.pt.tmp").exists()
@@ -183,14 +190,29 @@ def test_resuming_with_fewer_epochs_than_trained_is_refused(tiny_dataset, tmp_pa
     cfg = preset_config("tiny", **FAST)
     summary = train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False)
     fewer = dataclasses.replace(cfg, epochs=cfg.epochs / 2)
-    with pytest.raises(ValueError, match=rf"has trained {summary['epochs_done']:.2f} epochs, more than --epochs "
-                                         rf"{fewer.epochs:g}: resume with --epochs \d+ or more"):
+    with pytest.raises(
+        ValueError,
+        match=rf"has trained {summary['epochs_done']:.2f} epochs, more than --epochs "
+        rf"{fewer.epochs:g}: resume with --epochs \d+ or more",
+    ):
         train(tiny_dataset, "flexmdm", fewer, tmp_path, progress=False, resume=True)
 
 
-@pytest.mark.parametrize("setting", [{"grad_clip": -1}, {"d_model": 0}, {"max_minutes": -1}, {"ema_decay": 2},
-                                     {"lr": float("nan")}, {"epochs": 0}, {"dropout": 1.0}, {"log_every": 0},
-                                     {"eval_examples": -3}, {"warmup_epochs": -1}])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"grad_clip": -1},
+        {"d_model": 0},
+        {"max_minutes": -1},
+        {"ema_decay": 2},
+        {"lr": float("nan")},
+        {"epochs": 0},
+        {"dropout": 1.0},
+        {"log_every": 0},
+        {"eval_examples": -3},
+        {"warmup_epochs": -1},
+    ],
+)
 def test_nonsense_settings_are_refused(setting):
     with pytest.raises(ValueError, match=next(iter(setting))):
         preset_config("tiny", **setting)
@@ -212,7 +234,9 @@ def test_a_non_finite_gradient_skips_the_update(tiny_dataset, tmp_path, monkeypa
     init, after = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("init", "nan"))
     for name, tensor in init["model"].items():
         assert torch.equal(after["model"][name], tensor), name
-    assert [json.loads(line)["skipped_steps"] for line in (tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()] == [1, 1]
+    assert [
+        json.loads(line)["skipped_steps"] for line in (tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()
+    ] == [1, 1]
 
 
 def test_the_learning_rate_depends_on_the_step_alone():
@@ -226,7 +250,9 @@ def test_the_learning_rate_depends_on_the_step_alone():
 
 
 def test_metrics_are_logged_every_n_steps_as_means(tiny_dataset, tmp_path):
-    summary = train(tiny_dataset, "flexmdm", preset_config("tiny", **{**FAST, "log_every": 4}), tmp_path, progress=False)
+    summary = train(
+        tiny_dataset, "flexmdm", preset_config("tiny", **{**FAST, "log_every": 4}), tmp_path, progress=False
+    )
     steps = _metrics_steps(tmp_path)
     assert steps == sorted(set(range(4, summary["steps"] + 1, 4)) | {summary["steps"]})
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -235,15 +261,22 @@ def test_metrics_are_logged_every_n_steps_as_means(tiny_dataset, tmp_path):
 
 
 def test_an_augmented_run_resumes_exactly_across_epochs(tiny_dataset, tmp_path):
-    cfg = preset_config("tiny", **{**FAST, "epochs": 1.3, "batch_size": 64, "reverse_paths": True, "redraw_subgoals": True})
+    cfg = preset_config(
+        "tiny", **{**FAST, "epochs": 1.3, "batch_size": 64, "reverse_paths": True, "redraw_subgoals": True}
+    )
     straight = train(tiny_dataset, "flexmdm", cfg, tmp_path / "a", progress=False)
     train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, stop_after=straight["steps_per_epoch"] + 2)
     train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, resume=True)
     a, b = (read_checkpoint(tmp_path / name / "checkpoint.pt")["model"] for name in ("a", "b"))
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
-    plain = train(tiny_dataset, "flexmdm", preset_config("tiny", **{**FAST, "epochs": 1.3, "batch_size": 64}), tmp_path / "c",
-                  progress=False)
+    plain = train(
+        tiny_dataset,
+        "flexmdm",
+        preset_config("tiny", **{**FAST, "epochs": 1.3, "batch_size": 64}),
+        tmp_path / "c",
+        progress=False,
+    )
     c = read_checkpoint(tmp_path / "c" / "checkpoint.pt")["model"]
     assert plain["steps"] == straight["steps"] and any(not torch.equal(a[name], c[name]) for name in a)
 
@@ -258,5 +291,11 @@ def test_a_run_saved_before_a_setting_existed_resumes_with_that_settings_default
     save_checkpoint(state, tmp_path / "checkpoint.pt")
     assert train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, resume=True, stop_after=1)["steps"] == 2
     with pytest.raises(ValueError, match="redraw_subgoals"):
-        train(tiny_dataset, "flexmdm", preset_config("tiny", **FAST, redraw_subgoals=True), tmp_path, progress=False,
-              resume=True)
+        train(
+            tiny_dataset,
+            "flexmdm",
+            preset_config("tiny", **FAST, redraw_subgoals=True),
+            tmp_path,
+            progress=False,
+            resume=True,
+        )

@@ -68,9 +68,12 @@ class ToyPosterior:
                     if state[i] == MASK:
                         onehot[i, x1[j]] = 1.0
                 unmask.append(onehot)
-        return (torch.tensor(coef, dtype=torch.float64), torch.tensor(powers, dtype=torch.float64).reshape(-1, 3),
-                torch.tensor(gaps, dtype=torch.float64).reshape(-1, n + 1),
-                torch.stack(unmask) if unmask else torch.zeros(0, n, self.num_classes, dtype=torch.float64))
+        return (
+            torch.tensor(coef, dtype=torch.float64),
+            torch.tensor(powers, dtype=torch.float64).reshape(-1, 3),
+            torch.tensor(gaps, dtype=torch.float64).reshape(-1, n + 1),
+            torch.stack(unmask) if unmask else torch.zeros(0, n, self.num_classes, dtype=torch.float64),
+        )
 
     def flex_predictor(self, gap_scale: float = 1.0):
         """A predictor for ``flex_sample`` that answers with the exact posterior (gaps optionally scaled)."""

@@ -23,8 +23,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from agents import default_run_dir
-from agents.learned import protocol_rule
 from agents.config import preset_config
+from agents.learned import protocol_rule
 from mazebench.folders import check_own_folder, folder_lock
 from mazebench.report.figures import save_figure
 from mazebench.report.page import success_text
@@ -35,15 +35,26 @@ LOG = logging.getLogger(__name__)
 
 AGENT = "flexmdm"
 TRAININGS = {  # name -> (training settings, run folder suffix unless they are the preset's, description)
-    "paper data": ({"reverse_paths": False, "redraw_subgoals": False}, "-paper-data",
-                   "the dataset's paths as they are (the paper)"),
-    "augmented": ({"reverse_paths": True, "redraw_subgoals": True}, "-aug",
-                  "each epoch, paths reversed with probability 1/2 and inner subgoals redrawn"),
+    "paper data": (
+        {"reverse_paths": False, "redraw_subgoals": False},
+        "-paper-data",
+        "the dataset's paths as they are (the paper)",
+    ),
+    "augmented": (
+        {"reverse_paths": True, "redraw_subgoals": True},
+        "-aug",
+        "each epoch, paths reversed with probability 1/2 and inner subgoals redrawn",
+    ),
 }
 SAMPLERS = {  # name -> (sampler settings, description)
-    "paper": (asdict(protocol_rule("paper")), "the paper's protocol: vanilla, Poisson counts, uniform grid, temperature 1"),
-    "suite without feasible counts": (asdict(replace(protocol_rule("suite"), feasible_counts=False)),
-                                      "adaptive (most confident first), argmax, binomial counts, balanced grid"),
+    "paper": (
+        asdict(protocol_rule("paper")),
+        "the paper's protocol: vanilla, Poisson counts, uniform grid, temperature 1",
+    ),
+    "suite without feasible counts": (
+        asdict(replace(protocol_rule("suite"), feasible_counts=False)),
+        "adaptive (most confident first), argmax, binomial counts, balanced grid",
+    ),
     "suite": (asdict(protocol_rule("suite")), "the suite's protocol: the above with feasible insertion counts"),
 }
 
@@ -78,8 +89,7 @@ def build_ablation(spec: AblationSpec, progress: bool = True) -> dict:
     """Train and evaluate what is missing; write the page (its folder's lock held throughout; a ValueError if
     the folder holds anything but an ablation page); return its results."""
     with folder_lock(spec.folder):
-        check_own_folder(spec.folder, "an ablation page", ("spec", "trainings", "samplers", "cells"),
-                         ("eval",))
+        check_own_folder(spec.folder, "an ablation page", ("spec", "trainings", "samplers", "cells"), ("eval",))
         return _build_ablation(spec, progress)
 
 
@@ -93,17 +103,35 @@ def _build_ablation(spec: AblationSpec, progress: bool) -> dict:
                 LOG.info("training %s K=%d (%s) into %s", AGENT, k, name, run)
                 train_with_checks(dataset, AGENT, cfg, run, progress=progress)
             summary = json.loads((run / "summary.json").read_text())
-            training[f"{name}/k{k}"] = {"run": str(run), **{key: summary[key] for key in (
-                "steps", "epochs_done", "train_minutes", "bf16_autocast", "stopped_by")}}
+            training[f"{name}/k{k}"] = {
+                "run": str(run),
+                **{
+                    key: summary[key]
+                    for key in ("steps", "epochs_done", "train_minutes", "bf16_autocast", "stopped_by")
+                },
+            }
             for sampler, (sampling, _) in SAMPLERS.items():
                 folder = spec.folder / "eval" / _slug(name) / _slug(sampler) / f"{AGENT}-k{k}"
-                cells[f"{name}/{sampler}/k{k}"] = summary_cell(cached_evaluation(
-                    AGENT, dataset, folder, run=run, steps=spec.steps, limit=spec.limit,
-                    sampling=sampling, num_pngs=0, progress=progress))
-    results = {"spec": {"ks": list(spec.ks), "preset": spec.preset, "steps": spec.steps, "limit": spec.limit},
-               "trainings": {name: {"settings": settings, "about": about} for name, (settings, _, about) in TRAININGS.items()},
-               "samplers": {name: {"settings": settings, "about": about} for name, (settings, about) in SAMPLERS.items()},
-               "training": training, "cells": cells}
+                cells[f"{name}/{sampler}/k{k}"] = summary_cell(
+                    cached_evaluation(
+                        AGENT,
+                        dataset,
+                        folder,
+                        run=run,
+                        steps=spec.steps,
+                        limit=spec.limit,
+                        sampling=sampling,
+                        num_pngs=0,
+                        progress=progress,
+                    )
+                )
+    results = {
+        "spec": {"ks": list(spec.ks), "preset": spec.preset, "steps": spec.steps, "limit": spec.limit},
+        "trainings": {name: {"settings": settings, "about": about} for name, (settings, _, about) in TRAININGS.items()},
+        "samplers": {name: {"settings": settings, "about": about} for name, (settings, about) in SAMPLERS.items()},
+        "training": training,
+        "cells": cells,
+    }
     results = json.loads(json.dumps(results))
     spec.folder.mkdir(parents=True, exist_ok=True)
     _plot(spec.folder / "ablation.png", cells, spec.ks)
@@ -127,8 +155,14 @@ def _plot(path: Path, cells: dict, ks) -> None:
             rates = [cell["success_rate"] for cell in row]
             lows = [max(0.0, cell["success_rate"] - cell["success_ci95"][0]) for cell in row]
             highs = [max(0.0, cell["success_ci95"][1] - cell["success_rate"]) for cell in row]
-            ax.bar([j + (i - (len(TRAININGS) - 1) / 2) * width for j in range(len(SAMPLERS))], rates, width,
-                   yerr=[lows, highs], capsize=3, label=name)
+            ax.bar(
+                [j + (i - (len(TRAININGS) - 1) / 2) * width for j in range(len(SAMPLERS))],
+                rates,
+                width,
+                yerr=[lows, highs],
+                capsize=3,
+                label=name,
+            )
         ax.set_xticks(range(len(SAMPLERS)), [s.replace(" without", "\nwithout") for s in SAMPLERS], fontsize=8)
         ax.set_ylim(0, 1)
         ax.set_title(f"K = {k}")
@@ -141,41 +175,73 @@ def _plot(path: Path, cells: dict, ks) -> None:
 def _markdown(results: dict, spec: AblationSpec) -> str:
     ks, cells = results["spec"]["ks"], results["cells"]
     n = {cell["n"] for cell in cells.values()}
-    lines = [f"# Ablation: FlexMDM on the {spec.preset} preset", "",
-             "Each departure of the suite from the paper alone and together, on the same training budget "
-             f"(the preset's epochs), {'/'.join(map(str, sorted(n)))} held-out pairs per cell, {spec.steps} "
-             "sampling steps, success with its 95 % Wilson interval. The first row is the paper's configuration.", "",
-             "| training data | sampler | " + " | ".join(f"K = {k}" for k in ks) + " |",
-             "|---|---|" + "---|" * len(ks)]
+    lines = [
+        f"# Ablation: FlexMDM on the {spec.preset} preset",
+        "",
+        "Each departure of the suite from the paper alone and together, on the same training budget "
+        f"(the preset's epochs), {'/'.join(map(str, sorted(n)))} held-out pairs per cell, {spec.steps} "
+        "sampling steps, success with its 95 % Wilson interval. The first row is the paper's configuration.",
+        "",
+        "| training data | sampler | " + " | ".join(f"K = {k}" for k in ks) + " |",
+        "|---|---|" + "---|" * len(ks),
+    ]
     base = next(iter(TRAININGS)), next(iter(SAMPLERS))
     for name in TRAININGS:
         for sampler in SAMPLERS:
             row = []
             for k in ks:
                 cell, ref = cells[f"{name}/{sampler}/k{k}"], cells[f"{base[0]}/{base[1]}/k{k}"]
-                delta = "" if (name, sampler) == base else f" ({100 * (cell['success_rate'] - ref['success_rate']):+.1f})"
+                delta = (
+                    "" if (name, sampler) == base else f" ({100 * (cell['success_rate'] - ref['success_rate']):+.1f})"
+                )
                 row.append(success_text(cell) + delta)
             lines.append(f"| {name} | {sampler} | " + " | ".join(row) + " |")
-    lines += ["", "In parentheses: points above the first row.", "", "![ablation](ablation.png)", "",
-              "Mean path length, generated (reference):", "",
-              "| training data | sampler | " + " | ".join(f"K = {k}" for k in ks) + " |", "|---|---|" + "---|" * len(ks)]
+    lines += [
+        "",
+        "In parentheses: points above the first row.",
+        "",
+        "![ablation](ablation.png)",
+        "",
+        "Mean path length, generated (reference):",
+        "",
+        "| training data | sampler | " + " | ".join(f"K = {k}" for k in ks) + " |",
+        "|---|---|" + "---|" * len(ks),
+    ]
     for name in TRAININGS:
         for sampler in SAMPLERS:
             lengths = [cells[f"{name}/{sampler}/k{k}"] for k in ks]
-            lines.append(f"| {name} | {sampler} | " + " | ".join(
-                f"{cell['mean_length']:.1f} ({cell['mean_reference_length']:.1f})" for cell in lengths) + " |")
+            lines.append(
+                f"| {name} | {sampler} | "
+                + " | ".join(f"{cell['mean_length']:.1f} ({cell['mean_reference_length']:.1f})" for cell in lengths)
+                + " |"
+            )
     lines += ["", "## The variants", ""]
-    lines += [f"- training **{name}**: {info['about']}; settings: {info['settings']}"
-              for name, info in results["trainings"].items()]
+    lines += [
+        f"- training **{name}**: {info['about']}; settings: {info['settings']}"
+        for name, info in results["trainings"].items()
+    ]
     lines += [f"- sampler **{name}**: {info['about']}" for name, info in results["samplers"].items()]
-    lines += ["", "## Training runs", "", "| run | K | steps | epochs | minutes | bf16 autocast | stopped by |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Training runs",
+        "",
+        "| run | K | steps | epochs | minutes | bf16 autocast | stopped by |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for key, run in results["training"].items():
         name, k = key.rsplit("/k", 1)
-        lines.append(f"| {run['run']} ({name}) | {k} | {run['steps']} | {run['epochs_done']:.2f} | "
-                     f"{run['train_minutes']:.1f} | {run['bf16_autocast']} | {run['stopped_by']} |")
+        lines.append(
+            f"| {run['run']} ({name}) | {k} | {run['steps']} | {run['epochs_done']:.2f} | "
+            f"{run['train_minutes']:.1f} | {run['bf16_autocast']} | {run['stopped_by']} |"
+        )
     limit = "" if spec.limit is None else f" --limit {spec.limit}"
-    lines += ["", "## Reproduce", "", "```",
-              f"mazebench ablation --subgoals {','.join(map(str, ks))} --preset {spec.preset} --steps {spec.steps}{limit}",
-              "```", ""]
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        f"mazebench ablation --subgoals {','.join(map(str, ks))} --preset {spec.preset} --steps {spec.steps}{limit}",
+        "```",
+        "",
+    ]
     return "\n".join(lines)

@@ -44,10 +44,17 @@ def read_curve(metrics_file: Path) -> Curve:
     if not by_step:
         raise ValueError(f"{metrics_file} holds no training record")
     records = [by_step[step] for step in sorted(by_step)]
-    checks = [{"epoch": r["epoch"], "minutes": r["elapsed_s"] / 60, "success": r["val_success"]}
-              for r in records if r.get("val_success") is not None]
-    return Curve(epoch=[r["epoch"] for r in records], minutes=[r["elapsed_s"] / 60 for r in records],
-                 loss=[r["loss"] for r in records], checks=checks)
+    checks = [
+        {"epoch": r["epoch"], "minutes": r["elapsed_s"] / 60, "success": r["val_success"]}
+        for r in records
+        if r.get("val_success") is not None
+    ]
+    return Curve(
+        epoch=[r["epoch"] for r in records],
+        minutes=[r["elapsed_s"] / 60 for r in records],
+        loss=[r["loss"] for r in records],
+        checks=checks,
+    )
 
 
 def last_quarter_gain(curve: Curve) -> float | None:
@@ -69,8 +76,12 @@ def check_at(curve: Curve, axis: str, budget: float) -> dict | None:
 def curve_summary(curve: Curve) -> dict:
     """What results.json keeps of a curve: the checks, where the run stopped and whether it had flattened."""
     gain = last_quarter_gain(curve)
-    return {"checks": curve.checks, "stopped": curve.stopped, "last_quarter_gain": gain,
-            "flattened": None if gain is None else gain < FLAT_GAIN}
+    return {
+        "checks": curve.checks,
+        "stopped": curve.stopped,
+        "last_quarter_gain": gain,
+        "flattened": None if gain is None else gain < FLAT_GAIN,
+    }
 
 
 def at_equal_budget(curves: dict[str, Curve], axis: str) -> dict:

@@ -56,9 +56,15 @@ class FactorsSpec:
     @property
     def report(self) -> ReportSpec:
         """The report whose runs and data the page uses."""
-        return ReportSpec(ks=self.ks, agents=self.agents, preset=self.preset, data_root=self.data_root,
-                          dataset_options=self.dataset_options, train_options=self.train_options,
-                          check_every_minutes=self.check_every_minutes)
+        return ReportSpec(
+            ks=self.ks,
+            agents=self.agents,
+            preset=self.preset,
+            data_root=self.data_root,
+            dataset_options=self.dataset_options,
+            train_options=self.train_options,
+            check_every_minutes=self.check_every_minutes,
+        )
 
     @property
     def folder(self) -> Path:
@@ -84,13 +90,36 @@ def _build_factors(spec: FactorsSpec, progress: bool) -> dict:
                 train_with_checks(dataset, agent, cfg, run, progress=progress)
             for name, change in FACTORS.items():
                 folder = spec.folder / "eval" / agent / f"k{k}" / _slug(name)
-                summary = cached_evaluation(agent, dataset, folder, run=run, steps=spec.steps, limit=spec.limit,
-                                            sampling=_sampler(change), num_pngs=0, progress=progress)
-                cells[f"{agent}/k{k}/{name}"] = {**summary_cell(summary), "end_game_reveals_per_path": _end_game_reveals(summary)}
-    results = json.loads(json.dumps({"spec": {"ks": list(spec.ks), "agents": list(spec.agents), "preset": spec.preset,
-                                              "steps": spec.steps, "limit": spec.limit},
-                                     "factors": {name: _sampler(change) for name, change in FACTORS.items()},
-                                     "cells": cells}))
+                summary = cached_evaluation(
+                    agent,
+                    dataset,
+                    folder,
+                    run=run,
+                    steps=spec.steps,
+                    limit=spec.limit,
+                    sampling=_sampler(change),
+                    num_pngs=0,
+                    progress=progress,
+                )
+                cells[f"{agent}/k{k}/{name}"] = {
+                    **summary_cell(summary),
+                    "end_game_reveals_per_path": _end_game_reveals(summary),
+                }
+    results = json.loads(
+        json.dumps(
+            {
+                "spec": {
+                    "ks": list(spec.ks),
+                    "agents": list(spec.agents),
+                    "preset": spec.preset,
+                    "steps": spec.steps,
+                    "limit": spec.limit,
+                },
+                "factors": {name: _sampler(change) for name, change in FACTORS.items()},
+                "cells": cells,
+            }
+        )
+    )
     spec.folder.mkdir(parents=True, exist_ok=True)
     _plot(spec.folder / "factors.png", cells, spec)
     (spec.folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -120,8 +149,15 @@ def _plot(path: Path, cells: dict, spec: FactorsSpec) -> None:
     for ax, (agent, k) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         row = [cells[f"{agent}/k{k}/{name}"] for name in FACTORS]
         rates = [cell["success_rate"] for cell in row]
-        ax.barh(range(len(row)), rates, xerr=[[max(0.0, r - c["success_ci95"][0]) for r, c in zip(rates, row)],
-                                              [max(0.0, c["success_ci95"][1] - r) for r, c in zip(rates, row)]], capsize=3)
+        ax.barh(
+            range(len(row)),
+            rates,
+            xerr=[
+                [max(0.0, r - c["success_ci95"][0]) for r, c in zip(rates, row)],
+                [max(0.0, c["success_ci95"][1] - r) for r, c in zip(rates, row)],
+            ],
+            capsize=3,
+        )
         ax.set_yticks(range(len(row)), [name.split(" (")[0] for name in FACTORS], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
@@ -133,33 +169,52 @@ def _plot(path: Path, cells: dict, spec: FactorsSpec) -> None:
 
 def _markdown(results: dict, spec: FactorsSpec) -> str:
     cells = results["cells"]
-    lines = [f"# One factor at a time: the paper's protocol towards the suite's (`{spec.preset}` preset)", "",
-             f"Each row changes one sampler setting of the paper's protocol to the suite's value, on the same trained "
-             f"models, {spec.steps} sampling steps, the held-out queries of every report "
-             f"({'all pairs' if spec.limit is None else f'the first {spec.limit} pairs'}). Success with its 95 % Wilson "
-             "interval and, in parentheses, points above the paper's protocol; lengths: mean generated (mean query "
-             "reference); W1: generated lengths against the queried pairs' own path distributions (cells).", "",
-             "![factors](factors.png)"]
+    lines = [
+        f"# One factor at a time: the paper's protocol towards the suite's (`{spec.preset}` preset)",
+        "",
+        f"Each row changes one sampler setting of the paper's protocol to the suite's value, on the same trained "
+        f"models, {spec.steps} sampling steps, the held-out queries of every report "
+        f"({'all pairs' if spec.limit is None else f'the first {spec.limit} pairs'}). Success with its 95 % Wilson "
+        "interval and, in parentheses, points above the paper's protocol; lengths: mean generated (mean query "
+        "reference); W1: generated lengths against the queried pairs' own path distributions (cells).",
+        "",
+        "![factors](factors.png)",
+    ]
     for agent in spec.agents:
         for k in spec.ks:
             base = cells[f"{agent}/k{k}/{next(iter(FACTORS))}"]["success_rate"]
-            lines += ["", f"## {PLANNER_NAMES.get(agent, agent)}, K = {k}", "",
-                      "| row | success | mean length (ref) | length W1 to pairs | end-game argmax masks per path | failures |",
-                      "|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                f"## {PLANNER_NAMES.get(agent, agent)}, K = {k}",
+                "",
+                "| row | success | mean length (ref) | length W1 to pairs | end-game argmax masks per path | "
+                "failures |",
+                "|---|---|---|---|---|---|",
+            ]
             for name in FACTORS:
                 cell = cells[f"{agent}/k{k}/{name}"]
                 delta = "" if name == next(iter(FACTORS)) else f" ({100 * (cell['success_rate'] - base):+.1f})"
                 calls = cell["end_game_reveals_per_path"]
-                lines.append(f"| {name} | {success_text(cell)}{delta} | {cell['mean_length']:.1f} "
-                             f"({cell['mean_reference_length']:.1f}) | {cell['length_w1_pair_paths']:.2f} | "
-                             f"{'-' if calls is None else f'{calls:.1f}'} | {failure_text(cell['failure_kinds'])} |")
+                lines.append(
+                    f"| {name} | {success_text(cell)}{delta} | {cell['mean_length']:.1f} "
+                    f"({cell['mean_reference_length']:.1f}) | {cell['length_w1_pair_paths']:.2f} | "
+                    f"{'-' if calls is None else f'{calls:.1f}'} | {failure_text(cell['failure_kinds'])} |"
+                )
     lines += ["", "## The rows' samplers", ""]
-    lines += [f"- **{name}**: " + ", ".join(f"{key} {value}" for key, value in sampler.items() if value is not None)
-              for name, sampler in results["factors"].items()]
+    lines += [
+        f"- **{name}**: " + ", ".join(f"{key} {value}" for key, value in sampler.items() if value is not None)
+        for name, sampler in results["factors"].items()
+    ]
     limit = "" if spec.limit is None else f" --limit {spec.limit}"
-    lines += ["", "## Reproduce", "", "```",
-              f"mazebench factors --subgoals {','.join(map(str, spec.ks))} --agents {','.join(spec.agents)} "
-              f"--preset {spec.preset} --steps {spec.steps}{limit}"
-              + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
-              "```", ""]
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        f"mazebench factors --subgoals {','.join(map(str, spec.ks))} --agents {','.join(spec.agents)} "
+        f"--preset {spec.preset} --steps {spec.steps}{limit}"
+        + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
+        "```",
+        "",
+    ]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from mazebench.report.curves import Curve
 from mazebench.report.spec import PLANNER_NAMES
 
+
 def save_figure(fig: Figure, path: Path) -> None:
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=120)
@@ -30,8 +31,9 @@ def plot_sweep(path: Path, sweeps: dict, k: int, colors: dict) -> None:
             rate = np.array([by_steps[s]["success_rate"] for s in steps]) * 100
             low = rate - np.array([by_steps[s]["success_ci95"][0] for s in steps]) * 100
             high = np.array([by_steps[s]["success_ci95"][1] for s in steps]) * 100 - rate
-            ax.errorbar(steps, rate, yerr=np.maximum([low, high], 0), marker="o", capsize=3, label=agent,
-                        color=colors[agent])  # a stored interval may miss its rate by a rounding error
+            ax.errorbar(
+                steps, rate, yerr=np.maximum([low, high], 0), marker="o", capsize=3, label=agent, color=colors[agent]
+            )  # a stored interval may miss its rate by a rounding error
         ax.set_xscale("log", base=2)
         ax.set_title(f"{protocol} protocol")
         ax.set_xlabel("sampling steps")
@@ -51,11 +53,22 @@ def plot_lengths(path: Path, fidelity: dict, ks, agents, colors: dict) -> None:
             for agent in agents:
                 data = by_cell[f"{agent}-k{k}"]
                 values = np.sort(data["generated"])
-                ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", color=colors[agent],
-                        label=f"{agent} (W1 {data['wasserstein1']:.1f})")
+                ax.step(
+                    values,
+                    np.arange(1, len(values) + 1) / len(values),
+                    where="post",
+                    color=colors[agent],
+                    label=f"{agent} (W1 {data['wasserstein1']:.1f})",
+                )
             values = np.sort(by_cell[f"{agents[0]}-k{k}"]["reference"])
-            ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", color="black", linestyle="--",
-                    label="held-out data")
+            ax.step(
+                values,
+                np.arange(1, len(values) + 1) / len(values),
+                where="post",
+                color="black",
+                linestyle="--",
+                label="held-out data",
+            )
             ax.set_title(f"{protocol} protocol, K = {k}")
             ax.set_xlabel("path length (cells)")
             ax.set_ylabel("cumulative fraction")
@@ -67,20 +80,29 @@ def plot_lengths(path: Path, fidelity: dict, ks, agents, colors: dict) -> None:
 def _smoothed(x: list, y: list, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """A moving average of ``y`` over windows of len(y) / points records, at the windows' last ``x``."""
     window = max(1, len(y) // points)
-    return np.asarray(x)[window - 1:], np.convolve(y, np.ones(window) / window, mode="valid")
+    return np.asarray(x)[window - 1 :], np.convolve(y, np.ones(window) / window, mode="valid")
 
 
 def plot_curves(path: Path, curves: dict[str, Curve], k: int, colors: dict) -> None:
     """Held-out success (top) and training loss (bottom) against minutes (left) and epochs (right)."""
     fig = Figure(figsize=(10, 7), layout="constrained")
     axes = fig.subplots(2, 2, sharex="col")
-    for column, (axis, label) in enumerate((("minutes", "training minutes (held-out checks excluded)"),
-                                            ("epoch", "epochs"))):
+    for column, (axis, label) in enumerate(
+        (("minutes", "training minutes (held-out checks excluded)"), ("epoch", "epochs"))
+    ):
         for agent, curve in curves.items():
-            axes[0, column].plot([c[axis] for c in curve.checks], [c["success"] * 100 for c in curve.checks],
-                                 marker="o", color=colors[agent], label=agent)
-            axes[1, column].plot(*_smoothed(curve.minutes if axis == "minutes" else curve.epoch, curve.loss),
-                                 color=colors[agent], label=agent)
+            axes[0, column].plot(
+                [c[axis] for c in curve.checks],
+                [c["success"] * 100 for c in curve.checks],
+                marker="o",
+                color=colors[agent],
+                label=agent,
+            )
+            axes[1, column].plot(
+                *_smoothed(curve.minutes if axis == "minutes" else curve.epoch, curve.loss),
+                color=colors[agent],
+                label=agent,
+            )
         axes[1, column].set_xlabel(label)
         for ax in axes[:, column]:
             ax.grid(alpha=0.3)

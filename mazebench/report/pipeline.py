@@ -27,11 +27,27 @@ from mazebench.report.claims import evaluate_claims
 from mazebench.report.curves import at_equal_budget, curve_summary, read_curve
 from mazebench.report.figures import planner_colors, plot_curves, plot_lengths, plot_sweep
 from mazebench.report.page import report_markdown
-from mazebench.report.spec import BUDGET_AXES, PAPER_TABLE1, REPORT_ENTRIES, TRACK_DATA, ReportSpec, data_folder, eval_path
-from mazebench.report.tables import (leaderboard, length_fidelity, quick_eval_settings, run_budget, shared_budget,
-                                     summary_cell, task_scale)
+from mazebench.report.spec import (
+    BUDGET_AXES,
+    PAPER_TABLE1,
+    REPORT_ENTRIES,
+    TRACK_DATA,
+    ReportSpec,
+    data_folder,
+    eval_path,
+)
+from mazebench.report.tables import (
+    leaderboard,
+    length_fidelity,
+    quick_eval_settings,
+    run_budget,
+    shared_budget,
+    summary_cell,
+    task_scale,
+)
 
 LOG = logging.getLogger(__name__)
+
 
 def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     """Generate, train, evaluate what is missing; write the report folder (its lock held throughout; a
@@ -47,64 +63,109 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
     datasets = {k: prepared_dataset(k, spec.dataset_options, spec.data_root, progress=progress) for k in spec.ks}
     configs = {agent: spec.train_config(agent) for agent in spec.trained}
     quick = quick_eval_settings(configs.values()) if configs else None  # checked before any training
-    missing = [(agent, k) for agent in configs for k in spec.ks
-               if not run_finished(spec.run_dir(agent, k), datasets[k], configs[agent])]
+    missing = [
+        (agent, k)
+        for agent in configs
+        for k in spec.ks
+        if not run_finished(spec.run_dir(agent, k), datasets[k], configs[agent])
+    ]
     if spec.jobs > 1 and len(missing) > 1:
         _train_in_processes(spec, configs, datasets, missing)
     else:
         for agent, k in missing:
             LOG.info("training %s K=%d (%s) into %s", agent, k, spec.run_name, spec.run_dir(agent, k))
             train_with_checks(datasets[k], agent, configs[agent], spec.run_dir(agent, k), progress=progress)
-    runs = {(agent, k): json.loads((spec.run_dir(agent, k) / "summary.json").read_text())
-            for agent in configs for k in spec.ks}
+    runs = {
+        (agent, k): json.loads((spec.run_dir(agent, k) / "summary.json").read_text())
+        for agent in configs
+        for k in spec.ks
+    }
 
     def run_eval(agent, k, folder, steps, limit, sampling, num_pngs=spec.num_pngs):
         trained = agent in configs  # plug-ins and BFS are built without a checkpoint
-        return cached_evaluation(agent, datasets[k], folder, run=spec.run_dir(agent, k) if trained else None,
-                                 steps=steps, limit=limit, sampling=sampling, num_pngs=num_pngs, progress=progress,
-                                 queries=spec.queries)
+        return cached_evaluation(
+            agent,
+            datasets[k],
+            folder,
+            run=spec.run_dir(agent, k) if trained else None,
+            steps=steps,
+            limit=limit,
+            sampling=sampling,
+            num_pngs=num_pngs,
+            progress=progress,
+            queries=spec.queries,
+        )
 
     def table_cell(agent, k, protocol=None):
         """One table cell under ``protocol``'s sampler, or (no protocol) a protocol-independent planner's:
         (the cell, its length fidelity)."""
         folder = out / eval_path(agent, k, protocol)
-        summary = run_eval(agent, k, folder, spec.steps, spec.limit, asdict(protocol_rule(protocol)) if protocol else {})
+        summary = run_eval(
+            agent, k, folder, spec.steps, spec.limit, asdict(protocol_rule(protocol)) if protocol else {}
+        )
         fidelity = length_fidelity(folder / "samples.jsonl")
         return summary_cell(summary, fidelity), fidelity
 
     oracle = {f"bfs-k{k}": table_cell("bfs", k) for k in spec.ks}
-    once = {f"{agent}-k{k}": table_cell(agent, k) for agent in spec.protocol_independent if agent != "bfs"
-            for k in spec.ks}  # the same cell under every protocol
+    once = {
+        f"{agent}-k{k}": table_cell(agent, k) for agent in spec.protocol_independent if agent != "bfs" for k in spec.ks
+    }  # the same cell under every protocol
     sweep_k = max(spec.ks)
     protocols, fidelity, sweeps = {}, {}, {}
     for protocol in spec.protocols:
         sampling = asdict(protocol_rule(protocol))
-        cells = {**{f"{agent}-k{k}": table_cell(agent, k, protocol) for agent in spec.samplers for k in spec.ks}, **once}
-        sweeps[protocol] = {agent: {steps: run_eval(agent, sweep_k, out / "sweep" / protocol / f"{agent}-k{sweep_k}-s{steps}",
-                                                    steps, spec.sweep_limit, sampling, num_pngs=0)
-                                    for steps in spec.sweep_steps} for agent in spec.samplers}
+        cells = {
+            **{f"{agent}-k{k}": table_cell(agent, k, protocol) for agent in spec.samplers for k in spec.ks},
+            **once,
+        }
+        sweeps[protocol] = {
+            agent: {
+                steps: run_eval(
+                    agent,
+                    sweep_k,
+                    out / "sweep" / protocol / f"{agent}-k{sweep_k}-s{steps}",
+                    steps,
+                    spec.sweep_limit,
+                    sampling,
+                    num_pngs=0,
+                )
+                for steps in spec.sweep_steps
+            }
+            for agent in spec.samplers
+        }
         fidelity[protocol] = {name: lengths for name, (_, lengths) in {**cells, **oracle}.items()}
         protocols[protocol] = {
-            "sampler": sampling, "steps": spec.steps,
+            "sampler": sampling,
+            "steps": spec.steps,
             "cells": {name: cell for name, (cell, _) in cells.items()},
-            "sweep": {agent: {str(steps): summary_cell(summary) for steps, summary in by_steps.items()}
-                      for agent, by_steps in sweeps[protocol].items()},
+            "sweep": {
+                agent: {str(steps): summary_cell(summary) for steps, summary in by_steps.items()}
+                for agent, by_steps in sweeps[protocol].items()
+            },
         }
     claims = {}
     if {"mdm", "flexmdm"} <= set(spec.samplers) and len(spec.ks) > 1:
-        claims = {protocol: evaluate_claims(lambda agent, k: out / eval_path(agent, k, protocol) / "samples.jsonl", spec.ks)
-                  for protocol in spec.protocols}
+        claims = {
+            protocol: evaluate_claims(lambda agent, k: out / eval_path(agent, k, protocol) / "samples.jsonl", spec.ks)
+            for protocol in spec.protocols
+        }
     task = {"track": task_scale(datasets)}
     if spec.preset in TRACK_DATA:  # a track on another maze: its scale beside the 41x41 task's
-        task["paper_task"] = task_scale({k: prepared_dataset(k, {}, spec.data_root, progress=progress) for k in spec.ks})
-    curves = {(agent, k): read_curve(spec.run_dir(agent, k) / "metrics.jsonl") for agent in spec.trained for k in spec.ks}
+        task["paper_task"] = task_scale(
+            {k: prepared_dataset(k, {}, spec.data_root, progress=progress) for k in spec.ks}
+        )
+    curves = {
+        (agent, k): read_curve(spec.run_dir(agent, k) / "metrics.jsonl") for agent in spec.trained for k in spec.ks
+    }
     colors = planner_colors(spec.planners)
     if spec.samplers:
         plot_sweep(out / "success_vs_steps.png", sweeps, sweep_k, colors)
     plot_lengths(out / "length_fidelity.png", fidelity, spec.ks, spec.planners, colors)
     if spec.trained:
         for k in spec.ks:
-            plot_curves(out / f"learning_curves_k{k}.png", {agent: curves[agent, k] for agent in spec.trained}, k, colors)
+            plot_curves(
+                out / f"learning_curves_k{k}.png", {agent: curves[agent, k] for agent in spec.trained}, k, colors
+            )
     oracle_cells = {name: cell for name, (cell, _) in oracle.items()}
     training = {f"{agent}-k{k}": run_budget(summary) for (agent, k), summary in runs.items()}
     results = {
@@ -112,14 +173,22 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         "protocols": protocols,
         "oracle": oracle_cells,
         "protocol_independent": list(spec.protocol_independent),
-        "leaderboard": {protocol: leaderboard(spec, {**data["cells"], **oracle_cells}, training)
-                        for protocol, data in protocols.items()},
+        "leaderboard": {
+            protocol: leaderboard(spec, {**data["cells"], **oracle_cells}, training)
+            for protocol, data in protocols.items()
+        },
         "paper_table1": PAPER_TABLE1,
         "training": training,
         "shared_budget": shared_budget(list(runs.values())),
         "curves": {f"{agent}-k{k}": curve_summary(curve) for (agent, k), curve in curves.items()},
-        "equal_budget": {k: {axis: at_equal_budget({agent: curves[agent, k] for agent in spec.trained}, axis)
-                             for axis in BUDGET_AXES} for k in spec.ks} if len(spec.trained) > 1 else {},
+        "equal_budget": {
+            k: {
+                axis: at_equal_budget({agent: curves[agent, k] for agent in spec.trained}, axis) for axis in BUDGET_AXES
+            }
+            for k in spec.ks
+        }
+        if len(spec.trained) > 1
+        else {},
         "quick_eval": quick,
         "claims": claims,
         "task": task,
@@ -133,32 +202,68 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
 def prepared_dataset(k: int, options: dict, data_root: Path, *, progress: bool = True):
     """The dataset of K subgoals in its conventional folder under ``data_root``, generated first if missing
     (``options``: generate_dataset's, e.g. maze_size, pairs)."""
-    return load_dataset(generate_dataset(data_folder(k, options, data_root), num_subgoals=k, progress=progress, **options))
+    return load_dataset(
+        generate_dataset(data_folder(k, options, data_root), num_subgoals=k, progress=progress, **options)
+    )
 
 
 def train_with_checks(dataset, agent: str, cfg, run: Path, *, progress: bool = True) -> None:
     """Train (or resume) ``run`` with the held-out checks of its settings, the learning curves' points."""
-    train(dataset, agent, cfg, run, resume=(run / "checkpoint.pt").exists(), progress=progress,
-          quick_eval=lambda model, method: quick_success(model, method, dataset, examples=cfg.eval_examples,
-                                                         steps=cfg.eval_steps))
+    train(
+        dataset,
+        agent,
+        cfg,
+        run,
+        resume=(run / "checkpoint.pt").exists(),
+        progress=progress,
+        quick_eval=lambda model, method: quick_success(
+            model, method, dataset, examples=cfg.eval_examples, steps=cfg.eval_steps
+        ),
+    )
 
 
-def cached_evaluation(agent: str, dataset, folder: Path, *, run: Path | None, steps: int, limit: int | None,
-                      sampling: dict, num_pngs: int, progress: bool = True, queries: str = "drawn") -> dict:
+def cached_evaluation(
+    agent: str,
+    dataset,
+    folder: Path,
+    *,
+    run: Path | None,
+    steps: int,
+    limit: int | None,
+    sampling: dict,
+    num_pngs: int,
+    progress: bool = True,
+    queries: str = "drawn",
+) -> dict:
     """The summary of evaluating ``agent`` (trained in ``run``, or None: built without a checkpoint) into
     ``folder``; an evaluation already there with the same request (dataset, queries, the run's exact weights by
     their checkpoint digest, a plug-in's code by its module file's digest, sampler, limit) is reused, any
     other is replaced once the new evaluation has succeeded (a plug-in without a module file: always)."""
-    request = {"agent": agent, "dataset_id": dataset.meta["dataset_id"], "steps": steps, "limit": limit,
-               "sampling": sampling, "num_pngs": num_pngs, "queries": queries, "query_seed": QUERY_SEED,
-               "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT), "code": plugin_digest(agent)}
+    request = {
+        "agent": agent,
+        "dataset_id": dataset.meta["dataset_id"],
+        "steps": steps,
+        "limit": limit,
+        "sampling": sampling,
+        "num_pngs": num_pngs,
+        "queries": queries,
+        "query_seed": QUERY_SEED,
+        "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT),
+        "code": plugin_digest(agent),
+    }
     cached = folder / "request.json"
     reusable = agent in AGENT_NAMES or request["code"] is not None
-    if reusable and cached.exists() and json.loads(cached.read_text()) == request and (folder / "results.json").exists():
+    if (
+        reusable
+        and cached.exists()
+        and json.loads(cached.read_text()) == request
+        and (folder / "results.json").exists()
+    ):
         return json.loads((folder / "results.json").read_text())
     planner = make_agent(agent, dataset=dataset, checkpoint=run, steps=steps, sampling=sampling)
-    summary = evaluate(planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress,
-                       queries=queries)
+    summary = evaluate(
+        planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress, queries=queries
+    )
     cached.write_text(json.dumps(request) + "\n")
     return summary
 
@@ -201,7 +306,9 @@ def run_finished(run: Path, dataset, cfg) -> bool:
     saved = saved_settings(summary["train_config"])
     changed = sorted(name for name, value in asdict(cfg).items() if saved[name] != value)
     if changed:
-        raise ValueError(f"{run} was trained with other settings than this report's "
-                         f"({', '.join(f'{n}: {saved[n]} vs {getattr(cfg, n)}' for n in changed)}); "
-                         "move it away to retrain, or give the report the run's settings")
+        raise ValueError(
+            f"{run} was trained with other settings than this report's "
+            f"({', '.join(f'{n}: {saved[n]} vs {getattr(cfg, n)}' for n in changed)}); "
+            "move it away to retrain, or give the report the run's settings"
+        )
     return True

@@ -14,14 +14,21 @@ from mazebench.datasets import QUERY_KINDS, QUERY_SEED, default_data_dir
 PAPER_TABLE1 = {"mdm": {2: 0.684, 7: 0.293, 12: 0.242}, "flexmdm": {2: 0.923, 7: 0.904, 12: 0.900}}
 PLANNER_NAMES = {"flexmdm": "FlexMDM", "mdm": "MDM", "bfs": "BFS oracle", "ar": "AR"}
 INDEPENDENT = "protocol-independent"
-UNMASKING_AGENTS = ("mdm", "flexmdm")  # the planners whose sampler the protocols set; the others are evaluated once per K
-PROTOCOL_NAMES = {"paper": "the paper's protocol (vanilla inference for both planners, section 5.1)",
-                  "suite": "the suite's protocol (its default sampler)"}
+UNMASKING_AGENTS = (
+    "mdm",
+    "flexmdm",
+)  # the planners whose sampler the protocols set; the others are evaluated once per K
+PROTOCOL_NAMES = {
+    "paper": "the paper's protocol (vanilla inference for both planners, section 5.1)",
+    "suite": "the suite's protocol (its default sampler)",
+}
 # The data of a track whose preset is not the 41x41 task's (generate_dataset options): the laptop track's maze
 # is 15x15, with 30 % of its pairs held out so that every cell has 300 queries.
 TRACK_DATA = {"mini": {"maze_size": 15, "pairs": 1000, "val_frac": 0.3}}
-QUERY_TEXT = {"drawn": f"one of the pair's paths drawn at random with seed {QUERY_SEED}, as training examples are",
-              "shortest": "the pair's shortest path"}
+QUERY_TEXT = {
+    "drawn": f"one of the pair's paths drawn at random with seed {QUERY_SEED}, as training examples are",
+    "shortest": "the pair's shortest path",
+}
 BUDGET_AXES = ("epoch", "minutes")
 REPORT_ENTRIES = ("eval", "sweep", "ablation")  # what a report folder holds before its page, PNGs aside
 STOPS = {"epochs": "epoch", "max_minutes": "minutes"}  # a run's stopped_by -> the budget it exhausted
@@ -105,7 +112,9 @@ class ReportSpec:
     def train_config(self, agent: str):
         """The preset's settings for ``agent`` with the check interval and ``train_options``; with ``epochs``,
         that many epochs and no time cap; with ``max_minutes``, that cap."""
-        cfg = preset_config(self.preset, agent, **{"eval_every_minutes": self.check_every_minutes, **self.train_options})
+        cfg = preset_config(
+            self.preset, agent, **{"eval_every_minutes": self.check_every_minutes, **self.train_options}
+        )
         if self.epochs is not None:
             cfg = replace(cfg, epochs=self.epochs, max_minutes=None)
         return cfg if self.max_minutes is None else replace(cfg, max_minutes=self.max_minutes)

@@ -11,6 +11,7 @@ from agents.learned import QUICK_EVAL_PROTOCOL
 from mazebench.evaluation import length_fidelity as evaluation_length_fidelity
 from mazebench.report.spec import PLANNER_NAMES, STOPS, ReportSpec
 
+
 def task_scale(datasets: dict) -> dict:
     """Per K: the maze, the mean path length of the training data and of the held-out queries, and the subgoal
     density (subgoals per path cell of the training data)."""
@@ -18,9 +19,14 @@ def task_scale(datasets: dict) -> dict:
     for k, dataset in datasets.items():
         counts = dataset.meta["counts"]
         queries = dataset.val.lengths[dataset.val.queries()]
-        scale[k] = {"maze": f"{dataset.maze.shape[0]}x{dataset.maze.shape[1]}", "open_cells": counts["open_cells"],
-                    "train_paths": counts["train_examples"], "mean_path_length": float(dataset.train.lengths.mean()),
-                    "mean_query_length": float(queries.mean()), "subgoal_density": k / float(dataset.train.lengths.mean())}
+        scale[k] = {
+            "maze": f"{dataset.maze.shape[0]}x{dataset.maze.shape[1]}",
+            "open_cells": counts["open_cells"],
+            "train_paths": counts["train_examples"],
+            "mean_path_length": float(dataset.train.lengths.mean()),
+            "mean_query_length": float(queries.mean()),
+            "subgoal_density": k / float(dataset.train.lengths.mean()),
+        }
     return scale
 
 
@@ -30,16 +36,32 @@ def length_fidelity(samples_file: Path) -> dict:
     generated = np.array([row["length"] for row in rows], dtype=float)
     reference = np.array([row["reference_length"] for row in rows], dtype=float)
     fidelity = evaluation_length_fidelity(rows)
-    return {"generated": generated.tolist(), "reference": reference.tolist(),
-            "mean_generated": float(generated.mean()), "mean_reference": float(reference.mean()),
-            "wasserstein1": fidelity["length_w1_reference"]}
+    return {
+        "generated": generated.tolist(),
+        "reference": reference.tolist(),
+        "mean_generated": float(generated.mean()),
+        "mean_reference": float(reference.mean()),
+        "wasserstein1": fidelity["length_w1_reference"],
+    }
 
 
 def summary_cell(summary: dict, fidelity: dict | None = None) -> dict:
     """The fields of an evaluation summary that a table cell shows (with the sampler and, given, the length W1
     against the references; the W1 against the pairs' own paths comes with every summary that has it)."""
-    cell = {key: summary[key] for key in ("n", "success_rate", "success_ci95", "valid_rate", "in_order_rate",
-                                          "mean_length", "mean_reference_length", "paths_per_second", "failure_kinds")}
+    cell = {
+        key: summary[key]
+        for key in (
+            "n",
+            "success_rate",
+            "success_ci95",
+            "valid_rate",
+            "in_order_rate",
+            "mean_length",
+            "mean_reference_length",
+            "paths_per_second",
+            "failure_kinds",
+        )
+    }
     if "length_w1_pair_paths" in summary:  # evaluations since the drawn queries
         cell["length_w1_pair_paths"] = summary["length_w1_pair_paths"]
     planner = summary["planner"]
@@ -51,8 +73,19 @@ def summary_cell(summary: dict, fidelity: dict | None = None) -> dict:
 
 
 def run_budget(summary: dict) -> dict:
-    return {key: summary[key] for key in ("parameters", "steps", "epochs_done", "train_minutes", "device",
-                                          "bf16_autocast", "stopped_by", "train_config")}
+    return {
+        key: summary[key]
+        for key in (
+            "parameters",
+            "steps",
+            "epochs_done",
+            "train_minutes",
+            "device",
+            "bf16_autocast",
+            "stopped_by",
+            "train_config",
+        )
+    }
 
 
 def leaderboard(spec: ReportSpec, cells: dict, training: dict) -> dict:
@@ -63,12 +96,27 @@ def leaderboard(spec: ReportSpec, cells: dict, training: dict) -> dict:
         rows = []
         for agent in spec.planners:
             cell, run = cells[f"{agent}-k{k}"], training.get(f"{agent}-k{k}")
-            rows.append({"planner": PLANNER_NAMES.get(agent, agent), "agent": agent,
-                         "protocol_independent": agent in spec.protocol_independent,
-                         **{key: cell[key] for key in ("n", "success_rate", "success_ci95", "valid_rate", "in_order_rate",
-                                                       "length_wasserstein1", "paths_per_second")},
-                         "train_minutes": run["train_minutes"] if run else None,
-                         "epochs": run["epochs_done"] if run else None})
+            rows.append(
+                {
+                    "planner": PLANNER_NAMES.get(agent, agent),
+                    "agent": agent,
+                    "protocol_independent": agent in spec.protocol_independent,
+                    **{
+                        key: cell[key]
+                        for key in (
+                            "n",
+                            "success_rate",
+                            "success_ci95",
+                            "valid_rate",
+                            "in_order_rate",
+                            "length_wasserstein1",
+                            "paths_per_second",
+                        )
+                    },
+                    "train_minutes": run["train_minutes"] if run else None,
+                    "epochs": run["epochs_done"] if run else None,
+                }
+            )
         board[k] = sorted(rows, key=lambda row: -row["success_rate"])
     return board
 
@@ -88,8 +136,10 @@ def quick_eval_settings(configs) -> dict:
     """How the held-out checks during training ran (the curves' points); the same for every agent, or a ValueError."""
     settings = {(cfg.eval_examples, cfg.eval_steps, cfg.eval_every_minutes) for cfg in configs}
     if len(settings) > 1:
-        raise ValueError(f"the agents' held-out checks differ ({sorted(settings)}), so their curves would not compare; "
-                         "give them the same eval_examples, eval_steps and eval_every_minutes")
+        raise ValueError(
+            f"the agents' held-out checks differ ({sorted(settings)}), so their curves would not compare; "
+            "give them the same eval_examples, eval_steps and eval_every_minutes"
+        )
     examples, steps, every = settings.pop()
     return {"protocol": QUICK_EVAL_PROTOCOL, "examples": examples, "steps": steps, "every_minutes": every}
 
@@ -101,8 +151,12 @@ def differing_settings(training: dict) -> str:
     for name, run in training.items():
         by_agent.setdefault(name.rsplit("-k", 1)[0], run["train_config"])
     names = [key for key in next(iter(by_agent.values()), {}) if len({str(c[key]) for c in by_agent.values()}) > 1]
-    return "; ".join(f"{key} (" + ", ".join(f"{PLANNER_NAMES.get(agent, agent)} {config[key]}"
-                                            for agent, config in by_agent.items()) + ")" for key in names)
+    return "; ".join(
+        f"{key} ("
+        + ", ".join(f"{PLANNER_NAMES.get(agent, agent)} {config[key]}" for agent, config in by_agent.items())
+        + ")"
+        for key in names
+    )
 
 
 def budget_label(axis: str | None) -> str:
