@@ -3,7 +3,7 @@
 Besides the built-ins (``AGENT_NAMES``), ``make_agent`` builds plug-in planners: ``package.module:NAME``
 imports NAME, and a name that installed packages register under the entry-point group ``mazebench.agents``
 loads its entry point. NAME is a ``Planner`` subclass, a factory returning a Planner, or a Planner; a
-class or factory is called with the factory options (dataset, checkpoint, steps, sampling, device) that
+class or factory is called with the factory options (dataset, checkpoint, steps, sampler, device) that
 its signature accepts.
 """
 
@@ -34,7 +34,7 @@ def default_run_dir(agent: str, num_subgoals: int, preset: str = "cpu") -> Path:
 
 
 def _learned(agent: str) -> Callable[..., Planner]:
-    def make(*, dataset=None, checkpoint=None, steps=None, sampling=None, device=None) -> Planner:
+    def make(*, dataset=None, checkpoint=None, steps=None, sampler=None, device=None) -> Planner:
         from agents.learned import LearnedPlanner  # torch loads only for learned agents
 
         if checkpoint is None:
@@ -48,11 +48,11 @@ def _learned(agent: str) -> Callable[..., Planner]:
             raise FileNotFoundError(
                 f"no trained {agent} model at {checkpoint}; run `mazebench train --agent {agent} --subgoals {k}` first"
             )
-        sampling = dict(sampling or {})
-        top_k = sampling.pop("top_k", None)
+        sampler = dict(sampler or {})
+        top_k = sampler.pop("top_k", None)
         if top_k is not None and agent != "ar":
             raise ValueError(f"top_k is a setting of the autoregressive agent (ar), not of {agent}")
-        planner = LearnedPlanner.from_checkpoint(checkpoint, steps=steps, sampling=sampling, device=device)
+        planner = LearnedPlanner.from_checkpoint(checkpoint, steps=steps, sampler=sampler, device=device)
         if planner.name != agent:  # results would be labelled with the wrong planner
             raise ValueError(
                 f"the checkpoint at {checkpoint} is a {planner.name} run, not {agent}: evaluate it with "
@@ -61,7 +61,7 @@ def _learned(agent: str) -> Callable[..., Planner]:
         if agent == "ar":  # next-token decoding takes the temperature; the unmasking settings do not apply
             from agents.ar import Decoding
 
-            planner.rule = Decoding(temperature=planner.rule.temperature, top_k=top_k)
+            planner.sampler = Decoding(temperature=planner.sampler.temperature, top_k=top_k)
         if dataset is not None:
             planner.check_compatible(dataset)
         return planner
@@ -108,14 +108,14 @@ def plugin_digest(name: str) -> str | None:
         return None
 
 
-def make_agent(name: str, *, dataset=None, checkpoint=None, steps=None, sampling=None, device=None) -> Planner:
+def make_agent(name: str, *, dataset=None, checkpoint=None, steps=None, sampler=None, device=None) -> Planner:
     """Build the planner ``name``: a built-in (``AGENT_NAMES``), ``package.module:NAME`` or a registered name.
 
-    Options a planner does not use are ignored. ``sampling`` holds settings of
-    ``agents.samplers.UnmaskRule`` (mode, temperature, count_law ...); for ``ar`` its temperature and
+    Options a planner does not use are ignored. ``sampler`` holds settings of
+    ``agents.samplers.SamplerSettings`` (mode, temperature, count_law ...); for ``ar`` its temperature and
     ``top_k`` (see ``agents.ar.Decoding``).
     """
-    options = {"dataset": dataset, "checkpoint": checkpoint, "steps": steps, "sampling": sampling, "device": device}
+    options = {"dataset": dataset, "checkpoint": checkpoint, "steps": steps, "sampler": sampler, "device": device}
     if name in AGENT_FACTORIES:
         return AGENT_FACTORIES[name](**options)
     return _build_plugin(name, _load_plugin(name), options)

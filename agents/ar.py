@@ -90,10 +90,10 @@ class AR(MDM):
         return loss, {"next_token_ce": ce.detach().mean(), "token_accuracy": accuracy}, inputs.numel()
 
     @torch.no_grad()
-    def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule, generator=None, on_step=None):
+    def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, sampler, generator=None, on_step=None):
         """Paths (the cell tokens before EOS) decoded after the subgoal tokens (B, K); returns (paths, stats).
 
-        ``rule``: a ``Decoding``, or any rule with a ``temperature`` (e.g. an ``UnmaskRule``; no top-k cut).
+        ``sampler``: a ``Decoding``, or any rule with a ``temperature`` (e.g. a ``SamplerSettings``; no top-k cut).
         Rows that reached EOS leave the batch. ``steps`` only paces ``on_step(k, body)``, which replays the
         decoding in ``steps`` equal stages: body holds the first ceil((k + 1) n / steps) of the n decoded
         positions of every row.
@@ -110,7 +110,7 @@ class AR(MDM):
             logits, _ = model(
                 inputs, torch.zeros_like(inputs, dtype=torch.bool), None, torch.zeros(len(active), device=device), last
             )
-            chosen = next_tokens(logits.cpu(), rule.temperature, getattr(rule, "top_k", None), generator)
+            chosen = next_tokens(logits.cpu(), sampler.temperature, getattr(sampler, "top_k", None), generator)
             tokens[active, position] = chosen
             stats.network_calls += 1
             stats.steps += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
+SAMPLING_STEPS = 64  # network calls per path of every evaluation unless one names another (the paper's)
 # The largest value a setting may take: far above any sensible run, low enough to refuse a typo before any work.
 UPPER_BOUNDS = {
     "epochs": 10_000,
@@ -54,7 +55,7 @@ class TrainConfig:
     log_every: int = 1  # steps per metrics.jsonl record (means over them); the loss is read back only then
     eval_every_minutes: float = 5.0
     eval_examples: int = 200
-    eval_steps: int = 64
+    eval_steps: int = SAMPLING_STEPS
     checkpoint_every_minutes: float = 2.0
 
     def __post_init__(self):

@@ -12,7 +12,7 @@ from agents.batching import TokenizedSplit, positions_on
 from agents.interpolants import flex_interpolate
 from agents.losses import flex_loss
 from agents.model import DiT
-from agents.samplers import UnmaskRule, flex_sample
+from agents.samplers import SamplerSettings, flex_sample
 from agents.schedules import PolynomialSchedule
 from agents.tokenizer import CellTokenizer
 
@@ -84,7 +84,9 @@ class FlexMDM:
         return (a // width - b // width).abs() + (a % width - b % width).abs() - 1
 
     @torch.no_grad()
-    def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule: UnmaskRule, generator=None, on_step=None):
+    def sample(
+        self, model: DiT, subgoals: torch.Tensor, *, steps: int, sampler: SamplerSettings, generator=None, on_step=None
+    ):
         """Paths (list of token tensors) grown from subgoal tokens (B, K); returns (paths, stats).
 
         ``on_step(k, body)`` sees the sequences (B, N; PAD after each row's end) after step k.
@@ -104,7 +106,7 @@ class FlexMDM:
             torch.ones(subgoals.shape, dtype=torch.bool),
             torch.full((batch,), subgoals.shape[1]),
             steps=steps,
-            rule=rule,
+            sampler=sampler,
             insertion=self.insertion,
             unmasking=self.unmasking,
             mask_id=self.tokenizer.mask,

@@ -9,37 +9,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from agents.config import SAMPLING_STEPS
 from agents.loading import load_checkpoint
-from agents.samplers import UnmaskRule
+from agents.samplers import SamplerSettings
 from mazebench.planner import Planner
 
-
-def evaluation_rule(sampling: dict | None = None) -> UnmaskRule:
-    """The sampler used to plan: ``UnmaskRule`` defaults but argmax (temperature 0), feasible insertion
-    counts (with the binomial law, which they correct) and the "leap" end game, with ``sampling`` overrides."""
-    sampling = dict(sampling or {})
-    binomial = sampling.get("count_law", UnmaskRule.count_law) == "binomial"
-    return UnmaskRule(**{"temperature": 0.0, "feasible_counts": binomial, "end_game": "leap", **sampling})
-
-
-# The named evaluation protocols; both use the same number of steps for every planner.
-PROTOCOLS: dict[str, UnmaskRule] = {
+# The named evaluation protocols, each a SamplerSettings; both use the same number of steps for every planner.
+PROTOCOLS: dict[str, SamplerSettings] = {
     # The paper (section 5.1): "vanilla inference for both MDM and FlexMDM". Each mask is revealed when
     # exactly one of its per-token Poisson clocks rings, which reveals token v with probability
     # proportional to f[v]: the token is drawn from f, i.e. temperature 1 (0 would be argmax, not the
     # paper's). Insertions are Poisson tau-leaps, on a uniform time grid; the official code's end game
     # (the last step, at t = 1 - tau, argmaxes every mask left and inserts nothing).
-    "paper": evaluation_rule(
-        {"mode": "vanilla", "count_law": "poisson", "time_grid": "uniform", "temperature": 1.0, "end_game": "argmax"}
+    "paper": SamplerSettings(
+        mode="vanilla", temperature=1.0, count_law="poisson", time_grid="uniform", end_game="argmax"
     ),
-    # The suite's default: adaptive (most confident first), argmax, binomial count law with feasible
-    # insertion counts, balanced grid; the last interval is leaped and its new masks filled at t = 1.
-    "suite": evaluation_rule(),
+    # The suite's default (SamplerSettings' own defaults): adaptive (most confident first), argmax,
+    # binomial count law with feasible insertion counts, balanced grid; the last interval is leaped and
+    # its new masks filled at t = 1.
+    "suite": SamplerSettings(),
 }
 QUICK_EVAL_PROTOCOL, QUICK_EVAL_SEED = "paper", 0  # the periodic held-out check's sampler: its points compare
 
 
-def protocol_rule(protocol: str) -> UnmaskRule:
+def protocol_sampler(protocol: str) -> SamplerSettings:
     """The sampler of a named evaluation protocol (a copy of ``PROTOCOLS[protocol]``)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown evaluation protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
@@ -50,24 +43,32 @@ class LearnedPlanner(Planner):
     """Samples one path per subgoal sequence with a trained model (EMA weights)."""
 
     def __init__(
-        self, method, model, *, steps: int = 64, rule: UnmaskRule | None = None, checkpoint: dict | None = None
+        self,
+        method,
+        model,
+        *,
+        steps: int = SAMPLING_STEPS,
+        sampler: SamplerSettings | None = None,
+        checkpoint: dict | None = None,
     ):
         self.name = method.name
         self.method = method
         self.model = model
         self.steps = steps
-        self.rule = rule or evaluation_rule()
+        self.sampler = sampler or SamplerSettings()
         kept = ("dataset_id", "parameters", "train_config", "num_subgoals", "maze")
         self.trained_on = {k: (checkpoint or {})[k] for k in kept if k in (checkpoint or {})}
         self.counters = {"paths": 0, "network_calls": 0, "final_reveals": 0, "capped_insertions": 0}
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, *, steps: int | None = None, sampling: dict | None = None, device: str | None = None
+        cls, path: str | Path, *, steps: int | None = None, sampler: dict | None = None, device: str | None = None
     ) -> LearnedPlanner:
-        """The EMA model of a run, sampling with ``evaluation_rule(sampling)``."""
+        """The EMA model of a run, sampling with ``SamplerSettings(**sampler)`` (the suite's protocol by default)."""
         method, model, state = load_checkpoint(path, device or "auto")
-        return cls(method, model, steps=steps or 64, rule=evaluation_rule(sampling), checkpoint=state)
+        return cls(
+            method, model, steps=steps or SAMPLING_STEPS, sampler=SamplerSettings(**(sampler or {})), checkpoint=state
+        )
 
     def check_compatible(self, dataset) -> None:
         """Refuse a dataset whose maze or K differs from the one the model was trained on."""
@@ -89,7 +90,7 @@ class LearnedPlanner(Planner):
         tokenizer = self.method.tokenizer
         subgoals = torch.from_numpy(np.stack([tokenizer.encode(s) for s in subgoal_batch]))
         paths, stats = self.method.sample(
-            self.model, subgoals, steps=self.steps, rule=self.rule, generator=torch.Generator().manual_seed(seed)
+            self.model, subgoals, steps=self.steps, sampler=self.sampler, generator=torch.Generator().manual_seed(seed)
         )
         self.counters["paths"] += len(paths)
         self.counters["network_calls"] += stats.network_calls
@@ -123,7 +124,7 @@ class LearnedPlanner(Planner):
             self.model,
             encoded,
             steps=self.steps,
-            rule=self.rule,
+            sampler=self.sampler,
             generator=torch.Generator().manual_seed(0),
             on_step=on_step,
         )
@@ -135,7 +136,7 @@ class LearnedPlanner(Planner):
         return {
             "agent": self.name,
             "steps": self.steps,
-            "sampler": vars(self.rule),
+            "sampler": vars(self.sampler),
             **info,
             "counters": dict(self.counters),
         }
@@ -151,7 +152,7 @@ def quick_success(model, method, dataset, *, examples: int, steps: int) -> float
     model.eval()
     indices = dataset.val.queries()[:examples]
     batch = [dataset.val[int(i)] for i in indices]
-    planner = LearnedPlanner(method, model, steps=steps, rule=protocol_rule(QUICK_EVAL_PROTOCOL))
+    planner = LearnedPlanner(method, model, steps=steps, sampler=protocol_sampler(QUICK_EVAL_PROTOCOL))
     paths = planner.plan(dataset.maze, [ex.subgoals for ex in batch], seed=QUICK_EVAL_SEED)
     model.train(was_training)
     return float(np.mean([score_path(dataset.maze, ex.subgoals, p).success for ex, p in zip(batch, paths)]))

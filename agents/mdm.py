@@ -12,7 +12,7 @@ from agents.batching import TokenizedSplit, positions_on, to_device
 from agents.interpolants import mdm_interpolate
 from agents.losses import mdm_loss
 from agents.model import DiT
-from agents.samplers import UnmaskRule, mdm_sample
+from agents.samplers import SamplerSettings, mdm_sample
 from agents.schedules import PolynomialSchedule
 from agents.tokenizer import CellTokenizer
 
@@ -74,7 +74,9 @@ class MDM:
         return loss, metrics, clean.numel()
 
     @torch.no_grad()
-    def sample(self, model: DiT, subgoals: torch.Tensor, *, steps: int, rule: UnmaskRule, generator=None, on_step=None):
+    def sample(
+        self, model: DiT, subgoals: torch.Tensor, *, steps: int, sampler: SamplerSettings, generator=None, on_step=None
+    ):
         """Paths (non-PAD cell tokens after SEP) for subgoal tokens (B, K); returns (paths, stats).
 
         ``on_step(k, body)`` sees the tokens after SEP (B, max_path_len) after step k.
@@ -93,7 +95,7 @@ class MDM:
             predict,
             tokens,
             steps=steps,
-            rule=rule,
+            sampler=sampler,
             unmasking=self.unmasking,
             mask_id=self.tokenizer.mask,
             generator=generator,

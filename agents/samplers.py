@@ -4,7 +4,7 @@ Both take a *predictor* instead of a network, so the exact posterior of a toy di
 plugged in to test them (``tests/test_samplers.py``). Unmasking is ``vanilla`` (each mask revealed
 when exactly one of its per-token Poisson clocks rings) or ``adaptive`` (a Poisson number of the
 most confident masks per row); the number of events per step follows the paper's Poisson law or the
-interpolant's exact binomial step law (see ``UnmaskRule``). Random draws use float64.
+interpolant's exact binomial step law (see ``SamplerSettings``). Random draws use float64.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ class MaskPredictor(Protocol):
 
 
 @dataclass
-class UnmaskRule:
-    """How masks are revealed (and, for FlexMDM, how many are inserted) on each step.
+class SamplerSettings:
+    """The sampler's settings: how masks are revealed (and, for FlexMDM, how many are inserted) on each step.
+
+    The defaults are the suite's protocol; ``agents.learned.PROTOCOLS`` names it and the paper's.
 
     ``count_law`` "poisson" is the paper's tau-leaping: Poisson(tau x rate) events. "binomial" uses
     the interpolant's exact step law instead: each pending event (a mask's reveal, a missing
@@ -54,7 +56,8 @@ class UnmaskRule:
     ``feasible_counts`` (binomial law; FlexMDM on a grid): the pending insertions are corrected, by
     the fewest changes, so that every stretch between two consecutive known cells is headed for a
     number of cells a path can have there (see ``feasible_pending``); an inference option of ours,
-    not the paper's. It needs the "leap" end game, which makes the last step's insertions.
+    not the paper's. It needs the "leap" end game, which makes the last step's insertions. None (the
+    default): on where it applies, i.e. with the binomial law and the "leap" end game.
 
     ``end_game`` "argmax" is the official FlexMDM code's: the last step, at t = 1 - tau, sets every
     remaining mask to its argmax token and inserts nothing, so the network is never called at a time
@@ -65,13 +68,15 @@ class UnmaskRule:
     mode: str = "adaptive"
     confidence: str = "top_prob"
     window: int | None = None  # adaptive: only the leftmost ``window`` masks of a row compete
-    temperature: float = 1.0  # 0 = argmax
+    temperature: float = 0.0  # 0 = argmax
     count_law: str = "binomial"  # or "poisson": the paper's tau-leaping
     time_grid: str = "balanced"  # or "uniform"
-    feasible_counts: bool = False
-    end_game: str = "argmax"  # or "leap"
+    feasible_counts: bool | None = None  # None: on where it applies
+    end_game: str = "leap"  # or "argmax": the official code's
 
     def __post_init__(self):
+        if self.feasible_counts is None:
+            self.feasible_counts = self.count_law == "binomial" and self.end_game == "leap"
         if self.end_game not in END_GAMES:
             raise ValueError(f"unknown end game {self.end_game!r}; choose from {END_GAMES}")
         if self.time_grid not in TIME_GRIDS:
@@ -119,15 +124,15 @@ def confidence_scores(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return top2[:, 0] - (top2[:, 1] if top2.shape[1] > 1 else 0)
 
 
-def reveal(tokens, query, logits, leap_rate, step_prob, rule: UnmaskRule, generator) -> torch.Tensor:
+def reveal(tokens, query, logits, leap_rate, step_prob, sampler: SamplerSettings, generator) -> torch.Tensor:
     """One unmasking step; returns the new tokens (B, N).
 
     ``leap_rate`` = tau * b'(t) / (1 - b(t)) (Poisson law), ``step_prob`` = (b(t+tau) - b(t)) / (1 - b(t))
     (binomial law).
     """
-    values = draw_tokens(logits, rule.temperature, generator)
-    binomial = rule.count_law == "binomial"
-    if rule.mode == "vanilla":
+    values = draw_tokens(logits, sampler.temperature, generator)
+    binomial = sampler.count_law == "binomial"
+    if sampler.mode == "vanilla":
         # Per token-value clocks Poisson(leap_rate * f[v]): exactly one rings with prob lam e^-lam.
         lam = torch.as_tensor(leap_rate, dtype=torch.float64)
         prob = torch.as_tensor(step_prob, dtype=torch.float64) if binomial else lam * torch.exp(-lam)
@@ -139,10 +144,10 @@ def reveal(tokens, query, logits, leap_rate, step_prob, rule: UnmaskRule, genera
         else:
             counts = torch.poisson(leap_rate * masks, generator=generator)
         candidates = query
-        if rule.window is not None:
-            candidates = query & (query.cumsum(1) <= rule.window)
+        if sampler.window is not None:
+            candidates = query & (query.cumsum(1) <= sampler.window)
         conf = torch.full(query.shape, -1.0, dtype=torch.float64)
-        conf[query] = confidence_scores(logits, rule.confidence)
+        conf[query] = confidence_scores(logits, sampler.confidence)
         conf[~candidates] = -2.0
         order = conf.argsort(dim=1, descending=True, stable=True)
         ranks = torch.empty_like(order)
@@ -278,7 +283,7 @@ def flex_sample(
     lengths: torch.Tensor,
     *,
     steps: int,
-    rule: UnmaskRule,
+    sampler: SamplerSettings,
     insertion: PolynomialSchedule,
     unmasking: PolynomialSchedule,
     mask_id: int,
@@ -291,36 +296,36 @@ def flex_sample(
     """Grow every row from its start state (e.g. the subgoals) to a full sequence; returns (tokens, lengths, stats).
 
     ``min_between(a, b)``: the fewest tokens that can stand between known tokens a and b (for
-    ``rule.feasible_counts``)."""
+    ``sampler.feasible_counts``)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    if rule.feasible_counts and min_between is None:
+    if sampler.feasible_counts and min_between is None:
         raise ValueError("feasible_counts needs min_between: the fewest tokens between two known ones")
     stats = SamplerStats(steps=steps)
-    times = time_grid(steps, rule.time_grid, unmasking, insertion)
+    times = time_grid(steps, sampler.time_grid, unmasking, insertion)
     for k in range(steps):
         t, s = times[k], times[k + 1]
         query = tokens == mask_id
         t_batch = torch.full((tokens.shape[0],), t)
         logits, log_gaps = predict(tokens, fixed, lengths, t_batch, query)
         stats.network_calls += 1
-        if k == steps - 1 and rule.end_game == "argmax":
+        if k == steps - 1 and sampler.end_game == "argmax":
             tokens = _argmax_fill(tokens, query, logits, stats)
             if on_step is not None:
                 on_step(k, tokens, lengths)
             return tokens, lengths, stats
         leap_a, prob_a = step_laws(insertion, t, s)
-        tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), rule, generator)
+        tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), sampler, generator)
         slots = torch.arange(tokens.shape[1] + 1)[None, :] <= lengths[:, None]
         gaps = log_gaps.double().exp().masked_fill(~slots, 0.0)
-        if rule.count_law == "binomial":
-            if rule.temperature == 0:  # the most likely count, as argmax is for tokens
+        if sampler.count_law == "binomial":
+            if sampler.temperature == 0:  # the most likely count, as argmax is for tokens
                 pending = (gaps + 0.5).floor()
             else:  # stochastic rounding keeps the mean
                 pending = gaps.floor() + (
                     torch.rand(gaps.shape, generator=generator, dtype=torch.float64) < gaps.frac()
                 )
-            if rule.feasible_counts:
+            if sampler.feasible_counts:
                 pending = feasible_pending(pending, gaps, tokens, lengths, mask_id, min_between)
             counts = torch.binomial(pending, torch.full_like(pending, prob_a), generator=generator)
         else:
@@ -354,18 +359,18 @@ def mdm_sample(
     tokens: torch.Tensor,
     *,
     steps: int,
-    rule: UnmaskRule,
+    sampler: SamplerSettings,
     unmasking: PolynomialSchedule,
     mask_id: int,
     generator: torch.Generator | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, SamplerStats]:
     """Reveal the masks of fixed-length rows ``tokens`` (B, L) over ``steps`` steps; the end game
-    (``rule.end_game``) sets the masks left by argmax."""
+    (``sampler.end_game``) sets the masks left by argmax."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     stats = SamplerStats(steps=steps)
-    times = time_grid(steps, rule.time_grid, unmasking)
+    times = time_grid(steps, sampler.time_grid, unmasking)
     for k in range(steps):
         t, s = times[k], times[k + 1]
         query = tokens == mask_id
@@ -373,10 +378,10 @@ def mdm_sample(
             break
         logits = predict(tokens, torch.full((tokens.shape[0],), t), query)
         stats.network_calls += 1
-        if k == steps - 1 and rule.end_game == "argmax":
+        if k == steps - 1 and sampler.end_game == "argmax":
             tokens = _argmax_fill(tokens, query, logits, stats)
         else:
-            tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), rule, generator)
+            tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), sampler, generator)
         if on_step is not None:
             on_step(k, tokens)
     query = tokens == mask_id

@@ -1,5 +1,5 @@
 """Speed of the hot paths, side by side in one run: the training step (FlexMDM and MDM, fp32 against
-bf16 autocast, cpu and paper model sizes), sampling, scoring, and the machine's matrix-multiply peak.
+bf16 autocast, cpu and paper model sizes), sampler, scoring, and the machine's matrix-multiply peak.
 
 Run with ``make bench``. Figures land in the pytest-benchmark JSON; ``extra_info`` holds tokens/s,
 paths/s and the fraction of the measured fp32 matmul peak.

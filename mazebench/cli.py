@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
-from agents.config import AGENT_SETTINGS, PRESETS, TrainConfig
+from agents.config import AGENT_SETTINGS, PRESETS, SAMPLING_STEPS, TrainConfig
 from mazebench.datasets import (
     MAX_ATTEMPTS_PER_PATH,
     MAX_PATHS_PER_PAIR,
@@ -27,9 +27,10 @@ from mazebench.datasets import (
     generate_dataset,
     load_dataset,
 )
-from mazebench.maze import load_maze
+from mazebench.maze import MAZE_SEED, MAZE_SIZE, load_maze
 from mazebench.progress import show_bars
 
+DEFAULT_DATA = default_data_dir("<K>")  # shown in help texts
 PRESET_CHOICE = click.Choice(list(PRESETS))  # --preset of train, report and ablation
 MAX_SAMPLING_STEPS = 100_000  # upper bounds of the sampler's sizes: far above use, refused before any work
 MAX_WINDOW = 100_000
@@ -161,9 +162,11 @@ def _agent_names(ctx, param, value: str) -> tuple[str, ...]:
     help="At most this many distinct paths per pair.",
 )
 @click.option(
-    "--maze-size", default=41, type=click.IntRange(min=5), help="Height and width of the generated maze (odd)."
+    "--maze-size", default=MAZE_SIZE, type=click.IntRange(min=5), help="Height and width of the generated maze (odd)."
 )
-@click.option("--maze-seed", default=2025, type=int, help="Seed of the generated maze (2025 = the FlexMDM paper's).")
+@click.option(
+    "--maze-seed", default=MAZE_SEED, type=int, help=f"Seed of the generated maze ({MAZE_SEED} = the FlexMDM paper's)."
+)
 @click.option(
     "--extra-door-frac",
     default=0.5,
@@ -296,13 +299,13 @@ def _train_setting_options(command):
     "--subgoals",
     default=12,
     type=click.IntRange(min=2),
-    help="K; selects (and if missing generates) data/maze41-s2025-k<K>.",
+    help=f"K; selects (and if missing generates) {DEFAULT_DATA}.",
 )
 @click.option(
     "--data",
     default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Dataset folder  [default: data/maze41-s2025-k<K>]",
+    help=f"Dataset folder  [default: {DEFAULT_DATA}]",
 )
 @click.option(
     "--preset", default=None, type=PRESET_CHOICE, help="Model size and budget  [default: gpu on CUDA, cpu otherwise]"
@@ -423,13 +426,13 @@ def _relaunch_under_torchrun(nproc: int) -> int:
     "--subgoals",
     default=None,
     type=click.IntRange(min=2),
-    help="K; selects the default dataset data/maze41-s2025-k<K>  [default: 12, or the K of --data]",
+    help=f"K; selects the default dataset {DEFAULT_DATA}  [default: 12, or the K of --data]",
 )
 @click.option(
     "--data",
     default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Dataset folder  [default: data/maze41-s2025-k<K>]",
+    help=f"Dataset folder  [default: {DEFAULT_DATA}]",
 )
 @click.option(
     "--checkpoint",
@@ -437,7 +440,9 @@ def _relaunch_under_torchrun(nproc: int) -> int:
     type=click.Path(path_type=Path),
     help="Run folder or checkpoint file of a learned agent  [default: runs/cpu/<agent>-k<K>]",
 )
-@click.option("--steps", default=None, type=STEPS, help="Sampling steps of learned agents  [default: 64]")
+@click.option(
+    "--steps", default=None, type=STEPS, help=f"Sampling steps of learned agents  [default: {SAMPLING_STEPS}]"
+)
 @click.option(
     "--protocol",
     default="suite",
@@ -446,10 +451,11 @@ def _relaunch_under_torchrun(nproc: int) -> int:
     "Poisson, uniform grid, temperature 1, the official end game); the options below override single settings.",
 )
 @click.option(
-    "--sampler",
+    "--mode",
     default=None,
     type=click.Choice(["adaptive", "vanilla"]),
-    help="Unmasking rule of learned agents  [default: the protocol's; suite: adaptive]",
+    help="Unmasking mode of learned agents: most confident masks first, or the paper's vanilla clocks  "
+    "[default: the protocol's; suite: adaptive]",
 )
 @click.option(
     "--temperature",
@@ -536,7 +542,7 @@ def evaluate(
     checkpoint,
     steps,
     protocol,
-    sampler,
+    mode,
     temperature,
     confidence,
     window,
@@ -557,7 +563,7 @@ def evaluate(
     """Plan and score the held-out queries (one per pair); write reports/<run>/ and print a table."""
     from dataclasses import asdict
 
-    from agents.learned import protocol_rule
+    from agents.learned import protocol_sampler
     from mazebench.evaluation import evaluate as run_evaluation
 
     dataset = load_dataset(data or default_data_dir(subgoals or 12))
@@ -565,7 +571,7 @@ def evaluate(
         raise ValueError(f"--subgoals {subgoals} does not match the dataset {dataset.path} (K={dataset.num_subgoals})")
     out = out or Path("reports") / f"{agent.replace(':', '.')}-k{dataset.num_subgoals}"  # a plug-in's path, no colon
     chosen = {
-        "mode": sampler,
+        "mode": mode,
         "temperature": temperature,
         "confidence": confidence,
         "window": window,
@@ -574,10 +580,12 @@ def evaluate(
         "feasible_counts": feasible_counts,
         "end_game": end_game,
     }
-    sampling = {**asdict(protocol_rule(protocol)), **{key: value for key, value in chosen.items() if value is not None}}
-    if feasible_counts is None:  # on where they apply (the binomial law with the leap end game), as by default
-        sampling["feasible_counts"] = sampling["count_law"] == "binomial" and sampling["end_game"] == "leap"
-    planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device, sampling=sampling)
+    sampler = {
+        **asdict(protocol_sampler(protocol)),
+        **{key: value for key, value in chosen.items() if value is not None},
+    }
+    sampler["feasible_counts"] = feasible_counts  # None: on where they apply (SamplerSettings)
+    planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device, sampler=sampler)
     summary = run_evaluation(
         planner,
         dataset,
@@ -620,7 +628,9 @@ def _table(agent: str, k: int, summary: dict) -> str:
     "name or package.module:NAME; evaluated, never trained); the BFS oracle is always added.",
 )
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
-@click.option("--steps", default=64, type=STEPS, help="Sampling steps of the tables, the same for every planner.")
+@click.option(
+    "--steps", default=SAMPLING_STEPS, type=STEPS, help="Sampling steps of the tables, the same for every planner."
+)
 @click.option(
     "--protocols",
     default="paper,suite",
@@ -732,7 +742,7 @@ def report(
 @cli.command()
 @click.option("--subgoals", default="2,7,12", callback=_int_list(2, "2,7,12"), help="The K of the page's columns.")
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
-@click.option("--steps", default=64, type=STEPS, help="Sampling steps of every cell.")
+@click.option("--steps", default=SAMPLING_STEPS, type=STEPS, help="Sampling steps of every cell.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per cell  [default: all]")
 @click.option(
     "--out",
@@ -763,7 +773,7 @@ def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
     help="Trained planners whose sampler the rows change: flexmdm, mdm.",
 )
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of the runs (the report's own).")
-@click.option("--steps", default=64, type=click.IntRange(min=1), help="Sampling steps of every row.")
+@click.option("--steps", default=SAMPLING_STEPS, type=click.IntRange(min=1), help="Sampling steps of every row.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per row  [default: all]")
 @click.option(
     "--out",

@@ -47,6 +47,8 @@ import numpy as np
 
 from mazebench.folders import folder_lock
 from mazebench.maze import (
+    MAZE_SEED,
+    MAZE_SIZE,
     all_pairs_distances,
     check_distance_table,
     frozen_copy,
@@ -159,7 +161,9 @@ class Dataset:
         return int(self.meta["config"]["num_subgoals"])
 
 
-def default_data_dir(num_subgoals: int, maze_size: int = 41, maze_seed: int = 2025, root: str | Path = "data") -> Path:
+def default_data_dir(
+    num_subgoals: int | str, maze_size: int = MAZE_SIZE, maze_seed: int = MAZE_SEED, root: str | Path = "data"
+) -> Path:
     """The conventional folder of a dataset, e.g. ``data/maze41-s2025-k12``."""
     return Path(root) / f"maze{maze_size}-s{maze_seed}-k{num_subgoals}"
 
@@ -170,8 +174,8 @@ def generate_dataset(
     num_subgoals: int,
     pairs: int = 15000,
     paths_per_pair: int = 10,
-    maze_size: int = 41,
-    maze_seed: int = 2025,
+    maze_size: int = MAZE_SIZE,
+    maze_seed: int = MAZE_SEED,
     seed: int = 0,
     maze: np.ndarray | None = None,
     extra_door_frac: float = 0.5,

@@ -11,7 +11,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from mazebench.maze import all_pairs_distances, frozen_copy, make_maze, open_cells
+from mazebench.maze import MAZE_SEED, MAZE_SIZE, all_pairs_distances, frozen_copy, make_maze, open_cells
 from mazebench.scoring import (
     MAX_PATH_CELLS_PER_MAZE_CELL,
     parse_path,
@@ -69,7 +69,7 @@ class MazeEnv(gymnasium.Env):
 
     ## Arguments
     - ``maze``: a 2-D array (1 = wall, 0 = open); None builds ``make_maze(maze_size, maze_size, maze_seed)``.
-    - ``maze_size``, ``maze_seed``: used only when ``maze`` is None (defaults 41 and 2025).
+    - ``maze_size``, ``maze_seed``: used only when ``maze`` is None (the paper's maze by default).
     - ``num_subgoals``: ``K >= 2``, the number of subgoals including start and goal (default 12).
     - ``max_steps``: the step limit; None means 4 x the number of open cells, far more than the
       shortest route through any subgoal sequence of the benchmark distribution needs.
@@ -85,8 +85,8 @@ class MazeEnv(gymnasium.Env):
     def __init__(
         self,
         maze: np.ndarray | None = None,
-        maze_size: int = 41,
-        maze_seed: int = 2025,
+        maze_size: int = MAZE_SIZE,
+        maze_seed: int = MAZE_SEED,
         num_subgoals: int = 12,
         max_steps: int | None = None,
         render_mode: str | None = None,

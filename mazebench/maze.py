@@ -16,7 +16,12 @@ import numpy as np
 WALL, OPEN = "#", "."
 
 
-def make_maze(height: int = 41, width: int = 41, seed: int = 2025, extra_door_frac: float = 0.5) -> np.ndarray:
+MAZE_SIZE, MAZE_SEED = 41, 2025  # the FlexMDM paper's maze: 41x41, seed 2025 (the benchmark's default)
+
+
+def make_maze(
+    height: int = MAZE_SIZE, width: int = MAZE_SIZE, seed: int = MAZE_SEED, extra_door_frac: float = 0.5
+) -> np.ndarray:
     """Build a maze by recursive division, then open a fraction of the removable walls.
 
     Every draw comes from one ``random.Random(seed)`` in a fixed order, so the same arguments give

@@ -117,7 +117,7 @@ def test_decoding_stops_each_row_at_eos_or_at_the_length_cap():
         network,
         torch.tensor([[0, 2], [1, 8], [4, 8]]),
         steps=4,
-        rule=Decoding(),
+        sampler=Decoding(),
         on_step=lambda k, body: bodies.append(body[0].tolist()),
     )
     assert [p.tolist() for p in paths] == [[0, 1, 2], [1, 2], [4, 5, 6, 7, 8]]  # the last one never ends: capped
@@ -131,12 +131,12 @@ def test_decoding_options():
     model = tiny_model(method)
     subgoals = torch.tensor([[0, 5], [4, 3], [8, 6]])
 
-    def decode(rule, seed=0):
+    def decode(sampler, seed=0):
         return [
             p.tolist()
-            for p in method.sample(model, subgoals, steps=4, rule=rule, generator=torch.Generator().manual_seed(seed))[
-                0
-            ]
+            for p in method.sample(
+                model, subgoals, steps=4, sampler=sampler, generator=torch.Generator().manual_seed(seed)
+            )[0]
         ]
 
     greedy = decode(Decoding())
@@ -146,7 +146,7 @@ def test_decoding_options():
     one_by_one = [
         decode_one
         for row in subgoals
-        for decode_one in [p.tolist() for p in method.sample(model, row[None], steps=4, rule=Decoding())[0]]
+        for decode_one in [p.tolist() for p in method.sample(model, row[None], steps=4, sampler=Decoding())[0]]
     ]
     assert one_by_one == greedy  # batched greedy decoding is per-row decoding
     for bad in ({"temperature": -1.0}, {"temperature": float("nan")}, {"top_k": 0}, {"top_k": 1.5}):
@@ -163,12 +163,14 @@ def test_ar_planner_from_a_run(tiny_dataset, tmp_path):
         dataset=tiny_dataset,
         checkpoint=tmp_path / "run",
         steps=8,
-        sampling={"mode": "vanilla", "temperature": 0.5, "top_k": 3},
+        sampler={"mode": "vanilla", "temperature": 0.5, "top_k": 3},
     )
-    assert planner.name == "ar" and planner.rule == Decoding(temperature=0.5, top_k=3)
-    assert make_agent("ar", dataset=tiny_dataset, checkpoint=tmp_path / "run").rule == Decoding()  # greedy by default
+    assert planner.name == "ar" and planner.sampler == Decoding(temperature=0.5, top_k=3)
+    assert (
+        make_agent("ar", dataset=tiny_dataset, checkpoint=tmp_path / "run").sampler == Decoding()
+    )  # greedy by default
     with pytest.raises(ValueError, match="top_k is a setting of the autoregressive agent"):
-        make_agent("mdm", dataset=tiny_dataset, checkpoint=tmp_path / "run", sampling={"top_k": 3})
+        make_agent("mdm", dataset=tiny_dataset, checkpoint=tmp_path / "run", sampler={"top_k": 3})
     result = evaluate(planner, tiny_dataset, out_dir=tmp_path / "eval", limit=4, num_pngs=1, progress=False)
     assert result["n"] == 4 and result["planner"]["sampler"] == {"temperature": 0.5, "top_k": 3}
     assert result["planner"]["counters"]["network_calls"] > 0 and (tmp_path / "eval" / "generation.png").is_file()

@@ -3,13 +3,13 @@
 import json
 from dataclasses import asdict
 
-from agents.learned import protocol_rule
+from agents.learned import protocol_sampler
 from mazebench.report.factors import FACTORS, FactorsSpec, build_factors
 from tests.test_report import FAST, SMALL
 
 
 def test_each_row_changes_one_setting_of_the_papers_protocol():
-    paper, suite = asdict(protocol_rule("paper")), asdict(protocol_rule("suite"))
+    paper, suite = asdict(protocol_sampler("paper")), asdict(protocol_sampler("suite"))
     rows = list(FACTORS.values())
     assert rows[0] == {} and rows[-1] == suite and rows[-2] == {**suite, "feasible_counts": False}
     for change in rows[1:-2]:

@@ -56,7 +56,7 @@ def state_fractions(t, insertion, unmasking, rows=4000, length=50):
 
 
 def numerical_clean_prob(t, insertion, unmasking, points=200_001):
-    """P(clean at t) = int_0^t a'(s) (b_t - b_s) / (1 - b_s) ds by the trapezoid rule, integrated over
+    """P(clean at t) = int_0^t a'(s) (b_t - b_s) / (1 - b_s) ds by the trapezoid sampler, integrated over
     u = a(s) (s = a^-1(u)) so that an infinite a'(0) (power < 1) does no harm."""
     bt = unmasking.value(torch.tensor(t, dtype=torch.float64))
     u = torch.linspace(0, float(insertion.value(torch.tensor(t, dtype=torch.float64))), points, dtype=torch.float64)

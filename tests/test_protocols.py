@@ -7,20 +7,21 @@ import torch
 
 import agents.samplers as samplers
 from agents.config import preset_config
-from agents.learned import PROTOCOLS, QUICK_EVAL_SEED, LearnedPlanner, evaluation_rule, protocol_rule, quick_success
+from agents.learned import PROTOCOLS, QUICK_EVAL_SEED, LearnedPlanner, protocol_sampler, quick_success
 from agents.loading import build_method, build_model
+from agents.samplers import SamplerSettings
 from agents.tokenizer import CellTokenizer
 
 SMALL_MODEL = {"d_model": 32, "n_heads": 2, "n_layers": 1, "cond_dim": 32}
 
 
 def test_the_protocols_settings():
-    paper = protocol_rule("paper")
+    paper = protocol_sampler("paper")
     assert (paper.mode, paper.count_law, paper.time_grid, paper.temperature) == ("vanilla", "poisson", "uniform", 1.0)
-    assert protocol_rule("suite") == evaluation_rule()  # the suite's default sampler
-    assert protocol_rule("paper") is not PROTOCOLS["paper"]  # a copy: callers cannot change the protocol
+    assert protocol_sampler("suite") == SamplerSettings()  # the suite's protocol: the settings' own defaults
+    assert protocol_sampler("paper") is not PROTOCOLS["paper"]  # a copy: callers cannot change the protocol
     with pytest.raises(ValueError, match="choose from paper, suite"):
-        protocol_rule("fast")
+        protocol_sampler("fast")
 
 
 def _untrained(agent, dataset):
@@ -43,10 +44,10 @@ def sampler_calls(monkeypatch):
 
         return wrapper
 
-    def recording_reveal(tokens, query, logits, leap_rate, step_prob, rule, generator):
-        calls["modes"].add(rule.mode)
-        calls["laws"].add(rule.count_law)
-        return reveal(tokens, query, logits, leap_rate, step_prob, rule, generator)
+    def recording_reveal(tokens, query, logits, leap_rate, step_prob, sampler, generator):
+        calls["modes"].add(sampler.mode)
+        calls["laws"].add(sampler.count_law)
+        return reveal(tokens, query, logits, leap_rate, step_prob, sampler, generator)
 
     def recording_grid(steps, kind, *schedules):
         calls["grids"].add(kind)
@@ -62,19 +63,19 @@ def sampler_calls(monkeypatch):
 @pytest.mark.parametrize("agent", ["flexmdm", "mdm"])
 def test_the_paper_protocol_runs_vanilla_poisson_on_a_uniform_grid(agent, tiny_dataset, sampler_calls):
     method, model = _untrained(agent, tiny_dataset)
-    planner = LearnedPlanner(method, model, steps=4, rule=protocol_rule("paper"))
+    planner = LearnedPlanner(method, model, steps=4, sampler=protocol_sampler("paper"))
     planner.plan(tiny_dataset.maze, [tiny_dataset.val[0].subgoals, tiny_dataset.val[1].subgoals])
     assert sampler_calls["modes"] == {"vanilla"} and sampler_calls["laws"] == {"poisson"}
     assert sampler_calls["grids"] == {"uniform"} and sampler_calls["binomial"] == 0
     if agent == "flexmdm":
         assert sampler_calls["poisson"] == 3  # the insertions' tau-leap, one draw per step but the last
-    assert planner.describe()["sampler"] == asdict(protocol_rule("paper"))
-    assert protocol_rule("paper").end_game == "argmax" and protocol_rule("suite").end_game == "leap"
+    assert planner.describe()["sampler"] == asdict(protocol_sampler("paper"))
+    assert protocol_sampler("paper").end_game == "argmax" and protocol_sampler("suite").end_game == "leap"
 
 
 def test_the_suite_protocol_runs_adaptive_binomial_on_a_balanced_grid(tiny_dataset, sampler_calls):
     method, model = _untrained("flexmdm", tiny_dataset)
-    LearnedPlanner(method, model, steps=4, rule=protocol_rule("suite")).plan(
+    LearnedPlanner(method, model, steps=4, sampler=protocol_sampler("suite")).plan(
         tiny_dataset.maze, [tiny_dataset.val[0].subgoals]
     )
     assert sampler_calls["modes"] == {"adaptive"} and sampler_calls["laws"] == {"binomial"}
@@ -87,7 +88,7 @@ def test_the_held_out_check_plans_fixed_pairs_under_the_paper_protocol(tiny_data
     plan, calls = LearnedPlanner.plan, []
 
     def recording_plan(self, maze, subgoal_batch, seed=0):
-        calls.append((asdict(self.rule), self.steps, seed, [s.tolist() for s in subgoal_batch]))
+        calls.append((asdict(self.sampler), self.steps, seed, [s.tolist() for s in subgoal_batch]))
         return plan(self, maze, subgoal_batch, seed)
 
     monkeypatch.setattr(LearnedPlanner, "plan", recording_plan)
@@ -99,7 +100,7 @@ def test_the_held_out_check_plans_fixed_pairs_under_the_paper_protocol(tiny_data
         calls[0]
         == calls[1]
         == (
-            asdict(protocol_rule("paper")),
+            asdict(protocol_sampler("paper")),
             4,
             QUICK_EVAL_SEED,
             [tiny_dataset.val[int(i)].subgoals.tolist() for i in first],
@@ -107,10 +108,9 @@ def test_the_held_out_check_plans_fixed_pairs_under_the_paper_protocol(tiny_data
     )
 
 
-def test_feasible_counts_are_the_suites_default_with_the_binomial_law_only():
-    from agents.learned import evaluation_rule
-
-    assert evaluation_rule().feasible_counts and protocol_rule("suite").feasible_counts
-    assert not protocol_rule("paper").feasible_counts  # the paper's sampler is left as the paper has it
-    assert not evaluation_rule({"count_law": "poisson"}).feasible_counts
-    assert not evaluation_rule({"feasible_counts": False}).feasible_counts
+def test_feasible_counts_are_on_by_default_where_they_apply():
+    assert SamplerSettings().feasible_counts and protocol_sampler("suite").feasible_counts
+    assert not protocol_sampler("paper").feasible_counts  # the paper's sampler is left as the paper has it
+    assert not SamplerSettings(count_law="poisson").feasible_counts
+    assert not SamplerSettings(end_game="argmax").feasible_counts
+    assert not SamplerSettings(feasible_counts=False).feasible_counts

@@ -464,17 +464,17 @@ def test_trainings_in_parallel_processes_train_exactly_the_reports_settings(tmp_
 def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
     from dataclasses import asdict
 
-    from agents.learned import protocol_rule
+    from agents.learned import protocol_sampler
     from mazebench.cli import evaluate
     from mazebench.report.page import _evaluate_flags
 
-    sampler = asdict(protocol_rule(protocol))
+    sampler = asdict(protocol_sampler(protocol))
     params = evaluate.make_context("evaluate", ["--agent", "flexmdm", *shlex.split(_evaluate_flags(sampler))]).params
     chosen = {
-        ("mode" if name == "sampler" else name): value
+        name: value
         for name, value in params.items()
         if name
-        in {"sampler", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts", "end_game"}
+        in {"mode", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts", "end_game"}
     }
     assert chosen == sampler
 
@@ -506,7 +506,7 @@ def test_a_plugins_cached_cell_is_keyed_by_its_code_and_replaced_only_after_succ
             run=None,
             steps=8,
             limit=limit,
-            sampling={},
+            sampler={},
             num_pngs=0,
             progress=False,
         )

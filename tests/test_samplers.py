@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from agents.samplers import UnmaskRule, flex_sample, insert_masks, mdm_sample, reveal, time_grid
+from agents.samplers import SamplerSettings, flex_sample, insert_masks, mdm_sample, reveal, time_grid
 from agents.schedules import PolynomialSchedule
 from tests.toy_posterior import MASK, PAD, ToyPosterior
 
@@ -25,6 +25,12 @@ def toy():
     return ToyPosterior(support, num_classes=4)
 
 
+def posterior_sampling(**settings) -> SamplerSettings:
+    """Settings that sample the model's own distribution (temperature 1, no feasible-counts correction) with the
+    official end game unless a test names another: the exact-posterior tests' (the defaults are the suite's)."""
+    return SamplerSettings(**{"temperature": 1.0, "feasible_counts": False, "end_game": "argmax", **settings})
+
+
 def total_variation(
     toy, mode, steps, samples, gap_scale=1.0, seed=1, count_law="poisson", time_grid="uniform", end_game="argmax"
 ):
@@ -37,7 +43,7 @@ def total_variation(
         fixed,
         lengths,
         steps=steps,
-        rule=UnmaskRule(mode=mode, count_law=count_law, time_grid=time_grid, end_game=end_game),
+        sampler=posterior_sampling(mode=mode, count_law=count_law, time_grid=time_grid, end_game=end_game),
         insertion=LINEAR,
         unmasking=LINEAR,
         mask_id=MASK,
@@ -99,16 +105,18 @@ def test_adaptive_reveals_the_most_confident_masks_first():
     query = tokens == MASK
     logits = torch.tensor([[0.0, 0.0], [9.0, 0.0], [0.0, 1.0]])
     # leap rate large enough that the Poisson count is almost surely >= 1 but keep window 1 => only the leftmost
-    rule = UnmaskRule(mode="adaptive", temperature=0.0)
+    sampler = SamplerSettings(mode="adaptive", temperature=0.0)
     gen = torch.Generator().manual_seed(0)
     for _ in range(20):
-        out = reveal(tokens, query, logits, 1 / 3, 1 / 3, rule, gen)
+        out = reveal(tokens, query, logits, 1 / 3, 1 / 3, sampler, gen)
         revealed = (out != MASK).nonzero()[:, 1].tolist()
         # Whatever the count, revealed masks are a prefix of the confidence order 1, 2, 0.
         assert revealed == sorted([1, 2, 0][: len(revealed)])
         if revealed:
             assert out[0, 1] == 0
-    windowed = reveal(tokens, query, logits, 50.0, 1.0, UnmaskRule(mode="adaptive", window=1, temperature=0.0), gen)
+    windowed = reveal(
+        tokens, query, logits, 50.0, 1.0, SamplerSettings(mode="adaptive", window=1, temperature=0.0), gen
+    )
     assert (windowed != MASK).nonzero()[:, 1].tolist() == [0]
 
 
@@ -155,7 +163,7 @@ def test_at_temperature_zero_insertion_counts_are_rounded_not_sampled():
             torch.ones(200, 2, dtype=torch.bool),
             torch.full((200,), 2),
             steps=16,
-            rule=UnmaskRule(temperature=temperature),
+            sampler=posterior_sampling(temperature=temperature),
             insertion=LINEAR,
             unmasking=LINEAR,
             mask_id=MASK,
@@ -224,9 +232,9 @@ def test_feasible_pending_is_the_smallest_correction_that_makes_every_stretch_fe
 
 def test_feasible_counts_need_the_binomial_law_and_a_distance():
     with pytest.raises(ValueError, match="binomial"):
-        UnmaskRule(feasible_counts=True, count_law="poisson", end_game="leap")
+        SamplerSettings(feasible_counts=True, count_law="poisson", end_game="leap")
     with pytest.raises(ValueError, match="end_game"):
-        UnmaskRule(feasible_counts=True, end_game="argmax")
+        SamplerSettings(feasible_counts=True, end_game="argmax")
     with pytest.raises(ValueError, match="min_between"):
         flex_sample(
             lambda *a: None,
@@ -234,7 +242,7 @@ def test_feasible_counts_need_the_binomial_law_and_a_distance():
             torch.ones(1, 2, dtype=torch.bool),
             torch.tensor([2]),
             steps=2,
-            rule=UnmaskRule(feasible_counts=True, end_game="leap"),
+            sampler=SamplerSettings(feasible_counts=True, end_game="leap"),
             insertion=LINEAR,
             unmasking=LINEAR,
             mask_id=MASK,
@@ -271,7 +279,7 @@ def test_with_feasible_counts_every_sample_has_a_length_its_end_points_allow():
             torch.ones(300, 2, dtype=torch.bool),
             torch.full((300,), 2),
             steps=12,
-            rule=UnmaskRule(temperature=0.0, feasible_counts=feasible, end_game="leap"),
+            sampler=SamplerSettings(temperature=0.0, feasible_counts=feasible, end_game="leap"),
             insertion=LINEAR,
             unmasking=LINEAR,
             mask_id=MASK,
@@ -286,7 +294,7 @@ def test_with_feasible_counts_every_sample_has_a_length_its_end_points_allow():
     assert parity_ok(True).all() and parity_ok(False).float().mean() < 0.8
 
 
-def _flex_run(toy, steps, samples, rule, times=None, seed=0, max_len=12):
+def _flex_run(toy, steps, samples, sampler, times=None, seed=0, max_len=12):
     """flex_sample from the toy's exempt ends with the exact posterior; ``times`` collects every call's t."""
     exact = toy.flex_predictor()
 
@@ -301,7 +309,7 @@ def _flex_run(toy, steps, samples, rule, times=None, seed=0, max_len=12):
         torch.ones(samples, 2, dtype=torch.bool),
         torch.full((samples,), 2),
         steps=steps,
-        rule=rule,
+        sampler=sampler,
         insertion=LINEAR,
         unmasking=LINEAR,
         mask_id=MASK,
@@ -316,10 +324,10 @@ def test_official_end_game_calls_the_network_only_at_the_grid_times_before_one(t
     # The official code's last step is at t = 1 - tau: it argmaxes every mask left and inserts nothing.
     # The "leap" end game calls the network once more at t = 1, a time the model never trained at.
     times = []
-    _, _, stats = _flex_run(toy, 8, 400, UnmaskRule(mode=mode, time_grid="uniform"), times)
+    _, _, stats = _flex_run(toy, 8, 400, posterior_sampling(mode=mode, time_grid="uniform"), times)
     assert times == [k / 8 for k in range(8)] and stats.network_calls == 8
     leap_times = []
-    _flex_run(toy, 8, 400, UnmaskRule(mode=mode, time_grid="uniform", end_game="leap"), leap_times)
+    _flex_run(toy, 8, 400, posterior_sampling(mode=mode, time_grid="uniform", end_game="leap"), leap_times)
     assert leap_times[-1] == 1.0 and len(leap_times) == 9
 
 
@@ -338,7 +346,7 @@ def test_official_end_game_inserts_nothing_on_its_last_step_and_fills_by_the_exa
         torch.ones(500, 2, dtype=torch.bool),
         torch.full((500,), 2),
         steps=6,
-        rule=UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"),
+        sampler=posterior_sampling(mode="vanilla", count_law="poisson", time_grid="uniform"),
         insertion=LINEAR,
         unmasking=LINEAR,
         mask_id=MASK,
@@ -366,7 +374,7 @@ def test_official_end_game_keeps_every_sample_in_the_support_where_a_call_at_one
             toy,
             6,
             2000,
-            UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform", end_game=end_game),
+            posterior_sampling(mode="vanilla", count_law="poisson", time_grid="uniform", end_game=end_game),
             seed=1,
             max_len=5,
         )
@@ -386,12 +394,12 @@ def mask_toy():
     return ToyMaskPosterior(support, num_classes=3)
 
 
-def _mdm_tv(toy, rule, steps, samples, times=None, seed=0):
+def _mdm_tv(toy, sampler, steps, samples, times=None, seed=0):
     out, stats = mdm_sample(
         toy.mask_predictor(times),
         torch.full((samples, 4), MASK),
         steps=steps,
-        rule=rule,
+        sampler=sampler,
         unmasking=LINEAR,
         mask_id=MASK,
         generator=torch.Generator().manual_seed(seed),
@@ -405,7 +413,9 @@ def _mdm_tv(toy, rule, steps, samples, times=None, seed=0):
 
 
 def test_mdm_official_end_game_reproduces_the_distribution(mask_toy):
-    tv, stats = _mdm_tv(mask_toy, UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"), 100, 4000)
+    tv, stats = _mdm_tv(
+        mask_toy, posterior_sampling(mode="vanilla", count_law="poisson", time_grid="uniform"), 100, 4000
+    )
     assert tv < 0.04  # sampling noise ~0.01 over 5 strings; tau-leaping bias at 100 steps is small
     assert stats.network_calls <= 100
 
@@ -413,10 +423,14 @@ def test_mdm_official_end_game_reproduces_the_distribution(mask_toy):
 @pytest.mark.parametrize("mode", ["vanilla", "adaptive"])
 def test_mdm_official_end_game_never_calls_the_network_at_one(mask_toy, mode):
     times, leap_times = [], []
-    _mdm_tv(mask_toy, UnmaskRule(mode=mode, count_law="poisson", time_grid="uniform"), 20, 300, times)
+    _mdm_tv(mask_toy, posterior_sampling(mode=mode, count_law="poisson", time_grid="uniform"), 20, 300, times)
     assert max(times) == pytest.approx(1 - 1 / 20) and len(times) <= 20
     _mdm_tv(
-        mask_toy, UnmaskRule(mode=mode, count_law="poisson", time_grid="uniform", end_game="leap"), 20, 300, leap_times
+        mask_toy,
+        posterior_sampling(mode=mode, count_law="poisson", time_grid="uniform", end_game="leap"),
+        20,
+        300,
+        leap_times,
     )
     assert max(leap_times) == 1.0  # the Poisson law leaves masks after the last leap: filled at t = 1
 
@@ -434,7 +448,7 @@ def test_mdm_official_end_game_fills_the_masks_left_by_the_exact_argmax(mask_toy
         predict,
         torch.full((300, 4), MASK),
         steps=3,
-        rule=UnmaskRule(mode="vanilla", count_law="poisson", time_grid="uniform"),
+        sampler=posterior_sampling(mode="vanilla", count_law="poisson", time_grid="uniform"),
         unmasking=LINEAR,
         mask_id=MASK,
         generator=torch.Generator().manual_seed(0),

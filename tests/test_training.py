@@ -99,7 +99,7 @@ def test_parallel_evaluation_matches_serial_and_draws_the_generation(tiny_datase
     summaries = {}
     for workers in (1, 2):
         planner = make_agent(
-            "flexmdm", dataset=tiny_dataset, checkpoint=tmp_path / "run", steps=8, sampling={"temperature": 1.0}
+            "flexmdm", dataset=tiny_dataset, checkpoint=tmp_path / "run", steps=8, sampler={"temperature": 1.0}
         )
         summaries[workers] = evaluate(
             planner, tiny_dataset, out_dir=tmp_path / f"w{workers}", batch_size=3, progress=False, workers=workers

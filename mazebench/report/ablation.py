@@ -23,8 +23,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from agents import default_run_dir
-from agents.config import preset_config
-from agents.learned import protocol_rule
+from agents.config import SAMPLING_STEPS, preset_config
+from agents.learned import protocol_sampler
 from mazebench.folders import check_own_folder, folder_lock
 from mazebench.report.figures import save_figure
 from mazebench.report.page import success_text
@@ -48,14 +48,14 @@ TRAININGS = {  # name -> (training settings, run folder suffix unless they are t
 }
 SAMPLERS = {  # name -> (sampler settings, description)
     "paper": (
-        asdict(protocol_rule("paper")),
+        asdict(protocol_sampler("paper")),
         "the paper's protocol: vanilla, Poisson counts, uniform grid, temperature 1",
     ),
     "suite without feasible counts": (
-        asdict(replace(protocol_rule("suite"), feasible_counts=False)),
+        asdict(replace(protocol_sampler("suite"), feasible_counts=False)),
         "adaptive (most confident first), argmax, binomial counts, balanced grid",
     ),
-    "suite": (asdict(protocol_rule("suite")), "the suite's protocol: the above with feasible insertion counts"),
+    "suite": (asdict(protocol_sampler("suite")), "the suite's protocol: the above with feasible insertion counts"),
 }
 
 
@@ -65,7 +65,7 @@ class AblationSpec:
 
     ks: tuple[int, ...] = (2, 7, 12)
     preset: str = "cpu"
-    steps: int = 64
+    steps: int = SAMPLING_STEPS
     limit: int | None = None
     dataset_options: dict = field(default_factory=dict)  # passed to generate_dataset
     train_options: dict = field(default_factory=dict)  # overrides of the preset's settings, for every training
@@ -110,7 +110,7 @@ def _build_ablation(spec: AblationSpec, progress: bool) -> dict:
                     for key in ("steps", "epochs_done", "train_minutes", "bf16_autocast", "stopped_by")
                 },
             }
-            for sampler, (sampling, _) in SAMPLERS.items():
+            for sampler, (settings, _) in SAMPLERS.items():
                 folder = spec.folder / "eval" / _slug(name) / _slug(sampler) / f"{AGENT}-k{k}"
                 cells[f"{name}/{sampler}/k{k}"] = summary_cell(
                     cached_evaluation(
@@ -120,7 +120,7 @@ def _build_ablation(spec: AblationSpec, progress: bool) -> dict:
                         run=run,
                         steps=spec.steps,
                         limit=spec.limit,
-                        sampling=sampling,
+                        sampler=settings,
                         num_pngs=0,
                         progress=progress,
                     )

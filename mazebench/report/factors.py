@@ -15,7 +15,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from agents.learned import protocol_rule
+from agents.config import SAMPLING_STEPS
+from agents.learned import protocol_sampler
 from mazebench.folders import check_own_folder, folder_lock
 from mazebench.report.figures import save_figure
 from mazebench.report.page import failure_text, success_text
@@ -25,7 +26,7 @@ from mazebench.report.tables import summary_cell
 
 LOG = logging.getLogger(__name__)
 
-PAPER, SUITE = asdict(protocol_rule("paper")), asdict(protocol_rule("suite"))
+PAPER, SUITE = asdict(protocol_sampler("paper")), asdict(protocol_sampler("suite"))
 FACTORS = {  # row name -> the settings changed from the paper's protocol, each to the suite's value
     "paper's protocol": {},
     "vanilla -> adaptive unmasking": {"mode": SUITE["mode"]},
@@ -45,7 +46,7 @@ class FactorsSpec:
     ks: tuple[int, ...] = (2, 12)
     agents: tuple[str, ...] = ("flexmdm",)
     preset: str = "cpu"
-    steps: int = 64
+    steps: int = SAMPLING_STEPS
     limit: int | None = None
     dataset_options: dict | None = None  # as ReportSpec's: None is the preset's track
     train_options: dict = field(default_factory=dict)
@@ -97,7 +98,7 @@ def _build_factors(spec: FactorsSpec, progress: bool) -> dict:
                     run=run,
                     steps=spec.steps,
                     limit=spec.limit,
-                    sampling=_sampler(change),
+                    sampler=_sampler(change),
                     num_pngs=0,
                     progress=progress,
                 )
@@ -129,7 +130,7 @@ def _build_factors(spec: FactorsSpec, progress: bool) -> dict:
 
 def _sampler(change: dict) -> dict:
     """The paper's protocol with ``change``; feasible counts only where the suite's full sampler has them."""
-    return asdict(replace(protocol_rule("paper"), **change))
+    return asdict(replace(protocol_sampler("paper"), **change))
 
 
 def _end_game_reveals(summary: dict) -> float | None:

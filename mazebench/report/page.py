@@ -413,14 +413,13 @@ def _detail_table(cells: dict, oracle: dict, independent) -> list[str]:
 
 
 def _evaluate_flags(sampler: dict) -> str:
-    """``mazebench evaluate`` options that select the sampler settings ``sampler``."""
-    flags = {"mode": "--sampler"}
+    """``mazebench evaluate`` options that select the sampler settings ``sampler`` (one option per field)."""
 
     def flag(key, value):
         name = key.replace("_", "-")
         if isinstance(value, bool):  # click's on/off switches
             return f"--{name}" if value else f"--no-{name}"
-        return f"{flags.get(key, '--' + name)} {value}"
+        return f"--{name} {value}"
 
     return " ".join(flag(key, value) for key, value in sampler.items() if value is not None)
 

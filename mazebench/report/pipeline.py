@@ -16,7 +16,7 @@ from pathlib import Path
 from agents import AGENT_NAMES, make_agent, plugin_digest
 from agents.checkpoints import checkpoint_digest
 from agents.config import saved_settings
-from agents.learned import protocol_rule, quick_success
+from agents.learned import protocol_sampler, quick_success
 from agents.loading import CHECKPOINT
 from agents.training import train
 from mazebench.datasets import QUERY_SEED, generate_dataset, load_dataset
@@ -81,7 +81,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         for k in spec.ks
     }
 
-    def run_eval(agent, k, folder, steps, limit, sampling, num_pngs=spec.num_pngs):
+    def run_eval(agent, k, folder, steps, limit, sampler, num_pngs=spec.num_pngs):
         trained = agent in configs  # plug-ins and BFS are built without a checkpoint
         return cached_evaluation(
             agent,
@@ -90,7 +90,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
             run=spec.run_dir(agent, k) if trained else None,
             steps=steps,
             limit=limit,
-            sampling=sampling,
+            sampler=sampler,
             num_pngs=num_pngs,
             progress=progress,
             queries=spec.queries,
@@ -101,7 +101,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         (the cell, its length fidelity)."""
         folder = out / eval_path(agent, k, protocol)
         summary = run_eval(
-            agent, k, folder, spec.steps, spec.limit, asdict(protocol_rule(protocol)) if protocol else {}
+            agent, k, folder, spec.steps, spec.limit, asdict(protocol_sampler(protocol)) if protocol else {}
         )
         fidelity = length_fidelity(folder / "samples.jsonl")
         return summary_cell(summary, fidelity), fidelity
@@ -113,7 +113,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
     sweep_k = max(spec.ks)
     protocols, fidelity, sweeps = {}, {}, {}
     for protocol in spec.protocols:
-        sampling = asdict(protocol_rule(protocol))
+        sampler = asdict(protocol_sampler(protocol))
         cells = {
             **{f"{agent}-k{k}": table_cell(agent, k, protocol) for agent in spec.samplers for k in spec.ks},
             **once,
@@ -126,7 +126,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
                     out / "sweep" / protocol / f"{agent}-k{sweep_k}-s{steps}",
                     steps,
                     spec.sweep_limit,
-                    sampling,
+                    sampler,
                     num_pngs=0,
                 )
                 for steps in spec.sweep_steps
@@ -135,7 +135,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         }
         fidelity[protocol] = {name: lengths for name, (_, lengths) in {**cells, **oracle}.items()}
         protocols[protocol] = {
-            "sampler": sampling,
+            "sampler": sampler,
             "steps": spec.steps,
             "cells": {name: cell for name, (cell, _) in cells.items()},
             "sweep": {
@@ -230,7 +230,7 @@ def cached_evaluation(
     run: Path | None,
     steps: int,
     limit: int | None,
-    sampling: dict,
+    sampler: dict,
     num_pngs: int,
     progress: bool = True,
     queries: str = "drawn",
@@ -244,7 +244,7 @@ def cached_evaluation(
         "dataset_id": dataset.meta["dataset_id"],
         "steps": steps,
         "limit": limit,
-        "sampling": sampling,
+        "sampler": sampler,
         "num_pngs": num_pngs,
         "queries": queries,
         "query_seed": QUERY_SEED,
@@ -260,7 +260,7 @@ def cached_evaluation(
         and (folder / "results.json").exists()
     ):
         return json.loads((folder / "results.json").read_text())
-    planner = make_agent(agent, dataset=dataset, checkpoint=run, steps=steps, sampling=sampling)
+    planner = make_agent(agent, dataset=dataset, checkpoint=run, steps=steps, sampler=sampler)
     summary = evaluate(
         planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress, queries=queries
     )

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agents import check_agent_name, default_run_dir
-from agents.config import UPPER_BOUNDS, preset_config
-from agents.learned import protocol_rule
+from agents.config import SAMPLING_STEPS, UPPER_BOUNDS, preset_config
+from agents.learned import protocol_sampler
 from agents.loading import METHODS
 from mazebench.datasets import QUERY_KINDS, QUERY_SEED, default_data_dir
 
@@ -41,7 +41,7 @@ class ReportSpec:
     ks: tuple[int, ...] = (2, 7, 12)
     agents: tuple[str, ...] = ("mdm", "flexmdm")  # built-ins, registered names or package.module:NAME; BFS always joins
     preset: str = "cpu"
-    steps: int = 64  # sampling steps of every table cell, the same for every planner and protocol
+    steps: int = SAMPLING_STEPS  # sampling steps of every table cell, the same for every planner and protocol
     protocols: tuple[str, ...] = ("paper", "suite")  # names in agents.learned.PROTOCOLS
     queries: str = "drawn"  # each held-out pair's query: mazebench.datasets.QUERY_KINDS
     sweep_steps: tuple[int, ...] = (16, 32, 64, 128, 256)
@@ -63,7 +63,7 @@ class ReportSpec:
         if not self.protocols:
             raise ValueError("a report needs at least one evaluation protocol")
         for protocol in self.protocols:
-            protocol_rule(protocol)  # a ValueError names the known ones
+            protocol_sampler(protocol)  # a ValueError names the known ones
         for agent in self.agents:
             check_agent_name(agent)  # a plug-in's import is left to its evaluation
         if self.epochs is not None and not 0 < self.epochs <= UPPER_BOUNDS["epochs"]:
@@ -122,7 +122,8 @@ class ReportSpec:
 
 def data_folder(k, options: dict, data_root: Path) -> Path:
     """The conventional folder of the dataset of K subgoals (a number, or "K" in a command) with ``options``."""
-    return default_data_dir(k, options.get("maze_size", 41), options.get("maze_seed", 2025), data_root)
+    maze = {key: options[key] for key in ("maze_size", "maze_seed") if key in options}
+    return default_data_dir(k, **maze, root=data_root)
 
 
 def eval_path(agent: str, k: int, protocol: str | None = None) -> Path:
