@@ -327,8 +327,22 @@ def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independ
             assert [a for a, row in by_agent.items() if row["protocol_independent"]] == [
                 a for a in by_agent if a != "flexmdm"
             ]
-            independent = [row for row in rows if row["protocol_independent"]]
-            assert independent == [row for row in results["leaderboard"]["suite"][k] if row["protocol_independent"]]
+            assert "vs_above" not in rows[0]
+            for above, row in zip(rows, rows[1:]):  # the paired test against the row above, on the same queries
+                test = row["vs_above"]
+                assert test["planner"] == above["planner"] and test["n"] == row["n"] == above["n"]
+                assert test["difference"] == pytest.approx(above["success_rate"] - row["success_rate"])
+                assert test["only_first"] - test["only_second"] == round(test["difference"] * row["n"])
+                assert test["significant"] == (test["p_value"] < 0.05)
+
+            def own(rows):  # a protocol-independent row's own numbers (its neighbour above may differ)
+                return [
+                    {key: v for key, v in row.items() if key != "vs_above"}
+                    for row in rows
+                    if row["protocol_independent"]
+                ]
+
+            assert own(rows) == own(results["leaderboard"]["suite"][k])
 
     readme = (tmp_path / "reports" / "tiny" / "README.md").read_text()
     board = readme[readme.index("## Leaderboard") : readme.index("## Against the paper")]

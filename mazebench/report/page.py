@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from mazebench.report.claims import claims_markdown
+from mazebench.report.claims import ALPHA, claims_markdown
 from mazebench.report.curves import FLAT_GAIN, FLAT_TAIL
 from mazebench.report.spec import (
     BUDGET_AXES,
@@ -279,7 +279,10 @@ def _leaderboard_section(results: dict) -> list[str]:
         "",
         f"Every planner per K, best held-out success first; *{INDEPENDENT}*: the same cell under every protocol. "
         "Length W1: generated against reference path lengths (cells); paths/s: planning speed of the evaluation; "
-        "training minutes and epochs: '-' for a planner the report does not train.",
+        "training minutes and epochs: '-' for a planner the report does not train. Against the row above: the "
+        "difference in success (the row above minus this one, points, 95 % interval) with the exact McNemar test on "
+        f"the same queries; **bold** where it is significant at the {ALPHA:.0%} level, otherwise the two planners "
+        "are not told apart on these queries.",
     ]
     for protocol, by_k in results["leaderboard"].items():
         lines += ["", f"### Under {PROTOCOL_NAMES.get(protocol, protocol)}"]
@@ -288,19 +291,30 @@ def _leaderboard_section(results: dict) -> list[str]:
                 "",
                 f"K = {k}:",
                 "",
-                "| planner | success [95 % CI] | valid | in order | length W1 | paths/s | training minutes | epochs |",
-                "|---|---|---|---|---|---|---|---|",
+                "| planner | success [95 % CI] | against the row above | valid | in order | length W1 | paths/s | "
+                "training minutes | epochs |",
+                "|---|---|---|---|---|---|---|---|---|",
             ]
             for row in rows:
                 label = row["planner"] + (f" (*{INDEPENDENT}*)" if row["protocol_independent"] else "")
                 minutes, epochs = row["train_minutes"], row["epochs"]
                 lines.append(
-                    f"| {label} | {success_text(row)} | {row['valid_rate']:.1%} | {row['in_order_rate']:.1%} | "
+                    f"| {label} | {success_text(row)} | {_paired_text(row.get('vs_above'))} | "
+                    f"{row['valid_rate']:.1%} | {row['in_order_rate']:.1%} | "
                     f"{row['length_wasserstein1']:.2f} | {row['paths_per_second']:,.1f} | "
                     f"{'-' if minutes is None else f'{minutes:.1f}'} | "
                     f"{'-' if epochs is None else f'{epochs:.2f}'} |"
                 )
     return lines
+
+
+def _paired_text(test: dict | None) -> str:
+    """A leaderboard row's paired test against the row above: '-' for the first row."""
+    if test is None:
+        return "-"
+    low, high = (100 * bound for bound in test["difference_ci95"])
+    text = f"{100 * test['difference']:+.1f} [{low:+.1f}, {high:+.1f}], p = {test['p_value']:.2g}"
+    return f"**{text}**" if test["significant"] else text
 
 
 def _equal_budget_section(results: dict, spec: ReportSpec) -> list[str]:

@@ -174,7 +174,14 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         "oracle": oracle_cells,
         "protocol_independent": list(spec.protocol_independent),
         "leaderboard": {
-            protocol: leaderboard(spec, {**data["cells"], **oracle_cells}, training)
+            protocol: leaderboard(
+                spec,
+                {**data["cells"], **oracle_cells},
+                training,
+                lambda agent, k, protocol=protocol: (
+                    out / eval_path(agent, k, protocol if agent in spec.samplers else None) / "samples.jsonl"
+                ),
+            )
             for protocol, data in protocols.items()
         },
         "paper_table1": PAPER_TABLE1,

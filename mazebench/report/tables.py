@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from agents.learned import QUICK_EVAL_PROTOCOL
 from mazebench.evaluation import length_fidelity as evaluation_length_fidelity
+from mazebench.report.claims import ALPHA, paired_successes
 from mazebench.report.spec import PLANNER_NAMES, STOPS, ReportSpec
+from mazebench.statistics import mcnemar_exact
 
 
 def task_scale(datasets: dict) -> dict:
@@ -88,9 +91,10 @@ def run_budget(summary: dict) -> dict:
     }
 
 
-def leaderboard(spec: ReportSpec, cells: dict, training: dict) -> dict:
-    """Per K, every planner's row of one protocol, best success first: the cell's numbers and the planner's
-    training (None for the planners the report did not train)."""
+def leaderboard(spec: ReportSpec, cells: dict, training: dict, samples_of: Callable[[str, int], Path]) -> dict:
+    """Per K, every planner's row of one protocol, best success first: the cell's numbers, the planner's
+    training (None for the planners the report did not train) and, below the first row, the paired test
+    against the row above on the same queries (``samples_of(agent, k)``: the cell's samples.jsonl)."""
     board = {}
     for k in spec.ks:
         rows = []
@@ -117,7 +121,11 @@ def leaderboard(spec: ReportSpec, cells: dict, training: dict) -> dict:
                     "epochs": run["epochs_done"] if run else None,
                 }
             )
-        board[k] = sorted(rows, key=lambda row: -row["success_rate"])
+        rows.sort(key=lambda row: -row["success_rate"])
+        for above, row in zip(rows, rows[1:]):
+            test = mcnemar_exact(*paired_successes(samples_of(above["agent"], k), samples_of(row["agent"], k)))
+            row["vs_above"] = {"planner": above["planner"], **test, "significant": test["p_value"] < ALPHA}
+        board[k] = rows
     return board
 
 
