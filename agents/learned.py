@@ -58,7 +58,15 @@ class LearnedPlanner(Planner):
         self.sampler = sampler or SamplerSettings()
         kept = ("dataset_id", "parameters", "train_config", "num_subgoals", "maze")
         self.trained_on = {k: (checkpoint or {})[k] for k in kept if k in (checkpoint or {})}
-        self.counters = {"paths": 0, "network_calls": 0, "final_reveals": 0, "capped_insertions": 0}
+        # network_calls: calls of the network, each on a whole batch; path_network_calls: the calls each path went
+        # through, summed over the paths (their mean is the NFE per path)
+        self.counters = {
+            "paths": 0,
+            "network_calls": 0,
+            "path_network_calls": 0,
+            "final_reveals": 0,
+            "capped_insertions": 0,
+        }
 
     @classmethod
     def from_checkpoint(
@@ -94,6 +102,7 @@ class LearnedPlanner(Planner):
         )
         self.counters["paths"] += len(paths)
         self.counters["network_calls"] += stats.network_calls
+        self.counters["path_network_calls"] += stats.network_calls * len(paths)
         self.counters["final_reveals"] += stats.final_reveals
         self.counters["capped_insertions"] += stats.capped_insertions
         return [tokenizer.decode(p.numpy()) for p in paths]

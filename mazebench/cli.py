@@ -27,6 +27,7 @@ from mazebench.datasets import (
     generate_dataset,
     load_dataset,
 )
+from mazebench.evaluation import MAX_SAMPLES_PER_QUERY
 from mazebench.maze import MAZE_SEED, MAZE_SIZE, load_maze
 from mazebench.progress import show_bars
 
@@ -535,6 +536,13 @@ def _relaunch_under_torchrun(nproc: int) -> int:
     help="Seconds a batch may take: each batch is planned in a process of its own, killed past the limit "
     "(its queries fail as planner_error)  [default: no limit, batches planned in this process]",
 )
+@click.option(
+    "--samples-per-query",
+    default=1,
+    type=click.IntRange(1, MAX_SAMPLES_PER_QUERY),
+    help="Plans per query: the first is the benchmark's success@1; more add pass@k, distinct valid paths and "
+    "the coverage of each pair's held-out paths to results.json.",
+)
 def evaluate(
     agent,
     subgoals,
@@ -559,6 +567,7 @@ def evaluate(
     quiet,
     workers,
     batch_timeout,
+    samples_per_query,
 ) -> None:
     """Plan and score the held-out queries (one per pair); write reports/<run>/ and print a table."""
     from dataclasses import asdict
@@ -597,8 +606,16 @@ def evaluate(
         workers=workers,
         queries=queries,
         batch_timeout=batch_timeout,
+        samples_per_query=samples_per_query,
     )
     click.echo(_table(agent, dataset.num_subgoals, summary))
+    if "generative" in summary:
+        generative = summary["generative"]
+        click.echo(
+            "  ".join(f"pass@{k} {rate:.1%}" for k, rate in generative["pass_at"].items())
+            + f"  distinct valid paths per query {generative['mean_distinct_valid_paths']:.2f}"
+            + f"  coverage of the pairs' paths {generative['mean_reference_coverage']:.1%}"
+        )
     click.echo(f"report: {out}")
 
 

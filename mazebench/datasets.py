@@ -130,6 +130,13 @@ class Split:
         draw = np.random.default_rng(seed).random(len(first))
         return grouped[start + (draw * count).astype(np.int64)]
 
+    def pair_paths(self) -> dict[int, list[list]]:
+        """Every pair's paths as lists of [row, col] cells, its examples in file order."""
+        paths: dict[int, list[list]] = {}
+        for i, pair in enumerate(self.pair_id.tolist()):
+            paths.setdefault(pair, []).append(self.cells[self.offsets[i] : self.offsets[i + 1]].tolist())
+        return paths
+
     def pair_lengths(self) -> dict[int, list[int]]:
         """Every pair's path lengths (cells), its examples in file order."""
         lengths: dict[int, list[int]] = {}

@@ -25,11 +25,13 @@ from mazebench.parallel import TaskFailed, ordered_map
 from mazebench.planner import Planner, error_line
 from mazebench.progress import progress_bar
 from mazebench.scoring import PathScore, path_cap, plain_path, score_path, short_text
-from mazebench.statistics import wasserstein1, wilson_interval
+from mazebench.statistics import pass_at, wasserstein1, wilson_interval
 
 PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
 REPORT_KEYS = ("n", "success_rate", "planner", "dataset")  # results.json of an evaluation report holds these
 LOG = logging.getLogger(__name__)
+MAX_SAMPLES_PER_QUERY = 1000  # far above use, low enough to refuse a typo before any work
+DRAW_SEED_STRIDE = 1_000_003  # seeds of a query's draws: first + draw * stride, apart for any split size
 REPORT_FILES = ("results.json", "samples.jsonl", "maze.txt", "request.json")  # besides PNGs (request: report.py)
 
 
@@ -46,6 +48,7 @@ def evaluate(
     queries: str = "drawn",
     query_seed: int = QUERY_SEED,
     batch_timeout: float | None = None,
+    samples_per_query: int = 1,
 ) -> dict:
     """Plan and score one held-out example per pair (the first ``limit`` pairs); write the report; return
     the summary. ``queries``: which example of a pair is its query (``Split.queries``: "drawn" at random
@@ -59,6 +62,11 @@ def evaluate(
     ``workers`` processes plan the batches (each batch is seeded by its position, so the results
     are those of one process). With ``batch_timeout`` (seconds) each batch is planned in a process of
     its own: a batch that outlives it, or whose process dies, fails (``planner_error``).
+
+    ``samples_per_query`` N > 1 plans every query N times, draw j seeded ``first + j * DRAW_SEED_STRIDE``
+    (draw 0 is the single-sample evaluation itself: its verdicts are the benchmark's success@1). Each line of
+    samples.jsonl then lists the other draws under ``more_samples``, and the summary gains ``generative``:
+    pass@k for k = 1, 2, 4 .. N, distinct valid paths per query, and the coverage of the pair's held-out paths.
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of examples, got {limit}")
@@ -68,6 +76,8 @@ def evaluate(
         raise ValueError(f"workers must be >= 1, got {workers}")
     if batch_timeout is not None and not batch_timeout > 0:
         raise ValueError(f"batch_timeout must be a positive number of seconds, got {batch_timeout}")
+    if not 1 <= samples_per_query <= MAX_SAMPLES_PER_QUERY:
+        raise ValueError(f"samples_per_query must lie in 1 .. {MAX_SAMPLES_PER_QUERY}, got {samples_per_query}")
     indices = dataset.val.queries(queries, query_seed)[:limit]
     examples = [dataset.val[int(i)] for i in indices]
     pair_lengths = dataset.val.pair_lengths()
@@ -75,30 +85,37 @@ def evaluate(
     maze = _verified_maze(dataset)  # the scorer's own copy; planners get copies of their own
     with _report_folder(out) as folder:  # made first: an unwritable --out fails before the work
         started = time.perf_counter()
-        paths: list[Any] = []  # per example: the path as the scorer read it (JSON), or None
-        errors: list[str | None] = []  # per example: why its batch has no paths (the planner failed), or None
+        # per draw and example: the path as the scorer read it (JSON), or None; why its batch has none, or None
+        paths: list[list[Any]] = [[] for _ in range(samples_per_query)]
+        errors: list[list[str | None]] = [[] for _ in range(samples_per_query)]
         tasks = [
-            (first, [example.subgoals for example in examples[first : first + batch_size]])
+            (first, [example.subgoals for example in examples[first : first + batch_size]], draw)
+            for draw in range(samples_per_query)
             for first in range(0, len(examples), batch_size)
         ]
         planned_elsewhere = workers > 1 or batch_timeout is not None  # by a copy of the planner in another process
         with (
-            progress_bar(len(examples), f"planning with {planner.name}", progress) as bar,
+            progress_bar(len(examples) * samples_per_query, f"planning with {planner.name}", progress) as bar,
             ordered_map(_plan_batch, (planner, maze), workers, batch_timeout) as run,
         ):
-            for (first, batch), (planned, counts, error) in zip(tasks, map(_outcome, run(tasks))):
+            for (first, batch, draw), (planned, counts, error) in zip(tasks, map(_outcome, run(tasks))):
                 if error is not None:
-                    LOG.warning("examples %d..%d failed: %s", first, first + len(batch) - 1, error)
-                paths += [None] * len(batch) if error else planned
-                errors += [error] * len(batch)
+                    LOG.warning("examples %d..%d (draw %d) failed: %s", first, first + len(batch) - 1, draw, error)
+                paths[draw] += [None] * len(batch) if error else planned
+                errors[draw] += [error] * len(batch)
                 if planned_elsewhere:  # a worker's planner counted them; this process's did not
                     _add_counts(planner, counts)
                 bar.update(len(batch))
         plan_seconds = time.perf_counter() - started
-        scores = [
-            planner_failure(error) if error else score_path(maze, example.subgoals, path)
-            for example, path, error in zip(examples, paths, errors)
+        drawn_scores = [
+            [
+                planner_failure(error) if error else score_path(maze, example.subgoals, path)
+                for example, path, error in zip(examples, draw_paths, draw_errors)
+            ]
+            for draw_paths, draw_errors in zip(paths, errors)
         ]
+        paths_by_draw = paths
+        paths, scores = paths[0], drawn_scores[0]  # draw 0: the benchmark's single-sample evaluation
 
         samples = [
             {
@@ -112,7 +129,16 @@ def evaluate(
             }
             for i, example, path, score in zip(indices, examples, paths, scores)
         ]
+        if samples_per_query > 1:
+            for j, sample in enumerate(samples):
+                sample["more_samples"] = [
+                    {"path": draw_paths[j], **asdict(draw_scores[j])}
+                    for draw_paths, draw_scores in zip(paths_by_draw[1:], drawn_scores[1:])
+                ]
         summary = _summarize(scores, samples, planner, dataset)
+        summary["network_calls_per_path"] = _calls_per_path(summary["planner"].get("counters"))
+        if samples_per_query > 1:
+            summary["generative"] = generative_metrics(samples, dataset.val.pair_paths())
         summary["evaluation"] = {
             "split": "val",
             "one_per_pair": True,
@@ -120,11 +146,12 @@ def evaluate(
             "query_seed": query_seed,
             "limit": limit,
             "batch_size": batch_size,
+            "samples_per_query": samples_per_query,
         }
         summary.update(
             plan_seconds=round(plan_seconds, 3),
             wall_seconds=round(time.perf_counter() - started, 3),
-            paths_per_second=round(len(examples) / plan_seconds, 2) if plan_seconds > 0 else None,
+            paths_per_second=round(len(examples) * samples_per_query / plan_seconds, 2) if plan_seconds > 0 else None,
         )
         with open(folder / "samples.jsonl", "w") as handle:
             for sample in samples:
@@ -169,16 +196,19 @@ def planner_failure(reason: str) -> PathScore:
     return PathScore(False, False, False, reason, None, PLANNER_ERROR, 0, 0)
 
 
-def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list]) -> tuple[list | None, dict, str | None]:
-    """The paths of one (first index, subgoal batch) task, seeded by its position and read as the scorer reads
+def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list, int]) -> tuple[list | None, dict, str | None]:
+    """The paths of one (first index, subgoal batch, draw) task, seeded by its position and draw (``first +
+    draw * DRAW_SEED_STRIDE``) and read as the scorer reads
     them (``scoring.plain_path``), the counter increments, and None; or instead of the paths the reason the
     planner failed the batch (it raised, even SystemExit, or gave a wrong count). The planner gets writable
     copies of the maze and the subgoals: what it does to them stays in them."""
-    (planner, maze), (first, batch) = state, task
+    (planner, maze), (first, batch, draw) = state, task
 
     def plan() -> tuple[list, dict]:
         before = _counts(planner)
-        planned = planner.plan(np.array(maze), [np.array(subgoals) for subgoals in batch], seed=first)
+        planned = planner.plan(
+            np.array(maze), [np.array(subgoals) for subgoals in batch], seed=first + draw * DRAW_SEED_STRIDE
+        )
         _check_count(planned, len(batch))
         cap = path_cap(maze)
         return [plain_path(path, cap) for path in planned], _increments(before, _counts(planner))
@@ -270,6 +300,39 @@ def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dat
             "num_subgoals": dataset.num_subgoals,
             "meta": dataset.meta,
         },
+    }
+
+
+def _calls_per_path(counters: Any) -> float | None:
+    """The mean number of network evaluations a planned path went through (NFE), from a learned planner's
+    counters; None for a planner that does not count them."""
+    if not isinstance(counters, Mapping):
+        return None
+    calls, paths = counters.get("path_network_calls"), counters.get("paths")
+    return calls / paths if _finite_number(calls) and _finite_number(paths) and paths > 0 else None
+
+
+def generative_metrics(samples: list[dict], pair_paths: dict[int, list[list]]) -> dict:
+    """What N plans per query say about a generative planner (``samples``: samples.jsonl's lines with their
+    ``more_samples``; ``pair_paths``: every pair's held-out paths as cell lists): the unbiased pass@k for
+    k = 1, 2, 4 .. N averaged over the queries; the mean number of distinct successful paths per query; and
+    the mean coverage, the fraction of a queried pair's held-out paths that some successful draw reproduced
+    exactly."""
+    draws = [[sample, *sample["more_samples"]] for sample in samples]
+    n = len(draws[0]) if draws else 0
+    ks = sorted({k for k in (2**i for i in range(n.bit_length())) if k <= n} | {n}) if n else []
+    successes = [sum(draw["success"] for draw in query) for query in draws]
+    valid = [{tuple(map(tuple, draw["path"])) for draw in query if draw["success"]} for query in draws]
+    coverage = [
+        len(found & {tuple(map(tuple, path)) for path in pair_paths[sample["pair_id"]]})
+        / len(pair_paths[sample["pair_id"]])
+        for sample, found in zip(samples, valid)
+    ]
+    return {
+        "samples_per_query": n,
+        "pass_at": {str(k): float(np.mean([pass_at(k, n, c) for c in successes])) for k in ks},
+        "mean_distinct_valid_paths": float(np.mean([len(found) for found in valid])) if draws else None,
+        "mean_reference_coverage": float(np.mean(coverage)) if draws else None,
     }
 
 

@@ -55,6 +55,14 @@ def mcnemar_exact(first: np.ndarray, second: np.ndarray) -> dict:
     }
 
 
+def pass_at(k: int, n: int, c: int) -> float:
+    """The unbiased estimate of pass@k from ``n`` samples of which ``c`` succeed (Chen et al. 2021): the chance
+    that at least one of ``k`` samples drawn without replacement from the ``n`` succeeds, 1 - C(n-c, k) / C(n, k)."""
+    if not 1 <= k <= n or not 0 <= c <= n:
+        raise ValueError(f"pass@k needs 1 <= k <= n and 0 <= c <= n, got k={k}, n={n}, c={c}")
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
 def proportion_difference(successes_1: int, n_1: int, successes_2: int, n_2: int) -> dict:
     """The difference p1 - p2 of two independent proportions with Newcombe's 95 % hybrid score interval
     (built from the two Wilson intervals; Newcombe 1998, method 10)."""
