@@ -100,7 +100,8 @@ def evaluate(
         ):
             for (first, batch, draw), (planned, counts, error) in zip(tasks, map(_outcome, run(tasks))):
                 if error is not None:
-                    LOG.warning("examples %d..%d (draw %d) failed: %s", first, first + len(batch) - 1, draw, error)
+                    draw_text = f" (draw {draw})" if draw else ""
+                    LOG.warning("examples %d..%d%s failed: %s", first, first + len(batch) - 1, draw_text, error)
                 paths[draw] += [None] * len(batch) if error else planned
                 errors[draw] += [error] * len(batch)
                 if planned_elsewhere:  # a worker's planner counted them; this process's did not
