@@ -387,7 +387,8 @@ def _curves_section(results: dict, spec: ReportSpec) -> list[str]:
         f"and epochs, every trained planner on one figure per K.{decoding} A curve has **flattened** when its last "
         f"{FLAT_TAIL:.0%} of epochs gained less than {FLAT_GAIN * 100:.0f} points of held-out success (the last "
         f"check minus the last check at or before {1 - FLAT_TAIL:.0%} of the run); '-' when there is no check on "
-        "each side of that mark.",
+        "each side of that mark. Under a cosine learning-rate schedule every run slows down at its end, so a flat "
+        "last quarter does not show that more epochs would not help: only a longer budget shows that.",
         "",
     ]
     lines += [f"![learning curves K = {k}](learning_curves_k{k}.png)" for k in spec.ks]
