@@ -453,10 +453,12 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 )
 @click.option(
     "--mode",
+    "--sampler",  # its former name, which the earlier report pages spell
+    "mode",
     default=None,
     type=click.Choice(["adaptive", "vanilla"]),
-    help="Unmasking mode of learned agents: most confident masks first, or the paper's vanilla clocks  "
-    "[default: the protocol's; suite: adaptive]",
+    help="Unmasking mode of learned agents: most confident masks first, or the paper's vanilla clocks "
+    "(--sampler: its former name)  [default: the protocol's; suite: adaptive]",
 )
 @click.option(
     "--temperature",

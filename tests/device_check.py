@@ -25,7 +25,7 @@ SMALL_DATA = ["--maze-size", "15", "--maze-seed", "7", "--pairs", "60", "--paths
 FEW_STEPS = ["--eval-every-minutes", "1e-6", "--eval-examples", "4", "--eval-steps", "4", "--log-every", "2", "--quiet"]
 SAMPLERS = {
     "adaptive-binomial-balanced-argmax": [
-        "--sampler",
+        "--mode",
         "adaptive",
         "--count-law",
         "binomial",
@@ -35,7 +35,7 @@ SAMPLERS = {
         "0",
     ],
     "adaptive-poisson-uniform-window": [
-        "--sampler",
+        "--mode",
         "adaptive",
         "--count-law",
         "poisson",
@@ -49,7 +49,7 @@ SAMPLERS = {
         "margin",
     ],
     "vanilla-poisson-uniform (paper)": [
-        "--sampler",
+        "--mode",
         "vanilla",
         "--count-law",
         "poisson",
@@ -59,7 +59,7 @@ SAMPLERS = {
         "1",
     ],
     "vanilla-binomial-balanced": [
-        "--sampler",
+        "--mode",
         "vanilla",
         "--count-law",
         "binomial",

@@ -491,6 +491,8 @@ def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
         in {"mode", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts", "end_game"}
     }
     assert chosen == sampler
+    former = evaluate.make_context("evaluate", ["--agent", "flexmdm", "--sampler", "vanilla"]).params
+    assert former["mode"] == "vanilla"  # --mode's former name, which earlier pages spell, still works
 
 
 def test_a_plugins_cached_cell_is_keyed_by_its_code_and_replaced_only_after_success(
