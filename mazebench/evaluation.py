@@ -86,8 +86,8 @@ def evaluate(
     with _report_folder(out) as folder:  # made first: an unwritable --out fails before the work
         started = time.perf_counter()
         # per draw and example: the path as the scorer read it (JSON), or None; why its batch has none, or None
-        paths: list[list[Any]] = [[] for _ in range(samples_per_query)]
-        errors: list[list[str | None]] = [[] for _ in range(samples_per_query)]
+        drawn_paths: list[list[Any]] = [[] for _ in range(samples_per_query)]
+        drawn_errors: list[list[str | None]] = [[] for _ in range(samples_per_query)]
         tasks = [
             (first, [example.subgoals for example in examples[first : first + batch_size]], draw)
             for draw in range(samples_per_query)
@@ -102,8 +102,8 @@ def evaluate(
                 if error is not None:
                     draw_text = f" (draw {draw})" if draw else ""
                     LOG.warning("examples %d..%d%s failed: %s", first, first + len(batch) - 1, draw_text, error)
-                paths[draw] += [None] * len(batch) if error else planned
-                errors[draw] += [error] * len(batch)
+                drawn_paths[draw] += [None] * len(batch) if error else planned
+                drawn_errors[draw] += [error] * len(batch)
                 if planned_elsewhere:  # a worker's planner counted them; this process's did not
                     _add_counts(planner, counts)
                 bar.update(len(batch))
@@ -111,12 +111,11 @@ def evaluate(
         drawn_scores = [
             [
                 planner_failure(error) if error else score_path(maze, example.subgoals, path)
-                for example, path, error in zip(examples, draw_paths, draw_errors)
+                for example, path, error in zip(examples, paths, errors)
             ]
-            for draw_paths, draw_errors in zip(paths, errors)
+            for paths, errors in zip(drawn_paths, drawn_errors)
         ]
-        paths_by_draw = paths
-        paths, scores = paths[0], drawn_scores[0]  # draw 0: the benchmark's single-sample evaluation
+        paths, scores = drawn_paths[0], drawn_scores[0]  # draw 0: the benchmark's single-sample evaluation
 
         samples = [
             {
@@ -130,15 +129,14 @@ def evaluate(
             }
             for i, example, path, score in zip(indices, examples, paths, scores)
         ]
-        if samples_per_query > 1:
-            for j, sample in enumerate(samples):
-                sample["more_samples"] = [
-                    {"path": draw_paths[j], **asdict(draw_scores[j])}
-                    for draw_paths, draw_scores in zip(paths_by_draw[1:], drawn_scores[1:])
-                ]
         summary = _summarize(scores, samples, planner, dataset)
         summary["network_calls_per_path"] = _calls_per_path(summary["planner"].get("counters"))
         if samples_per_query > 1:
+            for j, sample in enumerate(samples):
+                sample["more_samples"] = [
+                    {"path": other_paths[j], **asdict(other_scores[j])}
+                    for other_paths, other_scores in zip(drawn_paths[1:], drawn_scores[1:])
+                ]
             summary["generative"] = generative_metrics(samples, dataset.val.pair_paths())
         summary["evaluation"] = {
             "split": "val",

@@ -279,8 +279,8 @@ def _train_in_processes(spec: ReportSpec, configs: dict, datasets: dict, missing
     """Train the ``missing`` (agent, K) runs ``spec.jobs`` at a time, each in a process of its own given its
     settings (``configs[agent]``), its output in <run>/train.log."""
     tasks = [(agent, datasets[k].path, configs[agent], spec.run_dir(agent, k)) for agent, k in missing]
-    for agent, _, _, run in tasks:
-        LOG.info("training %s (%s) into %s (log: %s)", agent, spec.run_name, run, run / "train.log")
+    for (agent, k), (_, _, _, run) in zip(missing, tasks):
+        LOG.info("training %s K=%d (%s) into %s (log: %s)", agent, k, spec.run_name, run, run / "train.log")
     with ordered_map(_train_logged, None, spec.jobs) as run_all:
         failed = [f"{agent} K={k}" for (agent, k), error in zip(missing, run_all(tasks)) if error]
     if failed:
