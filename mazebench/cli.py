@@ -703,6 +703,13 @@ def _table(agent: str, k: int, summary: dict) -> str:
     type=click.Choice(list(QUERY_KINDS)),
     help="Each held-out pair's query: one of its paths drawn at random (fixed seed), or its shortest path.",
 )
+@click.option(
+    "--samples-per-query",
+    default=1,
+    type=click.IntRange(1, MAX_SAMPLES_PER_QUERY),
+    help="Plans per query of the trained planners' cells under the paper's protocol and AR's: the page adds "
+    "pass@k, distinct valid paths, coverage and network calls per path.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def report(
     subgoals,
@@ -719,6 +726,7 @@ def report(
     max_minutes,
     check_every_minutes,
     queries,
+    samples_per_query,
     quiet,
 ) -> None:
     """Reproduce the paper's Table 1 under each protocol, with a leaderboard of every planner and learning curves:
@@ -747,6 +755,7 @@ def report(
         max_minutes=max_minutes,
         check_every_minutes=check_every_minutes,
         queries=queries,
+        samples_per_query=samples_per_query,
     )
     results = build_report(spec, progress=not quiet)
     for protocol, data in results["protocols"].items():

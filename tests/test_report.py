@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from agents.compute import training_flops
 from mazebench.report import ReportSpec, build_report
 from mazebench.report.curves import at_equal_budget, curve_summary, read_curve
 from mazebench.report.page import verdict
@@ -166,6 +167,10 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert paper["sweep"]["mdm"]["4"]["sampler"]["steps"] == 4
     assert results["training"]["mdm-k2"]["train_config"]["d_model"] == 32
     assert results["shared_budget"] == "epoch"  # the tiny preset has no time cap: every run stopped by epochs
+    summary = json.loads((tmp_path / "runs" / "tiny" / "mdm-k2" / "summary.json").read_text())
+    assert results["training"]["mdm-k2"]["train_flops"] == pytest.approx(training_flops(summary))
+    assert training_flops(summary) > 0
+    assert paper["cells"]["flexmdm-k3"]["network_calls_per_path"] == 8 and "generative" not in paper["cells"]["mdm-k2"]
 
     curve = results["curves"]["flexmdm-k3"]
     assert len(curve["checks"]) >= 2 and curve["flattened"] in (True, False)
@@ -177,7 +182,14 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert set(view["planners"]) == {"mdm", "flexmdm"}
 
     folder = tmp_path / "reports" / "tiny"
-    for figure in ("success_vs_steps.png", "length_fidelity.png", "learning_curves_k2.png", "learning_curves_k3.png"):
+    for figure in (
+        "success_vs_steps.png",
+        "length_fidelity.png",
+        "learning_curves_k2.png",
+        "learning_curves_k3.png",
+        "success_vs_compute_k2.png",
+        "success_vs_compute_k3.png",
+    ):
         assert (folder / figure).stat().st_size > 5_000
     assert not list((folder / "eval").rglob("*.png")) and not list((folder / "sweep").rglob("*.png"))
     readme = (folder / "README.md").read_text()
@@ -196,6 +208,11 @@ def test_report_on_the_tiny_preset(tmp_path, monkeypatch):
     assert lead["n"] == 5 and lead["only_first"] + lead["only_second"] <= 5 and 0 <= lead["p_value"] <= 1
     assert "## The paper's claims under the paper's protocol" in readme and "(a) FlexMDM beats MDM at every K" in readme
     assert "## The task's scale" in readme and results["task"]["track"]["3"]["maze"] == "15x15"
+    assert (
+        "## Success against compute" in readme
+        and "![success against compute, K = 3](success_vs_compute_k3.png)" in readme
+    )
+    assert "## Many plans per query" not in readme  # one plan per query unless asked
     assert "paper_task" not in results["task"]  # the tiny preset is no named track
     assert json.loads((folder / "results.json").read_text()) == results
 
@@ -283,6 +300,7 @@ def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independ
         num_pngs=0,
         dataset_options=SMALL,
         train_options=FAST,
+        samples_per_query=3,
     )
     results = build_report(spec, progress=False)
 
@@ -344,7 +362,36 @@ def test_the_leaderboard_ranks_every_planner_and_evaluates_the_protocol_independ
 
             assert own(rows) == own(results["leaderboard"]["suite"][k])
 
+    generative = {  # three plans per query for the trained planners under the paper's protocol, one elsewhere
+        (protocol, name)
+        for protocol, data in results["protocols"].items()
+        for name, cell in data["cells"].items()
+        if "generative" in cell
+    }
+    assert generative == {(protocol, f"ar-k{k}") for protocol in ("paper", "suite") for k in (2, 3)} | {
+        ("paper", f"flexmdm-k{k}") for k in (2, 3)
+    }
+    for name in ("ar-k2", "flexmdm-k3"):
+        cell = paper[name]
+        assert cell["generative"]["samples_per_query"] == 3 and set(cell["generative"]["pass_at"]) == {"1", "2", "3"}
+        assert cell["generative"]["pass_at"]["1"] == pytest.approx(cell["success_rate"])  # plan 0 is the table's
+    assert paper["flexmdm-k3"]["network_calls_per_path"] == 8  # the paper protocol's FlexMDM: one call per step
+
     readme = (tmp_path / "reports" / "tiny" / "README.md").read_text()
+    plans = readme[readme.index("## Many plans per query") :]
+    plans = plans[: plans.index("\n## ")]
+    assert (
+        "3 plans per query" in plans
+        and "| planner | K | pass@1 | pass@2 | pass@3 | distinct | coverage | NFE |" in plans
+    )
+    assert len(re.findall(r"^\| (AR|FlexMDM) \| [23] \| \d+\.\d% \|", plans, re.MULTILINE)) == 4
+    assert re.search(r"mazebench report .*--protocols paper,suite .*--samples-per-query 3 ", readme)
+    assert re.search(
+        r"evaluate --agent flexmdm .*--mode vanilla.* --samples-per-query 3 --out reports/flexmdm-kK-paper", readme
+    )
+    assert (
+        "--samples-per-query" not in re.search(r"evaluate --agent flexmdm .* --out reports/flexmdm-kK-suite", readme)[0]
+    )
     board = readme[readme.index("## Leaderboard") : readme.index("## Against the paper")]
     first = board[board.index("K = 2:") : board.index("K = 3:")]
     listed = re.findall(r"^\| (.+?) \| \d+\.\d% \[", first, re.MULTILINE)

@@ -1,4 +1,5 @@
-"""The report's figures: success against sampling steps, length distributions and learning curves."""
+"""The report's figures: success against sampling steps and against compute, length distributions and learning
+curves."""
 
 from __future__ import annotations
 
@@ -112,4 +113,31 @@ def plot_curves(path: Path, curves: dict[str, Curve], k: int, colors: dict) -> N
     axes[0, 0].set_ylabel("held-out success (%)")
     axes[1, 0].set_ylabel("training loss (moving average)")
     fig.suptitle(f"K = {k}: held-out checks under the paper's protocol")
+    save_figure(fig, path)
+
+
+def plot_compute(path: Path, k: int, checks: dict, cells: dict, colors: dict) -> None:
+    """Success against training FLOPs (left: ``checks``, agent -> [(FLOPs, success)], the held-out checks) and
+    against network evaluations per path (right: ``cells``, (agent, protocol or None) -> [(NFE, success)], the
+    table cells and sweep points)."""
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    by_flops, by_calls = fig.subplots(1, 2)
+    for agent, points in checks.items():
+        flops, success = zip(*points) if points else ((), ())
+        by_flops.plot(flops, np.array(success) * 100, marker="o", color=colors[agent], label=agent)
+    styles = {}
+    for (agent, protocol), points in cells.items():
+        calls, success = zip(*sorted(points))
+        style = styles.setdefault(protocol, ("-", "--", ":", "-.")[len(styles) % 4])
+        label = agent if protocol is None else f"{agent}, {protocol}"
+        by_calls.plot(calls, np.array(success) * 100, marker="o", linestyle=style, color=colors[agent], label=label)
+    for ax, label in ((by_flops, "training FLOPs (estimate)"), (by_calls, "network evaluations per path (NFE)")):
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"held-out success at K = {k} (%)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    by_flops.set_title("held-out checks during training (paper protocol)")
+    by_calls.set_title("final models: table cells and sampling-steps sweep")
     save_figure(fig, path)

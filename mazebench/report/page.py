@@ -9,6 +9,7 @@ from mazebench.report.claims import ALPHA, claims_markdown
 from mazebench.report.curves import FLAT_GAIN, FLAT_TAIL
 from mazebench.report.spec import (
     BUDGET_AXES,
+    GENERATIVE_PROTOCOL,
     INDEPENDENT,
     PAPER_TABLE1,
     PLANNER_NAMES,
@@ -150,6 +151,7 @@ def report_markdown(results: dict, spec: ReportSpec) -> str:
             "",
             *claims_markdown(claims),
         ]
+    lines += _generative_section(results, spec)
     lines += _equal_budget_section(results, spec)
     lines += _curves_section(results, spec)
     for protocol, data in results["protocols"].items():
@@ -164,14 +166,29 @@ def report_markdown(results: dict, spec: ReportSpec) -> str:
             "",
             "## Training budget",
             "",
-            "| run | parameters | steps | epochs | minutes | device | bf16 | stopped by |",
-            "|---|---|---|---|---|---|---|---|",
+            "Training FLOPs: an estimate, 3 x (2 per weight of the per-token matrix products + attention) per "
+            "token the network processed (`agents/compute.py`).",
+            "",
+            "| run | parameters | steps | epochs | minutes | training FLOPs | device | bf16 | stopped by |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, run in results["training"].items():
             lines.append(
                 f"| {name} | {run['parameters']:,} | {run['steps']} | {run['epochs_done']:.2f} | "
-                f"{run['train_minutes']:.1f} | {run['device']} | {run['bf16_autocast']} | {run['stopped_by']} |"
+                f"{run['train_minutes']:.1f} | {run['train_flops']:.2e} | {run['device']} | {run['bf16_autocast']} | "
+                f"{run['stopped_by']} |"
             )
+        lines += [
+            "",
+            "## Success against compute",
+            "",
+            "Per K, every trained planner: left, its held-out checks during training against the training FLOPs "
+            "spent so far (a run's FLOPs spread evenly over its epochs); right, the final model's success against "
+            f"the network evaluations per planned path (NFE) under each protocol: the table cell and, at K = "
+            f"{max(spec.ks)}, the sampling-steps sweep's points.",
+            "",
+            *[f"![success against compute, K = {k}](success_vs_compute_k{k}.png)" for k in spec.ks],
+        ]
     if spec.samplers:
         lines += [
             "",
@@ -308,6 +325,41 @@ def _leaderboard_section(results: dict) -> list[str]:
     return lines
 
 
+def _generative_section(results: dict, spec: ReportSpec) -> list[str]:
+    """The cells planned several times per query: pass@k, distinct valid paths, coverage and network calls."""
+    protocol = GENERATIVE_PROTOCOL if GENERATIVE_PROTOCOL in results["protocols"] else next(iter(results["protocols"]))
+    cells = {name: cell for name, cell in results["protocols"][protocol]["cells"].items() if "generative" in cell}
+    if not cells:
+        return []
+    n = spec.samples_per_query
+    ks = list(next(iter(cells.values()))["generative"]["pass_at"])
+    lines = [
+        "",
+        "## Many plans per query",
+        "",
+        f"{n} plans per query for the trained planners, under {PROTOCOL_NAMES.get(protocol, protocol)} "
+        + ("(AR decodes greedily, so its plans repeat) " if "ar" in spec.trained else "")
+        + "on the same queries as the tables; plan j is seeded `first + j * 1,000,003`, plan 0 is the tables' "
+        "success@1. **pass@k**: the chance that at least one of k plans succeeds, the unbiased estimate from the "
+        "n plans, 1 - C(n - c, k) / C(n, k) with c successes, averaged over the queries. **distinct**: the mean "
+        "number of distinct successful paths per query. **coverage**: the mean fraction of a pair's held-out "
+        "paths that some successful plan reproduced exactly. **NFE**: network evaluations per planned path.",
+        "",
+        "| planner | K | " + " | ".join(f"pass@{k}" for k in ks) + " | distinct | coverage | NFE |",
+        "|---|---|" + "---|" * len(ks) + "---|---|---|",
+    ]
+    for name, cell in cells.items():
+        agent, k = name.rsplit("-k", 1)
+        gen, calls = cell["generative"], cell.get("network_calls_per_path")
+        lines.append(
+            f"| {PLANNER_NAMES.get(agent, agent)} | {k} | "
+            + " | ".join(f"{gen['pass_at'][key]:.1%}" for key in ks)
+            + f" | {gen['mean_distinct_valid_paths']:.2f} | {gen['mean_reference_coverage']:.1%} | "
+            + f"{'-' if calls is None else f'{calls:g}'} |"
+        )
+    return [*lines, ""]
+
+
 def _paired_text(test: dict | None) -> str:
     """A leaderboard row's paired test against the row above: '-' for the first row."""
     if test is None:
@@ -439,6 +491,11 @@ def _evaluate_flags(sampler: dict) -> str:
     return " ".join(flag(key, value) for key, value in sampler.items() if value is not None)
 
 
+def _draws_flag(spec: ReportSpec, agent: str, protocol: str | None) -> str:
+    draws = spec.draws(agent, protocol)
+    return "" if draws == 1 else f" --samples-per-query {draws}"
+
+
 def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
     ks, agents = ",".join(map(str, spec.ks)), ",".join(spec.agents)
     epochs = ("" if spec.epochs is None else f" --epochs {spec.epochs:g}") + (
@@ -454,6 +511,7 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
         f"--protocols {','.join(spec.protocols)}{epochs}"
         + ("" if spec.limit is None else f" --limit {spec.limit}")
         + ("" if spec.queries == "drawn" else f" --queries {spec.queries}")
+        + ("" if spec.samples_per_query == 1 else f" --samples-per-query {spec.samples_per_query}")
         + f" --sweep-steps {','.join(map(str, spec.sweep_steps))} --sweep-limit {spec.sweep_limit}"
         + ("" if spec.check_every_minutes is None else f" --check-every-minutes {spec.check_every_minutes:g}"),
         "# or cell by cell:",
@@ -477,10 +535,13 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
             evaluate += f" --queries {spec.queries}"
         if agent in spec.samplers:
             lines += [
-                f"{evaluate} --steps {spec.steps} {_evaluate_flags(data['sampler'])} "
-                f"--out reports/{agent}-kK-{protocol}"
+                f"{evaluate} --steps {spec.steps} {_evaluate_flags(data['sampler'])}"
+                f"{_draws_flag(spec, agent, protocol)} --out reports/{agent}-kK-{protocol}"
                 for protocol, data in results["protocols"].items()
             ]
         else:
-            lines.append(f"{evaluate} --steps {spec.steps} --out reports/{agent.replace(':', '.')}-kK")
+            lines.append(
+                f"{evaluate} --steps {spec.steps}{_draws_flag(spec, agent, None)}"
+                f" --out reports/{agent.replace(':', '.')}-kK"
+            )
     return lines + ["```", ""]

@@ -25,7 +25,7 @@ from mazebench.folders import check_own_folder, folder_lock
 from mazebench.parallel import ordered_map
 from mazebench.report.claims import evaluate_claims
 from mazebench.report.curves import at_equal_budget, curve_summary, read_curve
-from mazebench.report.figures import planner_colors, plot_curves, plot_lengths, plot_sweep
+from mazebench.report.figures import planner_colors, plot_compute, plot_curves, plot_lengths, plot_sweep
 from mazebench.report.page import report_markdown
 from mazebench.report.spec import (
     BUDGET_AXES,
@@ -81,7 +81,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         for k in spec.ks
     }
 
-    def run_eval(agent, k, folder, steps, limit, sampler, num_pngs=spec.num_pngs):
+    def run_eval(agent, k, folder, steps, limit, sampler, num_pngs=spec.num_pngs, draws=1):
         trained = agent in configs  # plug-ins and BFS are built without a checkpoint
         return cached_evaluation(
             agent,
@@ -94,15 +94,15 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
             num_pngs=num_pngs,
             progress=progress,
             queries=spec.queries,
+            samples_per_query=draws,
         )
 
     def table_cell(agent, k, protocol=None):
         """One table cell under ``protocol``'s sampler, or (no protocol) a protocol-independent planner's:
         (the cell, its length fidelity)."""
         folder = out / eval_path(agent, k, protocol)
-        summary = run_eval(
-            agent, k, folder, spec.steps, spec.limit, asdict(protocol_sampler(protocol)) if protocol else {}
-        )
+        sampler = asdict(protocol_sampler(protocol)) if protocol else {}
+        summary = run_eval(agent, k, folder, spec.steps, spec.limit, sampler, draws=spec.draws(agent, protocol))
         fidelity = length_fidelity(folder / "samples.jsonl")
         return summary_cell(summary, fidelity), fidelity
 
@@ -168,6 +168,11 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
             )
     oracle_cells = {name: cell for name, (cell, _) in oracle.items()}
     training = {f"{agent}-k{k}": run_budget(summary) for (agent, k), summary in runs.items()}
+    if spec.trained:
+        for k in spec.ks:
+            plot_compute(
+                out / f"success_vs_compute_k{k}.png", k, *_compute_points(spec, k, training, curves, protocols), colors
+            )
     results = {
         "spec": {**{k: v for k, v in vars(spec).items() if k not in ("data_root", "out")}, "folder": str(out)},
         "protocols": protocols,
@@ -206,6 +211,31 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
     return results
 
 
+def _compute_points(spec: ReportSpec, k: int, training: dict, curves: dict, protocols: dict) -> tuple[dict, dict]:
+    """The points of K's compute figure: each trained planner's held-out checks at their training FLOPs (a run's
+    FLOPs spread evenly over its epochs), and each trained planner's success at its network calls per path, under
+    each protocol (its table cell and, at the sweep's K, the sweep's points; a protocol-independent cell once)."""
+    checks = {}
+    for agent in spec.trained:
+        run = training[f"{agent}-k{k}"]
+        per_epoch = run["train_flops"] / run["epochs_done"] if run["epochs_done"] else 0.0
+        checks[agent] = [(check["epoch"] * per_epoch, check["success"]) for check in curves[agent, k].checks]
+    cells = {}
+    for protocol, data in protocols.items():
+        for agent in spec.trained:
+            independent = agent in spec.protocol_independent
+            cell = data["cells"][f"{agent}-k{k}"]
+            swept = data["sweep"].get(agent, {}).values() if k == max(spec.ks) else ()
+            points = {
+                (c["network_calls_per_path"], c["success_rate"])
+                for c in (cell, *swept)
+                if c.get("network_calls_per_path") is not None
+            }
+            if points:
+                cells[agent, None if independent else protocol] = sorted(points)
+    return checks, cells
+
+
 def prepared_dataset(k: int, options: dict, data_root: Path, *, progress: bool = True):
     """The dataset of K subgoals in its conventional folder under ``data_root``, generated first if missing
     (``options``: generate_dataset's, e.g. maze_size, pairs)."""
@@ -241,11 +271,13 @@ def cached_evaluation(
     num_pngs: int,
     progress: bool = True,
     queries: str = "drawn",
+    samples_per_query: int = 1,
 ) -> dict:
     """The summary of evaluating ``agent`` (trained in ``run``, or None: built without a checkpoint) into
     ``folder``; an evaluation already there with the same request (dataset, queries, the run's exact weights by
-    their checkpoint digest, a plug-in's code by its module file's digest, sampler, limit) is reused, any
-    other is replaced once the new evaluation has succeeded (a plug-in without a module file: always)."""
+    their checkpoint digest, a plug-in's code by its module file's digest, sampler, limit, draws per query) is
+    reused, any other is replaced once the new evaluation has succeeded (a plug-in without a module file:
+    always)."""
     request = {
         "agent": agent,
         "dataset_id": dataset.meta["dataset_id"],
@@ -257,6 +289,7 @@ def cached_evaluation(
         "query_seed": QUERY_SEED,
         "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT),
         "code": plugin_digest(agent),
+        **({"samples_per_query": samples_per_query} if samples_per_query > 1 else {}),  # one draw: as before
     }
     cached = folder / "request.json"
     reusable = agent in AGENT_NAMES or request["code"] is not None
@@ -269,7 +302,14 @@ def cached_evaluation(
         return json.loads((folder / "results.json").read_text())
     planner = make_agent(agent, dataset=dataset, checkpoint=run, steps=steps, sampler=sampler)
     summary = evaluate(
-        planner, dataset, out_dir=folder, limit=limit, num_pngs=num_pngs, progress=progress, queries=queries
+        planner,
+        dataset,
+        out_dir=folder,
+        limit=limit,
+        num_pngs=num_pngs,
+        progress=progress,
+        queries=queries,
+        samples_per_query=samples_per_query,
     )
     cached.write_text(json.dumps(request) + "\n")
     return summary

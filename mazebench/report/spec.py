@@ -10,6 +10,7 @@ from agents.config import SAMPLING_STEPS, UPPER_BOUNDS, preset_config
 from agents.learned import protocol_sampler
 from agents.loading import METHODS
 from mazebench.datasets import QUERY_KINDS, QUERY_SEED, default_data_dir
+from mazebench.evaluation import MAX_SAMPLES_PER_QUERY
 
 PAPER_TABLE1 = {"mdm": {2: 0.684, 7: 0.293, 12: 0.242}, "flexmdm": {2: 0.923, 7: 0.904, 12: 0.900}}
 PLANNER_NAMES = {"flexmdm": "FlexMDM", "mdm": "MDM", "bfs": "BFS oracle", "ar": "AR"}
@@ -30,6 +31,9 @@ QUERY_TEXT = {
     "shortest": "the pair's shortest path",
 }
 BUDGET_AXES = ("epoch", "minutes")
+# The protocol whose cells get ``samples_per_query`` draws (besides AR's): it samples at temperature 1, so its draws
+# measure a planner as a generative model of paths.
+GENERATIVE_PROTOCOL = "paper"
 REPORT_ENTRIES = ("eval", "sweep", "ablation")  # what a report folder holds before its page, PNGs aside
 STOPS = {"epochs": "epoch", "max_minutes": "minutes"}  # a run's stopped_by -> the budget it exhausted
 
@@ -55,7 +59,8 @@ class ReportSpec:
     train_options: dict = field(default_factory=dict)  # overrides of the preset's training settings
     data_root: Path = Path("data")
     out: Path | None = None
-    jobs: int = 1  # trainings run at once, each in its own `mazebench train` process (e.g. six sharing one GPU)
+    jobs: int = 1  # trainings run at once, each in its own process (e.g. six sharing one GPU)
+    samples_per_query: int = 1  # draws per query of the generative cells (GENERATIVE_PROTOCOL's and AR's); 1: none
 
     def __post_init__(self):
         if self.dataset_options is None:
@@ -72,6 +77,10 @@ class ReportSpec:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
+        if not 1 <= self.samples_per_query <= MAX_SAMPLES_PER_QUERY:
+            raise ValueError(
+                f"samples_per_query must lie in 1 .. {MAX_SAMPLES_PER_QUERY}, got {self.samples_per_query}"
+            )
         if self.queries not in QUERY_KINDS:
             raise ValueError(f"unknown query kind {self.queries!r}; choose from {', '.join(QUERY_KINDS)}")
 
@@ -105,6 +114,12 @@ class ReportSpec:
     def protocol_independent(self) -> tuple[str, ...]:
         """The planners evaluated once per K, their cell shown under every protocol (AR, BFS, plug-ins)."""
         return tuple(agent for agent in self.planners if agent not in UNMASKING_AGENTS)
+
+    def draws(self, agent: str, protocol: str | None) -> int:
+        """Plans per query of ``agent``'s cell under ``protocol`` (None: a protocol-independent cell):
+        ``samples_per_query`` for the trained planners' cells under GENERATIVE_PROTOCOL and AR's, else 1."""
+        generative = protocol == GENERATIVE_PROTOCOL if protocol else agent in METHODS
+        return self.samples_per_query if generative else 1
 
     def run_dir(self, agent: str, k: int) -> Path:
         return default_run_dir(agent, k, self.run_name)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.compute import training_flops
 from agents.learned import QUICK_EVAL_PROTOCOL
 from mazebench.evaluation import length_fidelity as evaluation_length_fidelity
 from mazebench.report.claims import ALPHA, paired_successes
@@ -65,8 +66,9 @@ def summary_cell(summary: dict, fidelity: dict | None = None) -> dict:
             "failure_kinds",
         )
     }
-    if "length_w1_pair_paths" in summary:  # evaluations since the drawn queries
-        cell["length_w1_pair_paths"] = summary["length_w1_pair_paths"]
+    for key in ("length_w1_pair_paths", "network_calls_per_path", "generative"):  # where the evaluation has them
+        if key in summary:
+            cell[key] = summary[key]
     planner = summary["planner"]
     if "sampler" in planner:  # learned planners: what they sampled with
         cell["sampler"] = {**planner["sampler"], "steps": planner.get("steps")}
@@ -76,18 +78,22 @@ def summary_cell(summary: dict, fidelity: dict | None = None) -> dict:
 
 
 def run_budget(summary: dict) -> dict:
+    """A run's training budget as the report shows it, with the estimated training FLOPs."""
     return {
-        key: summary[key]
-        for key in (
-            "parameters",
-            "steps",
-            "epochs_done",
-            "train_minutes",
-            "device",
-            "bf16_autocast",
-            "stopped_by",
-            "train_config",
-        )
+        **{
+            key: summary[key]
+            for key in (
+                "parameters",
+                "steps",
+                "epochs_done",
+                "train_minutes",
+                "device",
+                "bf16_autocast",
+                "stopped_by",
+                "train_config",
+            )
+        },
+        "train_flops": training_flops(summary),
     }
 
 
