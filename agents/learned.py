@@ -107,13 +107,15 @@ class LearnedPlanner(Planner):
         self.counters["capped_insertions"] += stats.capped_insertions
         return [tokenizer.decode(p.numpy()) for p in paths]
 
-    def trace(self, subgoals, frames: int = 8) -> tuple[list[list], list[str]]:
-        """Snapshots of one generation from ``subgoals``, for a filmstrip: (frames, titles).
+    def trace(self, subgoals, frames: int | None = 8) -> tuple[list[list], list[str]]:
+        """Snapshots of one generation from ``subgoals``, for a filmstrip or (``frames`` None: after every
+        step, then the final path) an animation: (frames, titles).
 
         A frame holds one entry per position of the sequence: a (row, col) cell, or None for a mask.
         """
         tokenizer = self.method.tokenizer
-        shown = set(np.linspace(0, self.steps - 1, frames - 1).round().astype(int).tolist())
+        every = range(self.steps) if frames is None else np.linspace(0, self.steps - 1, frames - 1).round()
+        shown = {int(k) for k in every}
         snapshots, titles = [], []
 
         def cells(row):

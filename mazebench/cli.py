@@ -131,8 +131,10 @@ def _device(_ctx, _param, value: str | None) -> str | None:
     return value
 
 
-def _agent_name(_ctx, _param, value: str) -> str:
+def _agent_name(_ctx, _param, value: str | None) -> str | None:
     """An option callback: a known agent name or package.module:NAME (imported when the planner is built)."""
+    if value is None:  # an optional --agent left out
+        return None
     try:
         check_agent_name(value)
     except ValueError as error:
@@ -857,11 +859,34 @@ def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, qu
 )
 @click.option("--count", default=8, type=click.IntRange(min=1), help="Number of examples to draw.")
 @click.option("--split", default="val", type=click.Choice(["train", "val"]), help="Split to draw from (datasets only).")
-def render(data, out, count, split) -> None:
-    """Draw examples into PNG files: the first of a dataset split, or an evaluation's failures first."""
+@click.option(
+    "--animate",
+    is_flag=True,
+    help="Animate --agent planning the first --count held-out queries of the dataset --data: one GIF per query, "
+    "a frame per sampling step (FlexMDM's insertions and reveals, MDM's reveals, AR's decoded prefix).",
+)
+@click.option("--agent", default=None, callback=_agent_name, help="The planner to animate (with --animate).")
+@click.option(
+    "--checkpoint",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Run folder or checkpoint file of the animated planner  [default: runs/cpu/<agent>-k<K>]",
+)
+@click.option("--steps", default=None, type=STEPS, help=f"Sampling steps of the animation  [default: {SAMPLING_STEPS}]")
+@click.option(
+    "--protocol",
+    default="suite",
+    type=click.Choice(["suite", "paper"]),
+    help="The sampler settings of the animation: the suite's or the paper's.",
+)
+def render(data, out, count, split, animate, agent, checkpoint, steps, protocol) -> None:
+    """Draw examples into PNG files: the first of a dataset split, or an evaluation's failures first; with
+    --animate, GIFs of a planner's generation process."""
     from mazebench.rendering import save_path_png
     from mazebench.scoring import score_path
 
+    if animate or agent is not None:
+        return _animate(data, out, count, agent, checkpoint, steps, protocol)
     if (data / "samples.jsonl").is_file():
         maze = load_maze(data / "maze.txt")
         samples = _read_samples(data / "samples.jsonl")
@@ -877,6 +902,32 @@ def render(data, out, count, split) -> None:
         score = score_path(maze, subgoals, path)
         save_path_png(out / f"{name}.png", maze, subgoals, path, score=score, title=name)
     click.echo(f"{min(count, len(items))} PNG files in {out}")
+
+
+def _animate(data: Path, out: Path | None, count: int, agent: str | None, checkpoint, steps, protocol: str) -> None:
+    """One GIF per held-out query (the first ``count``, drawn as an evaluation draws them) of ``agent``'s
+    generation, a frame per step."""
+    from dataclasses import asdict
+
+    from agents.learned import protocol_sampler
+    from mazebench.rendering import save_generation_gif
+
+    if agent is None:
+        raise click.UsageError("--animate needs --agent (and --checkpoint for a trained planner)")
+    dataset = load_dataset(data)
+    planner = make_agent(
+        agent, dataset=dataset, checkpoint=checkpoint, steps=steps, sampler=asdict(protocol_sampler(protocol))
+    )
+    out = out or Path("reports") / f"animate-{agent.replace(':', '.')}-{data.resolve().name}"
+    queries = dataset.val.queries()[:count]
+    for number, index in enumerate(queries):
+        traced = planner.trace(dataset.val[int(index)].subgoals, frames=None)
+        if traced is None:
+            raise click.UsageError(f"{agent} has no generation process to animate (its planner has no trace)")
+        if number == 0:
+            out.mkdir(parents=True, exist_ok=True)
+        save_generation_gif(out / f"{agent.replace(':', '.')}-val-{int(index):05d}.gif", dataset.maze, *traced)
+    click.echo(f"{len(queries)} GIF files in {out}")
 
 
 SAMPLE_KEYS = {"index", "success", "subgoals", "path", "failure_kind"}

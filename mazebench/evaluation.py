@@ -56,7 +56,8 @@ def evaluate(
 
     ``out_dir`` receives ``results.json`` (the summary), ``samples.jsonl`` (one line per example),
     ``maze.txt``, galleries ``successes.png`` / ``failures.png`` of up to ``num_pngs`` examples each and,
-    for planners with a generation process, ``generation.png``: a filmstrip of the first query's states.
+    for planners with a generation process, ``generation.png`` and ``generation.gif``: a filmstrip of the
+    first query's states and an animation of them, one frame per step.
     The folder is written beside ``out_dir`` and swapped in whole (``datasets.replacing_folder``): it
     holds one evaluation's files, all or none; a non-empty folder that is no report is never replaced.
     ``workers`` processes plan the batches (each batch is seeded by its position, so the results
@@ -158,7 +159,7 @@ def evaluate(
         save_maze(maze, folder / "maze.txt")
         _save_galleries(folder, maze, examples, paths, scores, indices, num_pngs)
         if examples and num_pngs:
-            _save_generation(folder / "generation.png", planner, maze, examples[0].subgoals)
+            _save_generation(folder, planner, maze, examples[0].subgoals)
         (folder / "results.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary
 
@@ -404,15 +405,22 @@ def _save_galleries(
             save_gallery_png(out / f"{name}.png", maze, items)
 
 
-def _save_generation(out_path: Path, planner: Planner, maze: np.ndarray, subgoals: np.ndarray) -> None:
-    from mazebench.rendering import save_filmstrip_png
+def _save_generation(folder: Path, planner: Planner, maze: np.ndarray, subgoals: np.ndarray) -> None:
+    """The first query's generation as a filmstrip (generation.png) and an animation (generation.gif, one frame
+    per step); a planner without a trace has neither."""
+    from mazebench.rendering import save_filmstrip_png, save_generation_gif
 
-    def draw():
-        traced = planner.trace(np.array(subgoals))
-        if traced is not None:
-            save_filmstrip_png(out_path, maze, *traced, ncols=4)
+    def draw(name: str, frames: int | None) -> None:
+        traced = planner.trace(np.array(subgoals), frames=frames)
+        if traced is None:
+            return
+        if frames is None:
+            save_generation_gif(folder / name, maze, *traced)
+        else:
+            save_filmstrip_png(folder / name, maze, *traced, ncols=4)
 
-    _, error = guarded(draw)
-    if error:  # an optional figure: a plug-in's broken trace costs only this file
-        out_path.unlink(missing_ok=True)
-        LOG.warning("no %s: the planner's trace failed (%s)", out_path.name, error_line(error))
+    for name, frames in (("generation.png", 8), ("generation.gif", None)):
+        _, error = guarded(lambda: draw(name, frames))  # noqa: B023 - called at once
+        if error:  # an optional figure: a plug-in's broken trace costs only this file
+            (folder / name).unlink(missing_ok=True)
+            LOG.warning("no %s: the planner's trace failed (%s)", name, error_line(error))

@@ -32,8 +32,9 @@ class Planner(abc.ABC):
     def describe(self) -> dict:
         """Configuration and counters (e.g. network evaluations) to store with the results."""
 
-    def trace(self, subgoals: np.ndarray, frames: int = 8) -> tuple[list[list], list[str]] | None:
-        """Snapshots of the generation process for one query (frames, titles), or None if there is none."""
+    def trace(self, subgoals: np.ndarray, frames: int | None = 8) -> tuple[list[list], list[str]] | None:
+        """Snapshots of the generation process for one query (frames, titles), or None if there is none:
+        ``frames`` of them spread over the process, or (None) one after every step and the final one."""
         return None
 
 

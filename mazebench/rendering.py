@@ -1,4 +1,4 @@
-"""Pictures of mazes and paths: matplotlib PNGs for people, a numpy frame for the env's ``rgb_array`` mode.
+"""Pictures of mazes and paths: matplotlib PNGs and GIFs for people, a numpy frame for the env's ``rgb_array`` mode.
 
 The matplotlib functions use ``Figure`` objects with the Agg canvas (no pyplot, no display). On the
 plots, walls are dark and open cells light; the path is a line from start (blue) to goal (purple);
@@ -31,6 +31,7 @@ PENDING_RGB = (150, 110, 200)
 FAIL_COLOR = "#e3001b"
 MASK_COLOR = "#8c8c8c"
 DPI = 120
+GIF_DPI = 72  # an animation has one picture per sampling step: smaller ones
 
 _PATH_CMAP = LinearSegmentedColormap.from_list("mazebench_path", ["#3a8fd9", "#4b2991"])
 
@@ -117,6 +118,29 @@ def save_filmstrip_png(out_path, maze, frames, titles=None, ncols: int = 5) -> P
     for ax in axes[len(frames) :]:
         ax.set_visible(False)
     return _save(fig, out_path)
+
+
+def save_generation_gif(out_path, maze, frames, titles, frame_ms: int = 150, last_ms: int = 2000) -> Path:
+    """The states of a generation as an animated GIF (drawn as the filmstrip's panels are), one frame per state
+    in order, each shown ``frame_ms`` milliseconds and the last ``last_ms``; it loops."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("save_generation_gif needs at least one frame")
+    if len(titles) != len(frames):
+        raise ValueError(f"got {len(titles)} titles for {len(frames)} frames")
+    grid, images = np.asarray(maze), []
+    for frame, title in zip(frames, titles):
+        fig, (ax,) = _figure(1, 1, panel_inches=3.0, bottom=0.1)
+        fig.set_dpi(GIF_DPI)
+        _draw_frame(ax, grid, frame, title)
+        fig.canvas.draw()
+        images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    durations = [frame_ms] * (len(images) - 1) + [last_ms]
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return out
 
 
 def render_rgb(maze, subgoals, trajectory, position, next_subgoal: int, cell_px: int = 8) -> np.ndarray:

@@ -22,6 +22,14 @@ from mazebench.report.spec import (
 from mazebench.report.tables import budget_label, differing_settings
 
 
+GALLERIES = (  # a table cell's pictures, as the page links them
+    ("successes", "successes.png"),
+    ("failures", "failures.png"),
+    ("generation", "generation.png"),
+    ("generation, animated", "generation.gif"),
+)
+
+
 def success_text(cell: dict) -> str:
     low, high = cell["success_ci95"]
     return f"{cell['success_rate']:.1%} [{low:.1%}, {high:.1%}]"
@@ -214,9 +222,9 @@ def report_markdown(results: dict, spec: ReportSpec) -> str:
     cells = [(agent, k, protocol) for protocol in spec.protocols for agent in spec.samplers for k in spec.ks]
     for agent, k, protocol in cells + [(agent, k, None) for agent in spec.protocol_independent for k in spec.ks]:
         folder = eval_path(agent, k, protocol)
-        for kind in ("successes", "failures", "generation"):
-            if (spec.folder / folder / f"{kind}.png").exists():
-                lines.append(f"- {protocol or INDEPENDENT}, {agent}-k{k}: [{kind}]({folder.as_posix()}/{kind}.png)")
+        for label, name in GALLERIES:
+            if (spec.folder / folder / name).exists():
+                lines.append(f"- {protocol or INDEPENDENT}, {agent}-k{k}: [{label}]({folder.as_posix()}/{name})")
     lines += _reproduce_section(results, spec)
     return "\n".join(lines)
 
