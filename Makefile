@@ -24,7 +24,7 @@ demo: venv
 	$(BIN)/mazebench generate --subgoals $(K)
 	$(BIN)/mazebench evaluate --agent bfs --subgoals $(K)
 	if [ -f runs/cpu/flexmdm-k$(K)/summary.json ]; then echo "runs/cpu/flexmdm-k$(K) is trained"; \
-	elif [ -f runs/cpu/flexmdm-k$(K)/checkpoint.pt ]; then $(BIN)/mazebench train --agent flexmdm --subgoals $(K) --resume; \
+	elif [ -f runs/cpu/flexmdm-k$(K)/checkpoint.safetensors ]; then $(BIN)/mazebench train --agent flexmdm --subgoals $(K) --resume; \
 	else $(BIN)/mazebench train --agent flexmdm --subgoals $(K); fi
 	$(BIN)/mazebench evaluate --agent flexmdm --subgoals $(K)
 

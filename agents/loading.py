@@ -15,7 +15,8 @@ from agents.model import DiT, ModelConfig
 from agents.tokenizer import CellTokenizer
 
 METHODS = {"flexmdm": FlexMDM, "mdm": MDM, "ar": AR}
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = "checkpoint.safetensors"
+LEGACY_CHECKPOINT = "checkpoint.pt"  # mazebench 0.1's name: `mazebench convert-checkpoint` rewrites it
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -52,13 +53,25 @@ def build_model(method, tokenizer: CellTokenizer, cfg: TrainConfig) -> DiT:
     )
 
 
-def load_checkpoint(path: str | Path, device: str = "auto"):
-    """(method, EMA model in eval mode, checkpoint dict) from a run folder or a checkpoint file."""
+def checkpoint_file(path: str | Path) -> Path:
+    """The checkpoint file of a run folder or the file itself; FileNotFoundError if there is none (a run of
+    mazebench 0.1: with the command that converts it)."""
     path = Path(path)
     if path.is_dir():
+        if not (path / CHECKPOINT).exists() and (path / LEGACY_CHECKPOINT).exists():
+            raise FileNotFoundError(
+                f"the run {path} has a checkpoint of mazebench 0.1 ({LEGACY_CHECKPOINT}); convert it once with "
+                f"`mazebench convert-checkpoint {path}`"
+            )
         path = path / CHECKPOINT
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    return path
+
+
+def load_checkpoint(path: str | Path, device: str = "auto"):
+    """(method, EMA model in eval mode, checkpoint dict) from a run folder or a checkpoint file."""
+    path = checkpoint_file(path)
     dev = pick_device(device)
     state = read_checkpoint(path, dev)
     try:

@@ -21,7 +21,7 @@ from agents.batching import TokenizedSplit, epoch_batches
 from agents.checkpoints import read_checkpoint, save_checkpoint
 from agents.config import TrainConfig, saved_settings
 from agents.distributed import join_process_group
-from agents.loading import CHECKPOINT, build_method, build_model, pick_device
+from agents.loading import CHECKPOINT, LEGACY_CHECKPOINT, build_method, build_model, checkpoint_file, pick_device
 from agents.tokenizer import CellTokenizer
 from mazebench.progress import progress_bar
 
@@ -99,7 +99,7 @@ RUN_FILES = (CHECKPOINT, "metrics.jsonl", "config.json", "summary.json")
 
 
 def train(dataset, agent: str, cfg: TrainConfig, out_dir: str | Path, **options) -> dict:
-    """Train ``agent`` on ``dataset`` into ``out_dir`` (checkpoint.pt, metrics.jsonl, config.json); the
+    """Train ``agent`` on ``dataset`` into ``out_dir`` (checkpoint.safetensors, metrics.jsonl, config.json); the
     run folder's lock (``mazebench.folders``) is held by the writing process (rank 0) throughout.
 
     ``quick_eval(planner_model, method) -> float`` (held-out success) is called periodically with the
@@ -135,6 +135,8 @@ def _train(
 ) -> dict:
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT
+    if (out / LEGACY_CHECKPOINT).exists() and not ckpt_path.exists():
+        checkpoint_file(out)  # a FileNotFoundError with the command that converts the run
     if not resume and ckpt_path.exists():
         raise ValueError(
             f"{out} already holds a run; pass --resume to continue it, or remove it or choose another --out"

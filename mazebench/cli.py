@@ -930,6 +930,24 @@ def _animate(data: Path, out: Path | None, count: int, agent: str | None, checkp
     click.echo(f"{len(queries)} GIF files in {out}")
 
 
+@cli.command("convert-checkpoint")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def convert_checkpoint(paths) -> None:
+    """Rewrite checkpoints of mazebench 0.1 (checkpoint.pt) as safetensors: each PATH a run folder (its
+    checkpoint.pt becomes checkpoint.safetensors beside it) or a .pt file (a .safetensors file beside it).
+    Nothing is unpickled but plain data; the old file is left as it was."""
+    from agents.checkpoints import convert_legacy_checkpoint
+    from agents.loading import CHECKPOINT, LEGACY_CHECKPOINT
+
+    for path in paths:
+        source = path / LEGACY_CHECKPOINT if path.is_dir() else path
+        target = path / CHECKPOINT if path.is_dir() else path.with_suffix(".safetensors")
+        if target.exists() and target != source:  # the same file: refused below, as no checkpoint of 0.1
+            raise click.UsageError(f"{target} exists already; move it away to convert {source} again")
+        convert_legacy_checkpoint(source, target)
+        click.echo(f"{source} -> {target}")
+
+
 SAMPLE_KEYS = {"index", "success", "subgoals", "path", "failure_kind"}
 
 

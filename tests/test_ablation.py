@@ -58,8 +58,8 @@ def test_the_ablation_crosses_every_training_with_every_sampler(tmp_path, monkey
 
     # Other weights in a run folder (same settings, same steps): its cells are evaluated again.
     shutil.copy(
-        tmp_path / "runs" / "tiny-aug" / "flexmdm-k3" / "checkpoint.pt",
-        tmp_path / "runs" / "tiny" / "flexmdm-k3" / "checkpoint.pt",
+        tmp_path / "runs" / "tiny-aug" / "flexmdm-k3" / "checkpoint.safetensors",
+        tmp_path / "runs" / "tiny" / "flexmdm-k3" / "checkpoint.safetensors",
     )
     plain_cell = page / "eval" / "paper-data" / "suite" / "flexmdm-k3" / "results.json"
     stamps = plain_cell.stat().st_mtime_ns, evaluated.stat().st_mtime_ns

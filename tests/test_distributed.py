@@ -64,8 +64,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_dataset, tiny_d
         stop_after=4,
     )
     assert single["processes"] == 1
-    ddp = read_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["model"]
-    one = read_checkpoint(tmp_path / "one" / "checkpoint.pt")["model"]
+    ddp = read_checkpoint(tmp_path / "ddp" / "checkpoint.safetensors")["model"]
+    one = read_checkpoint(tmp_path / "one" / "checkpoint.safetensors")["model"]
     for name, tensor in one.items():
         torch.testing.assert_close(ddp[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
     ddp_log = [json.loads(line)["loss"] for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
@@ -95,8 +95,8 @@ def test_a_two_process_run_resumes_in_one_process(tiny_dataset, tiny_dataset_dir
         stop_after=5,
     )
     assert resumed["steps"] == straight["steps"] == 5
-    a = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"]
-    b = read_checkpoint(tmp_path / "one" / "checkpoint.pt")["model"]
+    a = read_checkpoint(tmp_path / "run" / "checkpoint.safetensors")["model"]
+    b = read_checkpoint(tmp_path / "one" / "checkpoint.safetensors")["model"]
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
 

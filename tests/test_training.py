@@ -37,7 +37,10 @@ def test_resume_continues_exactly(tiny_dataset, tmp_path):
     assert first["steps"] == 3 and first["stopped_by"] == "stop_after"
     resumed = train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, resume=True)
     assert resumed["steps"] == straight["steps"]
-    a, b = read_checkpoint(tmp_path / "a" / "checkpoint.pt"), read_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    a, b = (
+        read_checkpoint(tmp_path / "a" / "checkpoint.safetensors"),
+        read_checkpoint(tmp_path / "b" / "checkpoint.safetensors"),
+    )
     for key in ("model", "ema"):
         flat_a = a[key] if key == "model" else a[key]["model"]
         flat_b = b[key] if key == "model" else b[key]["model"]
@@ -135,12 +138,12 @@ def test_ctrl_c_checkpoints_and_resume_equals_an_uninterrupted_run(tiny_dataset,
     stopped = train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False)
     monkeypatch.setattr(FlexMDM, "loss", loss)
     assert stopped["stopped_by"] == "interrupted" and stopped["steps"] == 3
-    assert read_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 3
+    assert read_checkpoint(tmp_path / "b" / "checkpoint.safetensors")["step"] == 3
     assert not (tmp_path / "b" / "summary.json").exists()  # not a finished run
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
     resumed = train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, resume=True)
     assert resumed["steps"] == straight["steps"] and resumed["stopped_by"] == "epochs"
-    a, b = (read_checkpoint(tmp_path / name / "checkpoint.pt")["model"] for name in ("a", "b"))
+    a, b = (read_checkpoint(tmp_path / name / "checkpoint.safetensors")["model"] for name in ("a", "b"))
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
     assert _metrics_steps(tmp_path / "b") == list(range(1, straight["steps"] + 1))
@@ -168,13 +171,13 @@ def test_a_run_killed_before_its_first_checkpoint_is_started_afresh_by_the_comma
     cfg = preset_config("tiny", **FAST)
     (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "lo')  # killed mid-line, before a checkpoint
     (tmp_path / "config.json").write_text("{}")
-    (tmp_path / "checkpoint.pt.tmp").write_bytes(b"half")  # and mid-write of its first checkpoint
+    (tmp_path / "checkpoint.safetensors.tmp").write_bytes(b"half")  # and mid-write of its first checkpoint
     with pytest.raises(
         ValueError, match="no checkpoint at .* run the same command without --resume to start it afresh"
     ):
         train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, resume=True)
     train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, stop_after=2)
-    assert _metrics_steps(tmp_path) == [1, 2] and not (tmp_path / "checkpoint.pt.tmp").exists()
+    assert _metrics_steps(tmp_path) == [1, 2] and not (tmp_path / "checkpoint.safetensors.tmp").exists()
 
 
 def test_a_damaged_metrics_line_is_named_on_resume(tiny_dataset, tmp_path):
@@ -231,7 +234,7 @@ def test_a_non_finite_gradient_skips_the_update(tiny_dataset, tmp_path, monkeypa
     train(tiny_dataset, "flexmdm", cfg, tmp_path / "init", progress=False, stop_after=0)
     monkeypatch.setattr(FlexMDM, "loss", nan_loss)
     train(tiny_dataset, "flexmdm", cfg, tmp_path / "nan", progress=False, stop_after=2)
-    init, after = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("init", "nan"))
+    init, after = (read_checkpoint(tmp_path / name / "checkpoint.safetensors") for name in ("init", "nan"))
     for name, tensor in init["model"].items():
         assert torch.equal(after["model"][name], tensor), name
     assert [
@@ -267,7 +270,7 @@ def test_an_augmented_run_resumes_exactly_across_epochs(tiny_dataset, tmp_path):
     straight = train(tiny_dataset, "flexmdm", cfg, tmp_path / "a", progress=False)
     train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, stop_after=straight["steps_per_epoch"] + 2)
     train(tiny_dataset, "flexmdm", cfg, tmp_path / "b", progress=False, resume=True)
-    a, b = (read_checkpoint(tmp_path / name / "checkpoint.pt")["model"] for name in ("a", "b"))
+    a, b = (read_checkpoint(tmp_path / name / "checkpoint.safetensors")["model"] for name in ("a", "b"))
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
     plain = train(
@@ -277,7 +280,7 @@ def test_an_augmented_run_resumes_exactly_across_epochs(tiny_dataset, tmp_path):
         tmp_path / "c",
         progress=False,
     )
-    c = read_checkpoint(tmp_path / "c" / "checkpoint.pt")["model"]
+    c = read_checkpoint(tmp_path / "c" / "checkpoint.safetensors")["model"]
     assert plain["steps"] == straight["steps"] and any(not torch.equal(a[name], c[name]) for name in a)
 
 
@@ -286,9 +289,9 @@ def test_a_run_saved_before_a_setting_existed_resumes_with_that_settings_default
 
     cfg = preset_config("tiny", **FAST)
     train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, stop_after=1)
-    state = read_checkpoint(tmp_path / "checkpoint.pt")
+    state = read_checkpoint(tmp_path / "checkpoint.safetensors")
     del state["train_config"]["redraw_subgoals"]  # as written by a version without the option
-    save_checkpoint(state, tmp_path / "checkpoint.pt")
+    save_checkpoint(state, tmp_path / "checkpoint.safetensors")
     assert train(tiny_dataset, "flexmdm", cfg, tmp_path, progress=False, resume=True, stop_after=1)["steps"] == 2
     with pytest.raises(ValueError, match="redraw_subgoals"):
         train(

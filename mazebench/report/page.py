@@ -21,7 +21,6 @@ from mazebench.report.spec import (
 )
 from mazebench.report.tables import budget_label, differing_settings
 
-
 GALLERIES = (  # a table cell's pictures, as the page links them
     ("successes", "successes.png"),
     ("failures", "failures.png"),

@@ -251,7 +251,7 @@ def train_with_checks(dataset, agent: str, cfg, run: Path, *, progress: bool = T
         agent,
         cfg,
         run,
-        resume=(run / "checkpoint.pt").exists(),
+        resume=(run / CHECKPOINT).exists(),
         progress=progress,
         quick_eval=lambda model, method: quick_success(
             model, method, dataset, examples=cfg.eval_examples, steps=cfg.eval_steps
