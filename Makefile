@@ -8,7 +8,7 @@ K ?= 12
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
 
-.PHONY: venv demo lint test test-slow test-all gpu-check bench
+.PHONY: venv demo lint test test-slow test-all wheel-check gpu-check bench
 
 venv: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ test-slow: venv
 
 test-all: venv
 	$(BIN)/python -m pytest
+
+# The sdist and wheel built, the wheel installed in a clean venv (not editable) and its CLI run (CI runs it).
+wheel-check: venv
+	PYTHON=$(PYTHON) BUILD_PYTHON=$(BIN)/python bash .ci/wheel_check.sh
 
 # Every code path (generate, train each preset, resume, each sampler, report, torchrun) on one GPU; a few
 # minutes. DEVICE=cpu runs the same on the CPU (the slow test tier does).

@@ -22,6 +22,7 @@ from agents.bfs import BFSPlanner
 from mazebench.planner import Planner, error_line
 
 ENTRY_POINT_GROUP = "mazebench.agents"
+REFERENCE_CHECKPOINT = "reference"  # the checkpoint option that picks the package's reference checkpoint
 
 
 def _make_bfs(**_options: Any) -> Planner:
@@ -43,6 +44,10 @@ def _learned(agent: str) -> Callable[..., Planner]:
                     f"agent {agent!r} needs --checkpoint (a run folder) or a dataset to find its default run"
                 )
             checkpoint = default_run_dir(agent, dataset.num_subgoals)
+        elif str(checkpoint) == REFERENCE_CHECKPOINT and not Path(checkpoint).exists():
+            from agents.reference import reference_checkpoint
+
+            checkpoint = reference_checkpoint(agent, dataset)
         if not Path(checkpoint).exists():
             k = dataset.num_subgoals if dataset is not None else "K"
             raise FileNotFoundError(

@@ -441,7 +441,8 @@ def _relaunch_under_torchrun(nproc: int) -> int:
     "--checkpoint",
     default=None,
     type=click.Path(path_type=Path),
-    help="Run folder or checkpoint file of a learned agent  [default: runs/cpu/<agent>-k<K>]",
+    help="Run folder or checkpoint file of a learned agent, or `reference`: the checkpoint shipped with the "
+    "package for this agent and dataset (see reports/reference)  [default: runs/cpu/<agent>-k<K>]",
 )
 @click.option(
     "--steps", default=None, type=STEPS, help=f"Sampling steps of learned agents  [default: {SAMPLING_STEPS}]"
@@ -928,6 +929,43 @@ def _animate(data: Path, out: Path | None, count: int, agent: str | None, checkp
             out.mkdir(parents=True, exist_ok=True)
         save_generation_gif(out / f"{agent.replace(':', '.')}-val-{int(index):05d}.gif", dataset.maze, *traced)
     click.echo(f"{len(queries)} GIF files in {out}")
+
+
+@cli.command()
+@click.option(
+    "--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path), help="A dataset folder."
+)
+@click.option(
+    "--format",
+    "kind",
+    required=True,
+    type=click.Choice(["parquet", "minari"]),
+    help="parquet: one row per example of both splits (needs the [parquet] extra); minari: the paths of --split "
+    "as episodes of mazebench/Maze-v0 (needs the [minari] extra).",
+)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The Parquet file, or Minari's datasets folder  [default: data/exports/<data folder>.parquet, "
+    "data/exports/minari]",
+)
+@click.option("--split", default="train", type=click.Choice(["train", "val"]), help="The split of a Minari export.")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="First N paths of a Minari export.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export(data, kind, out, split, limit, quiet) -> None:
+    """Write a dataset in a format other tools read: Parquet (pyarrow, pandas, Hugging Face datasets) or Minari
+    (offline and goal-conditioned RL)."""
+    from mazebench.export import export_minari, export_parquet
+
+    dataset = load_dataset(data)
+    if kind == "parquet":
+        written = export_parquet(dataset, out or Path("data") / "exports" / f"{data.resolve().name}.parquet")
+        click.echo(f"{len(dataset.train) + len(dataset.val)} examples in {written}")
+    else:
+        root = out or Path("data") / "exports" / "minari"
+        dataset_id = export_minari(dataset, root, split=split, limit=limit, progress=not quiet)
+        click.echo(f"{dataset_id} in {root} (load it with MINARI_DATASETS_PATH={root} minari.load_dataset)")
 
 
 @cli.command("convert-checkpoint")
