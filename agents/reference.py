@@ -6,22 +6,25 @@ K, the dataset it was trained on (its id and the command that generates it), the
 the file's digest and the success measured on its report page (``reports/reference``).
 ``--checkpoint reference`` picks the entry of the planner and the dataset at hand.
 
-Make one from a run: ``python -m agents.reference RUN NAME --data-command "..." --train-command "..."``.
+Add one from a finished run (its success measured on its dataset) and write the page:
+``python -m agents.reference add RUN NAME --data DATA --data-command "..." --train-command "..."``, then
+``python -m agents.reference page reports/reference/README.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
-import torch
-
 from agents.checkpoints import checkpoint_digest, read_checkpoint, save_checkpoint
+from agents.config import SAMPLING_STEPS
 from agents.loading import checkpoint_file
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 INDEX = REFERENCE_DIR / "index.json"
+MEASURED_PAIRS = 100  # the held-out queries a reference's stated success is measured on
 KEPT = ("agent", "tokenizer", "model_config", "num_subgoals", "max_path_len", "maze", "dataset_id", "train_config")
 
 
@@ -58,14 +61,71 @@ def make_reference(run: str | Path, out: str | Path, *, half: bool = True) -> st
     return checkpoint_digest(out)
 
 
+def measure(agent: str, dataset, *, limit: int = MEASURED_PAIRS, steps: int = SAMPLING_STEPS) -> dict:
+    """The success of ``agent``'s reference checkpoint on the first ``limit`` held-out queries of ``dataset``
+    under each protocol, as its page states it and the slow tests check it."""
+    from dataclasses import asdict
+
+    from agents import make_agent
+    from agents.learned import PROTOCOLS
+    from mazebench.evaluation import evaluate
+
+    success = {}
+    for protocol, settings in PROTOCOLS.items():
+        planner = make_agent(agent, dataset=dataset, checkpoint="reference", steps=steps, sampler=asdict(settings))
+        with tempfile.TemporaryDirectory() as folder:
+            summary = evaluate(planner, dataset, out_dir=Path(folder) / "e", limit=limit, num_pngs=0, progress=False)
+        success[protocol] = summary["success_rate"]
+    return success
+
+
+def page(entries: list[dict]) -> str:
+    """The reference checkpoints' page: each file with its planner, K, precision, size, digest, success and the
+    commands that made its data and trained it."""
+    lines = [
+        "# Reference checkpoints",
+        "",
+        "Trained planners shipped with the package (`agents/reference/`): the EMA weights of finished runs in "
+        "half precision, with what loading needs. Evaluate one at once with `--checkpoint reference` on the "
+        "dataset it was trained on (its command below). Success: the first "
+        f"{MEASURED_PAIRS} held-out queries, {SAMPLING_STEPS} sampling steps, under each protocol (measured by "
+        "`python -m agents.reference add`; the slow tests plan them again and compare).",
+        "",
+        "| file | planner | K | weights | size | success, paper protocol | success, suite protocol | sha256 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in entries:
+        size = (REFERENCE_DIR / entry["file"]).stat().st_size
+        lines.append(
+            f"| `{entry['file']}` | {entry['agent']} | {entry['num_subgoals']} | {entry['dtype']} | "
+            f"{size / 2**20:.2f} MiB | {entry['success']['paper']:.1%} | {entry['success']['suite']:.1%} | "
+            f"`{entry['sha256'][:16]}...` |"
+        )
+    lines += ["", "Data and training commands:", ""]
+    for entry in entries:
+        lines += [f"- `{entry['file']}`: `{entry['data_command']}`, then `{entry['train_command']}`"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Add a finished run's EMA weights to the reference checkpoints.")
-    parser.add_argument("run", type=Path, help="the run folder")
-    parser.add_argument("name", help="the file's name without extension, e.g. mini-flexmdm-k12")
-    parser.add_argument("--data-command", required=True, help="the command that generates the run's dataset")
-    parser.add_argument("--train-command", required=True, help="the command that trained the run")
-    parser.add_argument("--full", action="store_true", help="keep float32 weights")
+    parser = argparse.ArgumentParser(description="Maintain the reference checkpoints and their page.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="add (or replace) a finished run's EMA weights and measure them")
+    add.add_argument("run", type=Path, help="the run folder")
+    add.add_argument("name", help="the file's name without extension, e.g. mini-flexmdm-k12")
+    add.add_argument("--data", type=Path, required=True, help="the run's dataset folder, to measure the success on")
+    add.add_argument("--data-command", required=True, help="the command that generates the run's dataset")
+    add.add_argument("--train-command", required=True, help="the command that trained the run")
+    add.add_argument("--full", action="store_true", help="keep float32 weights")
+    write = commands.add_parser("page", help="write the page of the reference checkpoints")
+    write.add_argument("out", type=Path, help="the page's file, e.g. reports/reference/README.md")
     args = parser.parse_args(argv)
+    if args.command == "page":
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(page(references()))
+        return
+    from mazebench.datasets import load_dataset
+
     REFERENCE_DIR.mkdir(exist_ok=True)
     file = f"{args.name}.safetensors"
     digest = make_reference(args.run, REFERENCE_DIR / file, half=not args.full)
@@ -77,12 +137,14 @@ def main(argv: list[str] | None = None) -> None:
         "dataset_id": state["dataset_id"],
         "data_command": args.data_command,
         "train_command": args.train_command,
-        "dtype": str(torch.float32 if args.full else torch.float16).removeprefix("torch."),
+        "dtype": "float32" if args.full else "float16",
         "sha256": digest,
     }
-    entries = [e for e in references() if e["file"] != file] + [entry]
-    INDEX.write_text(json.dumps(entries, indent=2) + "\n")
-    print(f"{REFERENCE_DIR / file}: {digest}")
+    others = [e for e in references() if e["file"] != file]
+    INDEX.write_text(json.dumps([*others, entry], indent=2) + "\n")  # measure() finds the file by the index
+    entry["success"] = measure(state["agent"], load_dataset(args.data))
+    INDEX.write_text(json.dumps([*others, entry], indent=2) + "\n")
+    print(f"{REFERENCE_DIR / file}: {digest}, success {entry['success']}")
 
 
 if __name__ == "__main__":
