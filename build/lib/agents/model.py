@@ -1,0 +1,233 @@
+"""The DiT backbone shared by both planners: a bidirectional transformer with adaLN time conditioning.
+
+Tokens are grid cells plus special tokens (see ``agents.tokenizer``). With ``geometry`` on, a cell's
+input embedding and its output logit carry a row and a column term besides the cell's own, so
+neighbouring cells start out related. FlexMDM adds an insertion head: a BOS token is prepended and
+slot i (before token i) is read from the hidden states on both sides of it; a softplus gives the
+expected number of missing tokens there. Heads run in fp32; the blocks may run under bf16 autocast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    height: int  # grid size, for the row / column embeddings
+    width: int
+    vocab_size: int
+    num_classes: int  # outputs of the unmasking head: ids 0 .. num_classes-1
+    d_model: int = 128
+    n_heads: int = 4
+    n_layers: int = 4
+    cond_dim: int = 128
+    dropout: float = 0.0
+    mlp_ratio: int = 4
+    geometry: bool = True
+    insertion_head: bool = False
+    max_len: int = 512
+    causal: bool = False  # causal attention (the autoregressive baseline); needs lengths None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def key_multiple(device: torch.device) -> int:
+    """Sequence lengths are padded to a multiple of this before masked attention: CUDA's fused
+    memory-efficient kernel wants the mask's key dimension aligned to 8 (it copies it otherwise)."""
+    return 8 if device.type == "cuda" else 1
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """x * (1 + scale) + shift per sequence, as one fused kernel."""
+    return torch.addcmul(shift[:, None], x, 1 + scale[:, None])
+
+
+def layer_norm(x: torch.Tensor) -> torch.Tensor:
+    """Parameter-free LayerNorm computed in fp32 (adaLN supplies scale and shift)."""
+    return F.layer_norm(x.float(), x.shape[-1:])
+
+
+class TimeEmbedding(nn.Module):
+    """Sinusoidal features of t in [0, 1] followed by an MLP."""
+
+    def __init__(self, cond_dim: int, freq_dim: int = 128):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.freq_dim // 2
+        freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device) / half)
+        angles = 1000.0 * t.float()[:, None] * freqs[None]
+        return self.mlp(torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1))
+
+
+def rotary_tables(length: int, head_dim: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, signed sin) tables (length, head_dim) for rotating channel pairs (2i, 2i + 1) by
+    position * 10000^(-2i / head_dim): sin carries -sin on even and +sin on odd channels."""
+    inv_freq = 1.0 / (10_000.0 ** (torch.arange(0, head_dim, 2, device=device).float() / head_dim))
+    angles = torch.arange(length, device=device).float()[:, None] * inv_freq[None]
+    cos = angles.cos().repeat_interleave(2, dim=-1)
+    sin = torch.stack([-angles.sin(), angles.sin()], dim=-1).flatten(-2)
+    return cos, sin
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each channel pair (x_2i, x_2i+1) of x (..., length, head_dim) by its angle."""
+    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+    return torch.addcmul(x * cos.to(x.dtype), swapped, sin.to(x.dtype))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; adaLN turns the time embedding into shift / scale / gate."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.dropout = cfg.dropout
+        self.causal = cfg.causal
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model),
+        )
+        self.ada = nn.Linear(cfg.cond_dim, 6 * cfg.d_model)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cond, attn_mask, cos, sin):
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(cond).chunk(6, dim=-1)
+        batch, length, dim = x.shape
+        h = modulate(layer_norm(x), shift1, scale1)
+        q, k, v = self.qkv(h).view(batch, length, 3, self.n_heads, dim // self.n_heads).permute(2, 0, 3, 1, 4)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        att = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
+        )
+        att = att.transpose(1, 2).reshape(batch, length, dim)
+        x = torch.addcmul(x, gate1[:, None], self.drop(self.proj(att)))
+        h = modulate(layer_norm(x), shift2, scale2)
+        return torch.addcmul(x, gate2[:, None], self.drop(self.mlp(h)))
+
+
+class DiT(nn.Module):
+    """Bidirectional transformer over cell tokens, conditioned on t, with an unmasking head and
+    (for FlexMDM) an insertion head."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        num_cells = cfg.height * cfg.width
+        self.token_emb = nn.Embedding(cfg.vocab_size + 1, d)  # + 1: BOS for the insertion head
+        self.fixed_emb = nn.Embedding(2, d)  # exempt (subgoal) tokens are flagged
+        self.time_emb = TimeEmbedding(cfg.cond_dim)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.final_ada = nn.Linear(cfg.cond_dim, 2 * d)
+        nn.init.zeros_(self.final_ada.weight)
+        nn.init.zeros_(self.final_ada.bias)
+        self.out_emb = nn.Parameter(torch.randn(cfg.num_classes, d) * 0.02)
+        self.out_bias = nn.Parameter(torch.zeros(cfg.num_classes))
+        ids = torch.arange(cfg.vocab_size + 1)
+        is_cell = ids < num_cells
+        # Row / column index of every token; specials use the extra index height / width.
+        self.register_buffer("token_row", torch.where(is_cell, ids // cfg.width, cfg.height), persistent=False)
+        self.register_buffer("token_col", torch.where(is_cell, ids % cfg.width, cfg.width), persistent=False)
+        if cfg.geometry:
+            self.row_emb = nn.Embedding(cfg.height + 1, d)
+            self.col_emb = nn.Embedding(cfg.width + 1, d)
+            self.row_out = nn.Parameter(torch.zeros(cfg.height + 1, d))
+            self.col_out = nn.Parameter(torch.zeros(cfg.width + 1, d))
+        if cfg.insertion_head:
+            self.gap_head = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(approximate="tanh"), nn.Linear(d, 1))
+        for emb in (self.token_emb, self.fixed_emb):
+            nn.init.normal_(emb.weight, std=0.02)
+
+    @property
+    def bos_id(self) -> int:
+        return self.cfg.vocab_size
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.token_emb(tokens)
+        if self.cfg.geometry:
+            x = x + self.row_emb(self.token_row[tokens]) + self.col_emb(self.token_col[tokens])
+        return x
+
+    def forward(self, tokens, fixed, lengths, t, query) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(unmask logits at the ``query`` positions, gap log rates or None): both heads in one call.
+
+        ``lengths`` (B,) or None when every row is full (no padding mask: the fastest attention path).
+        ``query`` is a (B, N) boolean mask or the (rows, cols) index tensors of its true entries.
+        Training goes through this call so that DistributedDataParallel sees every parameter used.
+        """
+        hidden = self.hidden_states(tokens, fixed, lengths, t)
+        log_gaps = self.gap_log_rates(hidden) if self.cfg.insertion_head else None
+        return self.unmask_logits(hidden, query), log_gaps
+
+    def hidden_states(
+        self, tokens: torch.Tensor, fixed: torch.Tensor, lengths: torch.Tensor | None, t: torch.Tensor
+    ) -> torch.Tensor:
+        """Final hidden states (B, N', d) in fp32, zero past each row's length; N' = N + 1 with the
+        insertion head (BOS first). ``lengths`` None: every row is full and attention needs no mask."""
+        if tokens.shape[1] + self.cfg.insertion_head > self.cfg.max_len:
+            raise ValueError(f"sequence of {tokens.shape[1]} tokens exceeds the model's max_len {self.cfg.max_len}")
+        extra = 0
+        if lengths is not None:  # masked keys: pad to the attention kernel's multiple, cut off at the end
+            extra = -(tokens.shape[1] + self.cfg.insertion_head) % key_multiple(tokens.device)
+            tokens, fixed = F.pad(tokens, (0, extra)), F.pad(fixed, (0, extra), value=False)
+        if self.cfg.insertion_head:
+            tokens = F.pad(tokens, (1, 0), value=self.bos_id)
+            fixed = F.pad(fixed, (1, 0), value=False)
+            lengths = None if lengths is None else lengths + 1
+        batch, length = tokens.shape
+        key_valid = None if lengths is None else torch.arange(length, device=tokens.device)[None, :] < lengths[:, None]
+        attn_mask = None if key_valid is None else key_valid[:, None, None, :]
+        cond = F.silu(self.time_emb(t))
+        x = self.embed(tokens) + self.fixed_emb(fixed.long())
+        cos, sin = rotary_tables(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
+        for block in self.blocks:
+            x = block(x, cond, attn_mask, cos, sin)
+        shift, scale = self.final_ada(cond).float().chunk(2, dim=-1)
+        hidden = modulate(layer_norm(x), shift, scale)
+        if key_valid is not None:
+            hidden = hidden * key_valid[..., None]
+        return hidden[:, : length - extra]
+
+    def class_weights(self) -> torch.Tensor:
+        """Output embedding of every class (cell tokens, then PAD for the MDM), with geometry terms."""
+        weights = self.out_emb
+        if self.cfg.geometry:
+            classes = torch.arange(self.cfg.num_classes, device=weights.device)
+            weights = weights + self.row_out[self.token_row[classes]] + self.col_out[self.token_col[classes]]
+        return weights
+
+    def unmask_logits(self, hidden: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """fp32 logits (M, num_classes) at the M positions of ``query`` (a (B, N) mask, row-major, or (rows, cols))."""
+        if self.cfg.insertion_head:
+            hidden = hidden[:, 1:]
+        with torch.autocast(hidden.device.type, enabled=False):
+            return hidden[query].float() @ self.class_weights().float().T + self.out_bias.float()
+
+    def gap_log_rates(self, hidden: torch.Tensor) -> torch.Tensor:
+        """log of the expected gap g >= 0 for each of the N + 1 slots (B, N + 1), in fp32.
+
+        Slot i lies between hidden position i (BOS or token i-1) and position i + 1 (token i).
+        """
+        right = F.pad(hidden[:, 1:], (0, 0, 0, 1))
+        with torch.autocast(hidden.device.type, enabled=False):
+            pre = self.gap_head(torch.cat([hidden, right], dim=-1).float()).squeeze(-1)
+        # log(softplus(x)), exact for very negative x where softplus underflows.
+        return torch.where(pre < -20, pre, torch.log(F.softplus(pre).clamp_min(1e-30)))

@@ -1,0 +1,151 @@
+"""Reference checkpoints shipped with the package: trained planners to evaluate at once.
+
+Each is the EMA weights of a finished run (half precision where that measured no loss) with what a planner
+needs to load them, in the suite's checkpoint format, and an entry in ``reference/index.json``: the planner,
+K, the dataset it was trained on (its id and the command that generates it), the command that trained it,
+the file's digest and the success measured on its report page (``reports/reference``).
+``--checkpoint reference`` picks the entry of the planner and the dataset at hand.
+
+Add one from a finished run (its success measured on its dataset) and write the page:
+``python -m agents.reference add RUN NAME --data DATA --data-command "..." --train-command "..."``, then
+``python -m agents.reference page reports/reference/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from agents.checkpoints import checkpoint_digest, read_checkpoint, save_checkpoint
+from agents.config import SAMPLING_STEPS
+from agents.loading import checkpoint_file
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+INDEX = REFERENCE_DIR / "index.json"
+MEASURED_PAIRS = 100  # the held-out queries a reference's stated success is measured on
+KEPT = ("agent", "tokenizer", "model_config", "num_subgoals", "max_path_len", "maze", "dataset_id", "train_config")
+
+
+def references() -> list[dict]:
+    """The index's entries, in order."""
+    return json.loads(INDEX.read_text()) if INDEX.exists() else []
+
+
+def reference_checkpoint(agent: str, dataset) -> Path:
+    """The file of the reference checkpoint of ``agent`` trained on ``dataset`` (by its id), its digest
+    checked against the index; ValueError naming the datasets that have one when there is none."""
+    entries = [entry for entry in references() if entry["agent"] == agent]
+    for entry in entries:
+        if dataset is not None and entry["dataset_id"] == dataset.meta["dataset_id"]:
+            path = REFERENCE_DIR / entry["file"]
+            if checkpoint_digest(path) != entry["sha256"]:
+                raise ValueError(f"the reference checkpoint {path} does not match its digest in {INDEX}")
+            return path
+    known = "; ".join(f"K = {e['num_subgoals']}: `{e['data_command']}`" for e in entries) or "none"
+    raise ValueError(
+        f"no reference {agent} checkpoint for "
+        + ("this dataset" if dataset is None else f"the dataset {dataset.path}")
+        + f"; reference {agent} checkpoints exist for the datasets of: {known}"
+    )
+
+
+def make_reference(run: str | Path, out: str | Path, *, half: bool = True) -> str:
+    """Write the EMA weights of ``run`` (float16 if ``half``) and what loading needs to ``out``; its digest."""
+    state = read_checkpoint(checkpoint_file(run))
+    weights = state["ema"]["model"]
+    if half:
+        weights = {name: w.half() if w.is_floating_point() else w for name, w in weights.items()}
+    save_checkpoint({**{key: state[key] for key in KEPT}, "ema": {"model": weights}}, out)
+    return checkpoint_digest(out)
+
+
+def measure(agent: str, dataset, *, limit: int = MEASURED_PAIRS, steps: int = SAMPLING_STEPS) -> dict:
+    """The success of ``agent``'s reference checkpoint on the first ``limit`` held-out queries of ``dataset``
+    under each protocol, as its page states it and the slow tests check it."""
+    from dataclasses import asdict
+
+    from agents import make_agent
+    from agents.learned import PROTOCOLS
+    from mazebench.evaluation import evaluate
+
+    success = {}
+    for protocol, settings in PROTOCOLS.items():
+        planner = make_agent(agent, dataset=dataset, checkpoint="reference", steps=steps, sampler=asdict(settings))
+        with tempfile.TemporaryDirectory() as folder:
+            summary = evaluate(planner, dataset, out_dir=Path(folder) / "e", limit=limit, num_pngs=0, progress=False)
+        success[protocol] = summary["success_rate"]
+    return success
+
+
+def page(entries: list[dict]) -> str:
+    """The reference checkpoints' page: each file with its planner, K, precision, size, digest, success and the
+    commands that made its data and trained it."""
+    lines = [
+        "# Reference checkpoints",
+        "",
+        "Trained planners shipped with the package (`agents/reference/`): the EMA weights of finished runs in "
+        "half precision, with what loading needs. Evaluate one at once with `--checkpoint reference` on the "
+        "dataset it was trained on (its command below). Success: the first "
+        f"{MEASURED_PAIRS} held-out queries, {SAMPLING_STEPS} sampling steps, under each protocol (measured by "
+        "`python -m agents.reference add`; the slow tests plan them again and compare).",
+        "",
+        "| file | planner | K | weights | size | success, paper protocol | success, suite protocol | sha256 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in entries:
+        size = (REFERENCE_DIR / entry["file"]).stat().st_size
+        lines.append(
+            f"| `{entry['file']}` | {entry['agent']} | {entry['num_subgoals']} | {entry['dtype']} | "
+            f"{size / 2**20:.2f} MiB | {entry['success']['paper']:.1%} | {entry['success']['suite']:.1%} | "
+            f"`{entry['sha256'][:16]}...` |"
+        )
+    lines += ["", "Data and training commands:", ""]
+    for entry in entries:
+        lines += [f"- `{entry['file']}`: `{entry['data_command']}`, then `{entry['train_command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Maintain the reference checkpoints and their page.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="add (or replace) a finished run's EMA weights and measure them")
+    add.add_argument("run", type=Path, help="the run folder")
+    add.add_argument("name", help="the file's name without extension, e.g. mini-flexmdm-k12")
+    add.add_argument("--data", type=Path, required=True, help="the run's dataset folder, to measure the success on")
+    add.add_argument("--data-command", required=True, help="the command that generates the run's dataset")
+    add.add_argument("--train-command", required=True, help="the command that trained the run")
+    add.add_argument("--full", action="store_true", help="keep float32 weights")
+    write = commands.add_parser("page", help="write the page of the reference checkpoints")
+    write.add_argument("out", type=Path, help="the page's file, e.g. reports/reference/README.md")
+    args = parser.parse_args(argv)
+    if args.command == "page":
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(page(references()))
+        return
+    from mazebench.datasets import load_dataset
+
+    REFERENCE_DIR.mkdir(exist_ok=True)
+    file = f"{args.name}.safetensors"
+    digest = make_reference(args.run, REFERENCE_DIR / file, half=not args.full)
+    state = read_checkpoint(REFERENCE_DIR / file)
+    entry = {
+        "file": file,
+        "agent": state["agent"],
+        "num_subgoals": state["num_subgoals"],
+        "dataset_id": state["dataset_id"],
+        "data_command": args.data_command,
+        "train_command": args.train_command,
+        "dtype": "float32" if args.full else "float16",
+        "sha256": digest,
+    }
+    others = [e for e in references() if e["file"] != file]
+    INDEX.write_text(json.dumps([*others, entry], indent=2) + "\n")  # measure() finds the file by the index
+    entry["success"] = measure(state["agent"], load_dataset(args.data))
+    INDEX.write_text(json.dumps([*others, entry], indent=2) + "\n")
+    print(f"{REFERENCE_DIR / file}: {digest}, success {entry['success']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m mazebench`` (and ``torchrun -m mazebench``) runs the command-line interface."""
+
+from mazebench.cli import main
+
+main()

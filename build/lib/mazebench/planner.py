@@ -1,0 +1,43 @@
+"""The planner contract: the interface every planner, built-in or plug-in, implements (``from mazebench import
+Planner``)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+import numpy as np
+
+
+class Planner(abc.ABC):
+    """Plans paths on a maze through given subgoal sequences.
+
+    ``counters`` holds running totals (paths planned, network calls ...) that evaluation adds up
+    across worker processes and stores with the results.
+    """
+
+    name: str
+    counters: Mapping[str, int] = MappingProxyType({})  # planners that count set their own dict
+
+    @abc.abstractmethod
+    def plan(self, maze: np.ndarray, subgoal_batch: Sequence[np.ndarray], seed: int = 0) -> list[np.ndarray]:
+        """One ``(L, 2)`` path of (row, col) cells per ``(K, 2)`` subgoal sequence of the batch.
+
+        A stochastic planner draws from ``seed`` alone, so a batch's paths do not depend on the
+        batches planned before it (evaluation in several processes gives the serial result).
+        """
+
+    @abc.abstractmethod
+    def describe(self) -> dict:
+        """Configuration and counters (e.g. network evaluations) to store with the results."""
+
+    def trace(self, subgoals: np.ndarray, frames: int | None = 8) -> tuple[list[list], list[str]] | None:
+        """Snapshots of the generation process for one query (frames, titles), or None if there is none:
+        ``frames`` of them spread over the process, or (None) one after every step and the final one."""
+        return None
+
+
+def error_line(error: BaseException) -> str:
+    """``Type: message`` of an exception raised by a planner or a plug-in, on one line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
