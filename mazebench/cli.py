@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,8 +77,14 @@ class _EchoHandler(logging.Handler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``mazebench`` console script."""
+    """Entry point of the ``mazebench`` console script. SIGTERM stops a command as Ctrl-C does (a training
+    stops at its next step with a checkpoint; worker processes are stopped with it)."""
+    signal.signal(signal.SIGTERM, _interrupt)
     cli.main(args=argv, prog_name="mazebench")
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _int_list(minimum: int, example: str, maximum: int | None = None):

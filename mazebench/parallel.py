@@ -44,13 +44,24 @@ def ordered_map(function: Callable[[Any, Any], Any], state: Any, workers: int, t
     if workers == 1:
         yield lambda tasks: (function(state, task) for task in tasks)
         return
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
         initargs=(function, state, _threads(workers)),
-    ) as pool:
+    )
+    try:
         yield lambda tasks: pool.map(_call_in_worker, tasks)  # results come back in task order
+    except BaseException:  # the caller stopped (an error, Ctrl-C, SIGTERM): no queued task starts, no call goes on
+        workers_now = list(pool._processes.values())  # the executor's own list; it has no public one
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers_now:
+            process.terminate()  # SIGTERM: a training stops at its next step with a checkpoint
+        for process in workers_now:
+            process.join()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def isolated_map(
