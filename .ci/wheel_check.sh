@@ -8,7 +8,8 @@ PYTHON="${PYTHON:-python3}"
 BUILD_PYTHON="${BUILD_PYTHON:-.venv/bin/python}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$BUILD_PYTHON" -m build --sdist --wheel --outdir "$work/dist" . > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+# the sdist, then the wheel built from it (out of the tree: the sdist must hold everything)
+"$BUILD_PYTHON" -m build --outdir "$work/dist" . > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 "$PYTHON" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q torch==2.13.0 ${TORCH_PIP_ARGS:-}
 "$work/venv/bin/python" -m pip install -q "$work"/dist/*.whl
