@@ -101,7 +101,14 @@ def page(entries: list[dict]) -> str:
             f"{size / 2**20:.2f} MiB | {entry['success']['paper']:.1%} | {entry['success']['suite']:.1%} | "
             f"`{entry['sha256'][:16]}...` |"
         )
-    lines += ["", "Data and training commands:", ""]
+    lines += [
+        "",
+        "Whether float16 loses anything: [precision.md](precision.md), every held-out query planned with both "
+        "(`benchmarks/reference_precision.py`).",
+        "",
+        "Data and training commands:",
+        "",
+    ]
     for entry in entries:
         lines += [f"- `{entry['file']}`: `{entry['data_command']}`, then `{entry['train_command']}`"]
     return "\n".join(lines) + "\n"
