@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -106,11 +107,13 @@ def export_minari(
             buffers.append(EpisodeBuffer(id=i, **_episode(env, examples[i])))
             bar.update(1)
     dataset_id = f"mazebench/{Path(dataset.path).name}-{split}-v0"
-    with minari_root(root):
+    with minari_root(root), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`(author_email|code_permalink)` is set to None")  # none to give
         minari.create_dataset_from_buffers(
             dataset_id,
             buffers,
             env=env,
+            eval_env=env,
             algorithm_name="mazebench generate: BFS shortest paths plus controlled detours",
             author="mazebench",
             description=f"The {split} paths of the mazebench dataset {dataset.meta['dataset_id']} as env episodes.",
