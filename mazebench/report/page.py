@@ -346,9 +346,10 @@ def _generative_section(results: dict, spec: ReportSpec) -> list[str]:
         "",
         f"{n} plans per query for the trained planners, under {PROTOCOL_NAMES.get(protocol, protocol)} "
         + ("(AR decodes greedily, so its plans repeat) " if "ar" in spec.trained else "")
-        + "on the same queries as the tables; plan j is seeded `first + j * 1,000,003`, plan 0 is the tables' "
-        "success@1. **pass@k**: the chance that at least one of k plans succeeds, the unbiased estimate from the "
-        "n plans, 1 - C(n - c, k) / C(n, k) with c successes, averaged over the queries. **distinct**: the mean "
+        + "on the same queries as the tables; plan j is seeded `first + j * 1,000,003`, and plan 0 alone is the "
+        "tables' success. **pass@k**: the chance that at least one of k plans succeeds, the unbiased estimate from "
+        f"the {n} plans, 1 - C(n - c, k) / C(n, k) with c successes, averaged over the queries (so pass@1 is the "
+        "mean success of all the plans, an estimate of the tables' success with less noise). **distinct**: the mean "
         "number of distinct successful paths per query. **coverage**: the mean fraction of a pair's held-out "
         "paths that some successful plan reproduced exactly. **NFE**: network evaluations per planned path.",
         "",
@@ -362,7 +363,7 @@ def _generative_section(results: dict, spec: ReportSpec) -> list[str]:
             f"| {PLANNER_NAMES.get(agent, agent)} | {k} | "
             + " | ".join(f"{gen['pass_at'][key]:.1%}" for key in ks)
             + f" | {gen['mean_distinct_valid_paths']:.2f} | {gen['mean_reference_coverage']:.1%} | "
-            + f"{'-' if calls is None else f'{calls:g}'} |"
+            + f"{'-' if calls is None else f'{calls:.1f}'} |"
         )
     return [*lines, ""]
 
