@@ -89,7 +89,9 @@ def page(entries: list[dict]) -> str:
         "half precision, with what loading needs. Evaluate one at once with `--checkpoint reference` on the "
         "dataset it was trained on (its command below). Success: the first "
         f"{MEASURED_PAIRS} held-out queries, {SAMPLING_STEPS} sampling steps, under each protocol (measured by "
-        "`python -m agents.reference add`; the slow tests plan them again and compare).",
+        "`python -m agents.reference add`; the slow tests plan them again and compare). AR takes only the "
+        "protocol's temperature: it samples at temperature 1 under the paper's protocol and decodes greedily "
+        "under the suite's (the report pages evaluate it greedily).",
         "",
         "| file | planner | K | weights | size | success, paper protocol | success, suite protocol | sha256 |",
         "|---|---|---|---|---|---|---|---|",
@@ -103,8 +105,9 @@ def page(entries: list[dict]) -> str:
         )
     lines += [
         "",
-        "Whether float16 loses anything: [precision.md](precision.md), every held-out query planned with both "
-        "(`benchmarks/reference_precision.py`).",
+        "Whether float16 loses anything: every held-out query planned with both float16 and float32 weights "
+        "(`benchmarks/reference_precision.py`), for the mini track at K = 12 in [precision.md](precision.md) and "
+        "for the cpu preset at K = 12 in [precision-cpu.md](precision-cpu.md).",
         "",
         "Data and training commands:",
         "",
