@@ -17,7 +17,7 @@ from agents import AGENT_NAMES, make_agent, plugin_digest
 from agents.checkpoints import checkpoint_digest
 from agents.config import saved_settings
 from agents.learned import protocol_sampler, quick_success
-from agents.loading import CHECKPOINT
+from agents.loading import CHECKPOINT, checkpoint_file
 from agents.training import train
 from mazebench.datasets import QUERY_SEED, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
@@ -287,7 +287,7 @@ def cached_evaluation(
         "num_pngs": num_pngs,
         "queries": queries,
         "query_seed": QUERY_SEED,
-        "checkpoint": None if run is None else checkpoint_digest(run / CHECKPOINT),
+        "checkpoint": None if run is None else checkpoint_digest(checkpoint_file(run)),
         "code": plugin_digest(agent),
         **({"samples_per_query": samples_per_query} if samples_per_query > 1 else {}),  # one draw: as before
     }
