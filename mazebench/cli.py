@@ -37,6 +37,14 @@ PRESET_CHOICE = click.Choice(list(PRESETS))  # --preset of train, report and abl
 MAX_SAMPLING_STEPS = 100_000  # upper bounds of the sampler's sizes: far above use, refused before any work
 MAX_WINDOW = 100_000
 STEPS = click.IntRange(1, MAX_SAMPLING_STEPS)  # --steps of evaluate, report and ablation
+PROTOCOL_CHOICE = click.Choice(["suite", "paper"])  # agents.learned.PROTOCOLS, named without importing torch
+CHECKPOINT_OPTION = click.option(  # evaluate's and render --animate's
+    "--checkpoint",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Run folder or checkpoint file of a learned agent, or `reference`: the checkpoint shipped with the "
+    "package for this agent and dataset (see reports/reference)  [default: runs/cpu/<agent>-k<K>]",
+)
 
 
 class _OneLineErrors(click.Group):
@@ -444,20 +452,14 @@ def _relaunch_under_torchrun(nproc: int) -> int:
     type=click.Path(file_okay=False, path_type=Path),
     help=f"Dataset folder  [default: {DEFAULT_DATA}]",
 )
-@click.option(
-    "--checkpoint",
-    default=None,
-    type=click.Path(path_type=Path),
-    help="Run folder or checkpoint file of a learned agent, or `reference`: the checkpoint shipped with the "
-    "package for this agent and dataset (see reports/reference)  [default: runs/cpu/<agent>-k<K>]",
-)
+@CHECKPOINT_OPTION
 @click.option(
     "--steps", default=None, type=STEPS, help=f"Sampling steps of learned agents  [default: {SAMPLING_STEPS}]"
 )
 @click.option(
     "--protocol",
     default="suite",
-    type=click.Choice(["suite", "paper"]),
+    type=PROTOCOL_CHOICE,
     help="The sampler settings of learned agents to start from: the suite's default, or the paper's (vanilla, "
     "Poisson, uniform grid, temperature 1, the official end game); the options below override single settings.",
 )
@@ -874,17 +876,12 @@ def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, qu
     "a frame per sampling step (FlexMDM's insertions and reveals, MDM's reveals, AR's decoded prefix).",
 )
 @click.option("--agent", default=None, callback=_agent_name, help="The planner to animate (with --animate).")
-@click.option(
-    "--checkpoint",
-    default=None,
-    type=click.Path(path_type=Path),
-    help="Run folder or checkpoint file of the animated planner  [default: runs/cpu/<agent>-k<K>]",
-)
+@CHECKPOINT_OPTION
 @click.option("--steps", default=None, type=STEPS, help=f"Sampling steps of the animation  [default: {SAMPLING_STEPS}]")
 @click.option(
     "--protocol",
     default="suite",
-    type=click.Choice(["suite", "paper"]),
+    type=PROTOCOL_CHOICE,
     help="The sampler settings of the animation: the suite's or the paper's.",
 )
 def render(data, out, count, split, animate, agent, checkpoint, steps, protocol) -> None:

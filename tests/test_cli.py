@@ -171,3 +171,10 @@ def test_evaluate_refuses_a_checkpoint_of_another_agent(run, tmp_path, tiny_data
 def test_generate_shows_progress_of_the_distance_phase(run):
     out = run("generate", "--subgoals", "3", *[arg for arg in SMALL if arg != "--quiet"]).output
     assert "distances between" in out and "paths for 60 pairs" in out
+
+
+def test_the_protocol_choice_names_every_protocol():
+    from agents.learned import PROTOCOLS
+    from mazebench.cli import PROTOCOL_CHOICE
+
+    assert sorted(PROTOCOL_CHOICE.choices) == sorted(PROTOCOLS)
