@@ -61,9 +61,17 @@ def make_reference(run: str | Path, out: str | Path, *, half: bool = True) -> st
     return checkpoint_digest(out)
 
 
-def measure(agent: str, dataset, *, limit: int = MEASURED_PAIRS, steps: int = SAMPLING_STEPS) -> dict:
-    """The success of ``agent``'s reference checkpoint on the first ``limit`` held-out queries of ``dataset``
-    under each protocol, as its page states it and the slow tests check it."""
+def measure(
+    agent: str,
+    dataset,
+    *,
+    checkpoint: str | Path = "reference",
+    limit: int = MEASURED_PAIRS,
+    steps: int = SAMPLING_STEPS,
+) -> dict:
+    """The success of ``agent``'s ``checkpoint`` (by default its reference checkpoint for ``dataset``) on the first
+    ``limit`` held-out queries of ``dataset`` under each protocol, as the page states it and the slow tests check
+    it."""
     from dataclasses import asdict
 
     from agents import make_agent
@@ -72,7 +80,7 @@ def measure(agent: str, dataset, *, limit: int = MEASURED_PAIRS, steps: int = SA
 
     success = {}
     for protocol, settings in PROTOCOLS.items():
-        planner = make_agent(agent, dataset=dataset, checkpoint="reference", steps=steps, sampler=asdict(settings))
+        planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, sampler=asdict(settings))
         with tempfile.TemporaryDirectory() as folder:
             summary = evaluate(planner, dataset, out_dir=Path(folder) / "e", limit=limit, num_pngs=0, progress=False)
         success[protocol] = summary["success_rate"]
@@ -150,9 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         "dtype": "float32" if args.full else "float16",
         "sha256": digest,
     }
+    entry["success"] = measure(state["agent"], load_dataset(args.data), checkpoint=REFERENCE_DIR / file)
     others = [e for e in references() if e["file"] != file]
-    INDEX.write_text(json.dumps([*others, entry], indent=2) + "\n")  # measure() finds the file by the index
-    entry["success"] = measure(state["agent"], load_dataset(args.data))
     INDEX.write_text(json.dumps([*others, entry], indent=2) + "\n")
     print(f"{REFERENCE_DIR / file}: {digest}, success {entry['success']}")
 
