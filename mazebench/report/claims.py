@@ -5,6 +5,7 @@
     success rates (independent queries) with Newcombe's 95 % interval, per planner.
 
 A claim "holds" only where the evidence is significant at the 5 % level; the page shows the numbers.
+Claim (b) cannot be tested where MDM succeeds on no query at the smallest K: it has nothing to decline from.
 """
 
 from __future__ import annotations
@@ -51,13 +52,15 @@ def evaluate_claims(samples_of: Callable[[str, int], Path], ks) -> dict:
         }
     mdm_declines = trend["mdm"]["difference_ci95"][0] > 0
     flex_declines = trend["flexmdm"]["difference_ci95"][0] > 0
+    testable = trend["mdm"]["from"] > 0
     return {
         "flexmdm_beats_mdm": {"by_k": lead, "significant_at": beats, "holds": len(beats) == len(ks)},
         "mdm_declines_flexmdm_does_not": {
             "by_agent": trend,
             "mdm_declines": mdm_declines,
             "flexmdm_declines": flex_declines,
-            "holds": mdm_declines and not flex_declines,
+            "testable": testable,
+            "holds": testable and mdm_declines and not flex_declines,
         },
     }
 
@@ -98,7 +101,13 @@ def claims_markdown(claims: dict) -> list[str]:
 
     mdm_text = "declines" if trend["mdm_declines"] else "does not decline significantly"
     flex_text = "declines" if trend["flexmdm_declines"] else "does not decline significantly"
-    claim_b = ("**holds**" if trend["holds"] else "**does not hold**") + f": MDM {mdm_text}, FlexMDM {flex_text}."
+    if trend["testable"]:
+        claim_b = ("**holds**" if trend["holds"] else "**does not hold**") + f": MDM {mdm_text}, FlexMDM {flex_text}."
+    else:
+        claim_b = (
+            f"**cannot be tested here**: MDM succeeds on no query at K = {trend['by_agent']['mdm']['from_k']}, "
+            f"so it has nothing to decline from; FlexMDM {flex_text}."
+        )
     return [
         "(a) FlexMDM beats MDM at every K (paired on the same queries, exact McNemar): " + claim_a,
         "",
