@@ -60,9 +60,10 @@ def test_a_small_or_reversed_lead_and_a_rising_mdm_make_them_fail(tmp_path):
 
 def test_an_mdm_that_never_succeeds_leaves_the_trend_untested(tmp_path):
     samples = _cells(tmp_path, {("flexmdm", 2): 0.05, ("mdm", 2): 0.0, ("flexmdm", 12): 0.3, ("mdm", 12): 0.0})
-    trend = evaluate_claims(samples, (2, 12))["mdm_declines_flexmdm_does_not"]
+    claims = evaluate_claims(samples, (2, 12))
+    trend = claims["mdm_declines_flexmdm_does_not"]
     assert not trend["testable"] and not trend["holds"] and not trend["flexmdm_declines"]
-    text = "\n".join(claims_markdown(evaluate_claims(samples, (2, 12))))
+    text = "\n".join(claims_markdown(claims))
     assert "**cannot be tested here**: MDM succeeds on no query at K = 2" in text and "does not hold" not in text
     samples = _cells(tmp_path, {("flexmdm", 2): 0.05, ("mdm", 2): 0.01, ("flexmdm", 12): 0.3, ("mdm", 12): 0.0})
     assert evaluate_claims(samples, (2, 12))["mdm_declines_flexmdm_does_not"]["testable"]
