@@ -113,6 +113,7 @@ class AR(MDM):
             chosen = next_tokens(logits.cpu(), sampler.temperature, getattr(sampler, "top_k", None), generator)
             tokens[active, position] = chosen
             stats.network_calls += 1
+            stats.row_calls += subgoals.shape[0]  # every path is counted with its batch's calls
             stats.steps += 1
             active = active[chosen != eos]
             if not len(active):

@@ -14,22 +14,37 @@ from agents.loading import load_checkpoint
 from agents.samplers import SamplerSettings
 from mazebench.planner import Planner
 
-# The named evaluation protocols, each a SamplerSettings; both use the same number of steps for every planner.
+# The paper's sampler: "vanilla inference for both MDM and FlexMDM" (section 5.1). Each mask is revealed when exactly
+# one of its per-token Poisson clocks rings, which reveals token v with probability proportional to f[v]: the token is
+# drawn from f, i.e. temperature 1 (0 would be argmax, not the paper's). Insertions are Poisson tau-leaps, on a uniform
+# time grid; the official code's end game (the last step, at t = 1 - tau, argmaxes every mask left and inserts nothing).
+_PAPER = SamplerSettings(mode="vanilla", temperature=1.0, count_law="poisson", time_grid="uniform", end_game="argmax")
+# The named evaluation protocols: each fixes its sampler and its number of steps, the same for every planner.
 PROTOCOLS: dict[str, SamplerSettings] = {
-    # The paper (section 5.1): "vanilla inference for both MDM and FlexMDM". Each mask is revealed when
-    # exactly one of its per-token Poisson clocks rings, which reveals token v with probability
-    # proportional to f[v]: the token is drawn from f, i.e. temperature 1 (0 would be argmax, not the
-    # paper's). Insertions are Poisson tau-leaps, on a uniform time grid; the official code's end game
-    # (the last step, at t = 1 - tau, argmaxes every mask left and inserts nothing).
-    "paper": SamplerSettings(
-        mode="vanilla", temperature=1.0, count_law="poisson", time_grid="uniform", end_game="argmax"
+    # The paper's sampler at PAPER_STEPS (reports/mini/paper-protocol-steps: where more steps stop helping).
+    "paper": _PAPER,
+    # The same at 64 steps: what the pages called the paper's protocol until 2026-12-02 (kept so that those cells
+    # can be reproduced; at 64 steps vanilla tau-leaping's insertion counts cost FlexMDM a third of its successes).
+    "paper-64": _PAPER,
+    # The released FlexMDM code's own sampling defaults (``any_order_mask_insertion_tau_leaping_sampling`` in its
+    # sampling.py): masks revealed most confident first by the margin of the two most likely tokens, argmax tokens,
+    # Poisson(tau x masks) reveals per row (no hazard factor) and Poisson insertions, its end game, its 2048 steps.
+    "official": SamplerSettings(
+        mode="adaptive",
+        confidence="margin",
+        temperature=0.0,
+        count_law="poisson",
+        time_grid="uniform",
+        end_game="argmax",
+        reveal_count="flat",
     ),
-    # The suite's default (SamplerSettings' own defaults): adaptive (most confident first), argmax,
-    # binomial count law with feasible insertion counts, balanced grid; the last interval is leaped and
-    # its new masks filled at t = 1.
+    # The suite's default (SamplerSettings' own defaults): adaptive (most confident first), argmax, binomial count law
+    # with feasible insertion counts, balanced grid; the last interval is leaped and its new masks filled at t = 1.
     "suite": SamplerSettings(),
 }
-QUICK_EVAL_PROTOCOL, QUICK_EVAL_SEED = "paper", 0  # the periodic held-out check's sampler: its points compare
+PAPER_STEPS = 1024
+PROTOCOL_STEPS = {"paper": PAPER_STEPS, "paper-64": 64, "official": 2048, "suite": SAMPLING_STEPS}
+QUICK_EVAL_PROTOCOL, QUICK_EVAL_SEED = "paper", 0  # the periodic held-out check's sampler (at its own steps)
 
 
 def protocol_sampler(protocol: str) -> SamplerSettings:
@@ -37,6 +52,12 @@ def protocol_sampler(protocol: str) -> SamplerSettings:
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown evaluation protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     return replace(PROTOCOLS[protocol])
+
+
+def protocol_steps(protocol: str) -> int:
+    """The number of sampling steps of a named evaluation protocol."""
+    protocol_sampler(protocol)  # a ValueError names the known ones
+    return PROTOCOL_STEPS[protocol]
 
 
 class LearnedPlanner(Planner):
@@ -58,14 +79,18 @@ class LearnedPlanner(Planner):
         self.sampler = sampler or SamplerSettings()
         kept = ("dataset_id", "parameters", "train_config", "num_subgoals", "maze")
         self.trained_on = {k: (checkpoint or {})[k] for k in kept if k in (checkpoint or {})}
-        # network_calls: calls of the network, each on a whole batch; path_network_calls: the calls each path went
-        # through, summed over the paths (their mean is the NFE per path)
+        # network_calls: calls of the network, each on a batch; path_network_calls: the calls each path went
+        # through, summed over the paths (their mean is the NFE per path); infeasible_closes: FlexMDM paths in which
+        # a stretch between known cells lost its last mask with a count no path fits, count_error_jumps: those of
+        # them that end with a non-adjacent step
         self.counters = {
             "paths": 0,
             "network_calls": 0,
             "path_network_calls": 0,
             "final_reveals": 0,
             "capped_insertions": 0,
+            "infeasible_closes": 0,
+            "count_error_jumps": 0,
         }
 
     @classmethod
@@ -101,10 +126,9 @@ class LearnedPlanner(Planner):
             self.model, subgoals, steps=self.steps, sampler=self.sampler, generator=torch.Generator().manual_seed(seed)
         )
         self.counters["paths"] += len(paths)
-        self.counters["network_calls"] += stats.network_calls
-        self.counters["path_network_calls"] += stats.network_calls * len(paths)
-        self.counters["final_reveals"] += stats.final_reveals
-        self.counters["capped_insertions"] += stats.capped_insertions
+        self.counters["path_network_calls"] += stats.row_calls
+        for key in ("network_calls", "final_reveals", "capped_insertions", "infeasible_closes", "count_error_jumps"):
+            self.counters[key] += getattr(stats, key)
         return [tokenizer.decode(p.numpy()) for p in paths]
 
     def trace(self, subgoals, frames: int | None = 8) -> tuple[list[list], list[str]]:

@@ -85,9 +85,9 @@ class MDM:
         batch = subgoals.shape[0]
         tokens = torch.full((batch, self.max_len), self.tokenizer.mask, dtype=torch.long)
         tokens[:, : self.prompt_len] = self.prompt(subgoals)
-        no_flags = torch.zeros((batch, self.max_len), dtype=torch.bool, device=device)
 
-        def predict(tokens, t, query):  # every row is full: no padding mask
+        def predict(tokens, t, query):  # every row is full: no padding mask; the rows with a reveal due
+            no_flags = torch.zeros(tokens.shape, dtype=torch.bool, device=device)
             logits, _ = model(tokens.to(device), no_flags, None, t.to(device), query.to(device))
             return logits.cpu()
 

@@ -19,12 +19,12 @@ import tempfile
 from pathlib import Path
 
 from agents.checkpoints import checkpoint_digest, read_checkpoint, save_checkpoint
-from agents.config import SAMPLING_STEPS
 from agents.loading import checkpoint_file
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 INDEX = REFERENCE_DIR / "index.json"
 MEASURED_PAIRS = 100  # the held-out queries a reference's stated success is measured on
+MEASURED_PROTOCOLS = ("paper-64", "suite")  # 64 steps each: cheap enough for the slow tests to re-measure them all
 KEPT = ("agent", "tokenizer", "model_config", "num_subgoals", "max_path_len", "maze", "dataset_id", "train_config")
 
 
@@ -61,25 +61,19 @@ def make_reference(run: str | Path, out: str | Path, *, half: bool = True) -> st
     return checkpoint_digest(out)
 
 
-def measure(
-    agent: str,
-    dataset,
-    *,
-    checkpoint: str | Path = "reference",
-    limit: int = MEASURED_PAIRS,
-    steps: int = SAMPLING_STEPS,
-) -> dict:
+def measure(agent: str, dataset, *, checkpoint: str | Path = "reference", limit: int = MEASURED_PAIRS) -> dict:
     """The success of ``agent``'s ``checkpoint`` (by default its reference checkpoint for ``dataset``) on the first
-    ``limit`` held-out queries of ``dataset`` under each protocol, as the page states it and the slow tests check
-    it."""
+    ``limit`` held-out queries of ``dataset`` under each of ``MEASURED_PROTOCOLS`` at its steps, as the page states
+    it and the slow tests check it."""
     from dataclasses import asdict
 
     from agents import make_agent
-    from agents.learned import PROTOCOLS
+    from agents.learned import protocol_sampler, protocol_steps
     from mazebench.evaluation import evaluate
 
     success = {}
-    for protocol, settings in PROTOCOLS.items():
+    for protocol in MEASURED_PROTOCOLS:
+        settings, steps = protocol_sampler(protocol), protocol_steps(protocol)
         planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, sampler=asdict(settings))
         with tempfile.TemporaryDirectory() as folder:
             summary = evaluate(planner, dataset, out_dir=Path(folder) / "e", limit=limit, num_pngs=0, progress=False)
@@ -96,19 +90,21 @@ def page(entries: list[dict]) -> str:
         "Trained planners shipped with the package (`agents/reference/`): the EMA weights of finished runs in "
         "half precision, with what loading needs. Evaluate one at once with `--checkpoint reference` on the "
         "dataset it was trained on (its command below). Success: the first "
-        f"{MEASURED_PAIRS} held-out queries, {SAMPLING_STEPS} sampling steps, under each protocol (measured by "
-        "`python -m agents.reference add`; the slow tests plan them again and compare). AR takes only the "
-        "protocol's temperature: it samples at temperature 1 under the paper's protocol and decodes greedily "
-        "under the suite's (the report pages evaluate it greedily).",
+        f"{MEASURED_PAIRS} held-out queries under the paper's sampler at 64 steps (the `paper-64` protocol) and "
+        "under the suite's protocol (64 steps), measured by `python -m agents.reference add` (or `remeasure`); the "
+        "slow tests plan them again and compare. The paper's protocol at its own step count is measured on each "
+        "track's steps page (reports/mini/paper-protocol-steps). AR takes only the protocol's temperature: it "
+        "samples at temperature 1 under the paper's sampler and decodes greedily under the suite's (the report pages "
+        "evaluate it greedily).",
         "",
-        "| file | planner | K | weights | size | success, paper protocol | success, suite protocol | sha256 |",
+        "| file | planner | K | weights | size | success, paper-64 | success, suite protocol | sha256 |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for entry in entries:
         size = (REFERENCE_DIR / entry["file"]).stat().st_size
         lines.append(
             f"| `{entry['file']}` | {entry['agent']} | {entry['num_subgoals']} | {entry['dtype']} | "
-            f"{size / 2**20:.2f} MiB | {entry['success']['paper']:.1%} | {entry['success']['suite']:.1%} | "
+            f"{size / 2**20:.2f} MiB | {entry['success']['paper-64']:.1%} | {entry['success']['suite']:.1%} | "
             f"`{entry['sha256'][:16]}...` |"
         )
     lines += [
@@ -137,12 +133,27 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--full", action="store_true", help="keep float32 weights")
     write = commands.add_parser("page", help="write the page of the reference checkpoints")
     write.add_argument("out", type=Path, help="the page's file, e.g. reports/reference/README.md")
+    again = commands.add_parser("remeasure", help="measure every shipped reference again and rewrite the index")
+    again.add_argument("data", type=Path, nargs="+", help="the references' dataset folders (matched by dataset id)")
     args = parser.parse_args(argv)
     if args.command == "page":
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(page(references()))
         return
     from mazebench.datasets import load_dataset
+
+    if args.command == "remeasure":
+        datasets = {d.meta["dataset_id"]: d for d in map(load_dataset, args.data)}
+        entries = references()
+        for entry in entries:
+            if entry["dataset_id"] not in datasets:
+                raise SystemExit(f"Error: no dataset given for {entry['file']}; generate it: {entry['data_command']}")
+            entry["success"] = measure(
+                entry["agent"], datasets[entry["dataset_id"]], checkpoint=REFERENCE_DIR / entry["file"]
+            )
+            print(f"{entry['file']}: {entry['success']}", flush=True)
+        INDEX.write_text(json.dumps(entries, indent=2) + "\n")
+        return
 
     REFERENCE_DIR.mkdir(exist_ok=True)
     file = f"{args.name}.safetensors"

@@ -24,6 +24,10 @@ CONFIDENCES = ("top_prob", "margin")
 COUNT_LAWS = ("poisson", "binomial")
 TIME_GRIDS = ("uniform", "balanced")
 END_GAMES = ("argmax", "leap")
+REVEAL_COUNTS = ("hazard", "flat")
+
+
+GAP_CAP = 1e6  # expected gaps are clamped here: a count that large is dropped at any length cap anyway
 
 
 class FlexPredictor(Protocol):
@@ -63,6 +67,10 @@ class SamplerSettings:
     remaining mask to its argmax token and inserts nothing, so the network is never called at a time
     outside training. "leap" tau-leaps the last interval like the others and then fills the masks
     still left with one more network call at t = 1 (the suite's sampler; kept for comparability).
+
+    ``reveal_count`` (adaptive, Poisson law): "hazard" draws Poisson(tau x b'(t) / (1 - b(t)) x masks) reveals
+    per row, the paper's rate; "flat" draws Poisson(tau x masks), as the released FlexMDM code's confidence
+    sampler does (``any_order_mask_insertion_tau_leaping_sampling``), leaving more masks to its end game.
     """
 
     mode: str = "adaptive"
@@ -73,6 +81,7 @@ class SamplerSettings:
     time_grid: str = "balanced"  # or "uniform"
     feasible_counts: bool | None = None  # None: on where it applies
     end_game: str = "leap"  # or "argmax": the official code's
+    reveal_count: str = "hazard"  # adaptive, Poisson law: or "flat", the official code's Poisson(tau x masks)
 
     def __post_init__(self):
         if self.feasible_counts is None:
@@ -83,6 +92,12 @@ class SamplerSettings:
             raise ValueError(f"unknown time grid {self.time_grid!r}; choose from {TIME_GRIDS}")
         if self.count_law not in COUNT_LAWS:
             raise ValueError(f"unknown count law {self.count_law!r}; choose from {COUNT_LAWS}")
+        if self.reveal_count not in REVEAL_COUNTS:
+            raise ValueError(f"unknown reveal count {self.reveal_count!r}; choose from {REVEAL_COUNTS}")
+        if self.reveal_count == "flat" and (self.mode, self.count_law) != ("adaptive", "poisson"):
+            raise ValueError(
+                "reveal_count 'flat' is the official adaptive sampler's: use mode 'adaptive', count_law 'poisson'"
+            )
         if self.mode not in UNMASK_MODES:
             raise ValueError(f"unknown unmasking mode {self.mode!r}; choose from {UNMASK_MODES}")
         if self.confidence not in CONFIDENCES:
@@ -104,6 +119,9 @@ class SamplerStats:
     network_calls: int = 0
     steps: int = 0
     final_reveals: int = 0  # masks left to the end game's argmax
+    row_calls: int = 0  # rows the network saw, summed over its calls: the NFE of all paths together
+    infeasible_closes: int = 0  # FlexMDM: rows where a stretch's last mask was revealed with a count no path fits
+    count_error_jumps: int = 0  # ... of which the final path has a non-adjacent step
     capped_insertions: int = 0  # (row, step) events whose insertions were dropped at the length cap
     extra: dict = field(default_factory=dict)
 
@@ -124,25 +142,38 @@ def confidence_scores(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return top2[:, 0] - (top2[:, 1] if top2.shape[1] > 1 else 0)
 
 
-def reveal(tokens, query, logits, leap_rate, step_prob, sampler: SamplerSettings, generator) -> torch.Tensor:
-    """One unmasking step; returns the new tokens (B, N).
+def due_reveals(
+    query, leap_rate, step_prob, sampler: SamplerSettings, generator
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The network-free half of an unmasking step: how many masks each row reveals, (B,), and (vanilla) which
+    ones, (B, N); None for adaptive, which picks its masks by confidence once it has the network's logits.
 
+    Whether a mask is revealed never depends on the network (vanilla: exactly one of its per-token Poisson
+    clocks Poisson(leap_rate * f[v]) rings, with probability lam e^-lam since f sums to 1; adaptive: a Poisson
+    or binomial count per row), so a row with nothing due needs no network call on this step.
     ``leap_rate`` = tau * b'(t) / (1 - b(t)) (Poisson law), ``step_prob`` = (b(t+tau) - b(t)) / (1 - b(t))
-    (binomial law).
+    (binomial law); with ``sampler.reveal_count`` "flat" (the official code's confidence sampler) the adaptive
+    count is Poisson(tau * masks), without the hazard b' / (1 - b).
     """
-    values = draw_tokens(logits, sampler.temperature, generator)
     binomial = sampler.count_law == "binomial"
     if sampler.mode == "vanilla":
-        # Per token-value clocks Poisson(leap_rate * f[v]): exactly one rings with prob lam e^-lam.
         lam = torch.as_tensor(leap_rate, dtype=torch.float64)
         prob = torch.as_tensor(step_prob, dtype=torch.float64) if binomial else lam * torch.exp(-lam)
-        chosen = torch.rand(values.shape, generator=generator, dtype=torch.float64) < prob
+        chosen = torch.zeros(query.shape, dtype=torch.bool)
+        chosen[query] = torch.rand(int(query.sum()), generator=generator, dtype=torch.float64) < prob
+        return chosen.sum(1), chosen
+    masks = query.sum(1).double()
+    if binomial:
+        counts = torch.binomial(masks, torch.full_like(masks, step_prob), generator=generator)
     else:
-        masks = query.sum(1).double()
-        if binomial:
-            counts = torch.binomial(masks, torch.full_like(masks, step_prob), generator=generator)
-        else:
-            counts = torch.poisson(leap_rate * masks, generator=generator)
+        counts = torch.poisson(leap_rate * masks, generator=generator)
+    return counts.long().minimum(query.sum(1)), None
+
+
+def apply_reveals(tokens, query, logits, counts, chosen, sampler: SamplerSettings, generator) -> torch.Tensor:
+    """The second half: the new tokens (B, N), given the logits (M, C) at the ``query`` positions in row-major
+    order and ``due_reveals``' counts and (vanilla) chosen masks. Tokens are drawn for the revealed masks only."""
+    if chosen is None:  # adaptive: the ``counts`` most confident candidates of each row
         candidates = query
         if sampler.window is not None:
             candidates = query & (query.cumsum(1) <= sampler.window)
@@ -152,11 +183,17 @@ def reveal(tokens, query, logits, leap_rate, step_prob, sampler: SamplerSettings
         order = conf.argsort(dim=1, descending=True, stable=True)
         ranks = torch.empty_like(order)
         ranks.scatter_(1, order, torch.arange(order.shape[1]).expand_as(order))
-        chosen = (candidates & (ranks < counts[:, None]))[query]
+        chosen = candidates & (ranks < counts[:, None])
+    picked = chosen[query]
     out = tokens.clone()
-    rows, cols = query.nonzero(as_tuple=True)
-    out[rows[chosen], cols[chosen]] = values[chosen]
+    out[chosen] = draw_tokens(logits[picked], sampler.temperature, generator)
     return out
+
+
+def reveal(tokens, query, logits, leap_rate, step_prob, sampler: SamplerSettings, generator) -> torch.Tensor:
+    """One unmasking step on every row (``due_reveals`` then ``apply_reveals``); returns the new tokens (B, N)."""
+    counts, chosen = due_reveals(query, leap_rate, step_prob, sampler, generator)
+    return apply_reveals(tokens, query, logits, counts, chosen, sampler, generator)
 
 
 @functools.lru_cache(maxsize=64)
@@ -193,6 +230,12 @@ def time_grid(
     times = fine[index - 1] + (targets - lo) / (hi - lo).clamp_min(1e-12) * (fine[1] - fine[0])
     times[0], times[-1] = 0.0, 1.0
     return tuple(times.tolist())
+
+
+def reveal_laws(unmasking: PolynomialSchedule, t: float, s: float, sampler: SamplerSettings) -> tuple[float, float]:
+    """``step_laws`` of the unmasking schedule, with the flat reveal count's leap rate tau where it applies."""
+    leap, prob = step_laws(unmasking, t, s)
+    return (s - t if sampler.reveal_count == "flat" else leap), prob
 
 
 def step_laws(schedule: PolynomialSchedule, t: float, s: float) -> tuple[float, float]:
@@ -295,29 +338,38 @@ def flex_sample(
 ) -> tuple[torch.Tensor, torch.Tensor, SamplerStats]:
     """Grow every row from its start state (e.g. the subgoals) to a full sequence; returns (tokens, lengths, stats).
 
+    The network is called on every row at every step: the insertion rate g(x, t) a'(t) / (1 - a(t)) depends on
+    t through g even where x does not change, so no step can be skipped without changing the law.
     ``min_between(a, b)``: the fewest tokens that can stand between known tokens a and b (for
-    ``sampler.feasible_counts``)."""
+    ``sampler.feasible_counts``, and for counting the stretches closed with a count no path fits)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if sampler.feasible_counts and min_between is None:
         raise ValueError("feasible_counts needs min_between: the fewest tokens between two known ones")
     stats = SamplerStats(steps=steps)
+    infeasible = torch.zeros(tokens.shape[0], dtype=torch.bool)
     times = time_grid(steps, sampler.time_grid, unmasking, insertion)
     for k in range(steps):
         t, s = times[k], times[k + 1]
         query = tokens == mask_id
         t_batch = torch.full((tokens.shape[0],), t)
-        logits, log_gaps = predict(tokens, fixed, lengths, t_batch, query)
+        logits, log_gaps = _checked(*predict(tokens, fixed, lengths, t_batch, query), t)
         stats.network_calls += 1
+        stats.row_calls += tokens.shape[0]
+        before = tokens
         if k == steps - 1 and sampler.end_game == "argmax":
             tokens = _argmax_fill(tokens, query, logits, stats)
+            if min_between is not None:
+                infeasible |= closed_infeasible(before, tokens, lengths, mask_id, min_between)
             if on_step is not None:
                 on_step(k, tokens, lengths)
-            return tokens, lengths, stats
+            return tokens, lengths, _close(stats, infeasible, tokens, lengths, min_between)
         leap_a, prob_a = step_laws(insertion, t, s)
-        tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), sampler, generator)
+        tokens = reveal(tokens, query, logits, *reveal_laws(unmasking, t, s, sampler), sampler, generator)
+        if min_between is not None:
+            infeasible |= closed_infeasible(before, tokens, lengths, mask_id, min_between)
         slots = torch.arange(tokens.shape[1] + 1)[None, :] <= lengths[:, None]
-        gaps = log_gaps.double().exp().masked_fill(~slots, 0.0)
+        gaps = log_gaps.double().exp().clamp_max(GAP_CAP).masked_fill(~slots, 0.0)
         if sampler.count_law == "binomial":
             if sampler.temperature == 0:  # the most likely count, as argmax is for tokens
                 pending = (gaps + 0.5).floor()
@@ -340,10 +392,56 @@ def flex_sample(
             on_step(k, tokens, lengths)
     query = tokens == mask_id
     if query.any():  # the "leap" end game: one more call, at t = 1
-        logits, _ = predict(tokens, fixed, lengths, torch.ones(tokens.shape[0]), query)
+        before = tokens
+        logits, _ = _checked(*predict(tokens, fixed, lengths, torch.ones(tokens.shape[0]), query), 1.0)
         stats.network_calls += 1
+        stats.row_calls += tokens.shape[0]
         tokens = _argmax_fill(tokens, query, logits, stats)
-    return tokens, lengths, stats
+        if min_between is not None:
+            infeasible |= closed_infeasible(before, tokens, lengths, mask_id, min_between)
+    return tokens, lengths, _close(stats, infeasible, tokens, lengths, min_between)
+
+
+def _checked(logits: torch.Tensor, log_gaps: torch.Tensor | None, t: float):
+    """The network's outputs, refused in one line if a logit or log gap is NaN or +inf (a sampler fed them would
+    never finish, or would sample garbage)."""
+    for out in (logits, log_gaps):
+        if out is not None and (out.isnan() | (out == torch.inf)).any():
+            raise ValueError(f"the network returned NaN or infinite outputs at t = {t:.4g} (are its weights finite?)")
+    return logits, log_gaps
+
+
+def closed_infeasible(before, after, lengths, mask_id: int, min_between) -> torch.Tensor:
+    """Rows (B,) where this step revealed the last masks of a stretch between two known tokens a, b whose number
+    of masks m no path can fill: m + 1 steps join a and b only if m >= min_between(a, b) with the same parity."""
+    batch, width = before.shape
+    valid = torch.arange(width)[None, :] < lengths[:, None]
+    known = valid & (before != mask_id)
+    known_before = known.long().cumsum(1)  # at a mask: its stretch, the number of known tokens before it
+    n_known = known.sum(1, keepdim=True)
+    masked = valid & ~known
+    masks = torch.zeros((batch, width + 1), dtype=torch.long).scatter_add_(1, known_before, masked.long())
+    revealed = masked & (after != mask_id)
+    shut = torch.zeros_like(masks).scatter_add_(1, known_before, revealed.long())
+    rank = torch.where(known, known_before - 1, width)
+    ordered = torch.full((batch, width + 1), -1, dtype=before.dtype).scatter_(1, rank, before)[:, :width]
+    need = torch.zeros_like(masks)
+    need[:, 1:width] = min_between(ordered[:, :-1].clamp_min(0), ordered[:, 1:].clamp_min(0)).long()
+    stretch = (torch.arange(width + 1)[None, :] >= 1) & (torch.arange(width + 1)[None, :] < n_known)
+    closed = stretch & (masks > 0) & (shut == masks)
+    return (closed & ((masks < need) | ((masks - need) % 2 == 1))).any(1)
+
+
+def _close(stats: SamplerStats, infeasible, tokens, lengths, min_between) -> SamplerStats:
+    """``stats`` with the rows that closed a stretch infeasibly, and those of them whose path ends with a jump."""
+    if min_between is None:
+        return stats
+    width = tokens.shape[1]
+    pairs = torch.arange(1, width)[None, :] < lengths[:, None]
+    jump = (min_between(tokens[:, :-1], tokens[:, 1:]) != 0) & pairs
+    stats.infeasible_closes += int(infeasible.sum())
+    stats.count_error_jumps += int((infeasible & jump.any(1)).sum())
+    return stats
 
 
 def _argmax_fill(tokens, query, logits, stats: SamplerStats) -> torch.Tensor:
@@ -364,9 +462,16 @@ def mdm_sample(
     mask_id: int,
     generator: torch.Generator | None = None,
     on_step: Callable[[int, torch.Tensor], None] | None = None,
+    call_every_step: bool = False,
 ) -> tuple[torch.Tensor, SamplerStats]:
     """Reveal the masks of fixed-length rows ``tokens`` (B, L) over ``steps`` steps; the end game
-    (``sampler.end_game``) sets the masks left by argmax."""
+    (``sampler.end_game``) sets the masks left by argmax.
+
+    Event-driven: which masks a step reveals is drawn before the network is called (``due_reveals``), and
+    the network sees only the rows with something due, so a step costs what its reveals cost, at most one
+    call per step and one row-evaluation per revealed position of a row. ``call_every_step`` calls it on
+    every row at every step, as plain tau-leaping does: the same draws in the same order, so the same paths
+    (the reference the event-driven sampler is tested and timed against)."""
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     stats = SamplerStats(steps=steps)
@@ -376,17 +481,29 @@ def mdm_sample(
         query = tokens == mask_id
         if not query.any():
             break
-        logits = predict(tokens, torch.full((tokens.shape[0],), t), query)
-        stats.network_calls += 1
-        if k == steps - 1 and sampler.end_game == "argmax":
-            tokens = _argmax_fill(tokens, query, logits, stats)
+        last = k == steps - 1 and sampler.end_game == "argmax"
+        if last:
+            counts, chosen = query.sum(1), None
         else:
-            tokens = reveal(tokens, query, logits, *step_laws(unmasking, t, s), sampler, generator)
+            counts, chosen = due_reveals(query, *reveal_laws(unmasking, t, s, sampler), sampler, generator)
+        rows = torch.ones_like(counts, dtype=torch.bool) if call_every_step else counts > 0
+        if rows.any():
+            sub = rows.nonzero().squeeze(1)
+            logits = _checked(predict(tokens[sub], torch.full((len(sub),), t), query[sub]), None, t)[0]
+            stats.network_calls += 1
+            stats.row_calls += len(sub)
+            tokens = tokens.clone()
+            if last:
+                tokens[sub] = _argmax_fill(tokens[sub], query[sub], logits, stats)
+            else:
+                picked = None if chosen is None else chosen[sub]
+                tokens[sub] = apply_reveals(tokens[sub], query[sub], logits, counts[sub], picked, sampler, generator)
         if on_step is not None:
             on_step(k, tokens)
     query = tokens == mask_id
     if query.any():  # the "leap" end game: one more call, at t = 1
-        logits = predict(tokens, torch.ones(tokens.shape[0]), query)
+        logits = _checked(predict(tokens, torch.ones(tokens.shape[0]), query), None, 1.0)[0]
         stats.network_calls += 1
+        stats.row_calls += tokens.shape[0]
         tokens = _argmax_fill(tokens, query, logits, stats)
     return tokens, stats

@@ -37,7 +37,7 @@ PRESET_CHOICE = click.Choice(list(PRESETS))  # --preset of train, report and abl
 MAX_SAMPLING_STEPS = 100_000  # upper bounds of the sampler's sizes: far above use, refused before any work
 MAX_WINDOW = 100_000
 STEPS = click.IntRange(1, MAX_SAMPLING_STEPS)  # --steps of evaluate, report and ablation
-PROTOCOL_CHOICE = click.Choice(["suite", "paper"])  # agents.learned.PROTOCOLS, named without importing torch
+PROTOCOL_CHOICE = click.Choice(["suite", "paper", "paper-64", "official"])  # agents.learned.PROTOCOLS, without torch
 CHECKPOINT_OPTION = click.option(  # evaluate's and render --animate's
     "--checkpoint",
     default=None,
@@ -454,14 +454,19 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 )
 @CHECKPOINT_OPTION
 @click.option(
-    "--steps", default=None, type=STEPS, help=f"Sampling steps of learned agents  [default: {SAMPLING_STEPS}]"
+    "--steps",
+    default=None,
+    type=STEPS,
+    help="Sampling steps of learned agents  [default: the protocol's own (docs/cli.md lists them)]",
 )
 @click.option(
     "--protocol",
     default="suite",
     type=PROTOCOL_CHOICE,
-    help="The sampler settings of learned agents to start from: the suite's default, or the paper's (vanilla, "
-    "Poisson, uniform grid, temperature 1, the official end game); the options below override single settings.",
+    help="The sampler settings and steps of learned agents to start from: the suite's default; the paper's "
+    "(vanilla, Poisson, uniform grid, temperature 1, the official end game) at its step count, or at the 64 steps of "
+    "the pages before 2026-12-02 (paper-64); or the released FlexMDM code's defaults (official); the options below "
+    "override single settings.",
 )
 @click.option(
     "--mode",
@@ -518,6 +523,13 @@ def _relaunch_under_torchrun(nproc: int) -> int:
     help="Last step: argmax every mask left at t = 1 - tau and insert nothing (the official code's), or leap "
     "the last interval and fill what is left with a call at t = 1  [default: the protocol's]",
 )
+@click.option(
+    "--reveal-count",
+    default=None,
+    type=click.Choice(["hazard", "flat"]),
+    help="Adaptive sampler, Poisson law: Poisson(tau x b'/(1 - b) x masks) reveals per step, or the released FlexMDM "
+    "code's Poisson(tau x masks)  [default: the protocol's; suite: hazard]",
+)
 @click.option("--device", default=None, callback=_device, help="Torch device (learned agents).")
 @click.option(
     "--limit", default=None, type=click.IntRange(min=1), help="Evaluate only the first N held-out pairs  [default: all]"
@@ -572,6 +584,7 @@ def evaluate(
     time_grid,
     feasible_counts,
     end_game,
+    reveal_count,
     device,
     limit,
     batch_size,
@@ -586,7 +599,7 @@ def evaluate(
     """Plan and score the held-out queries (one per pair); write reports/<run>/ and print a table."""
     from dataclasses import asdict
 
-    from agents.learned import protocol_sampler
+    from agents.learned import protocol_sampler, protocol_steps
     from mazebench.evaluation import evaluate as run_evaluation
 
     dataset = load_dataset(data or default_data_dir(subgoals or 12))
@@ -602,12 +615,14 @@ def evaluate(
         "time_grid": time_grid,
         "feasible_counts": feasible_counts,
         "end_game": end_game,
+        "reveal_count": reveal_count,
     }
     sampler = {
         **asdict(protocol_sampler(protocol)),
         **{key: value for key, value in chosen.items() if value is not None},
     }
     sampler["feasible_counts"] = feasible_counts  # None: on where they apply (SamplerSettings)
+    steps = steps or protocol_steps(protocol)
     planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device, sampler=sampler)
     summary = run_evaluation(
         planner,
@@ -660,13 +675,17 @@ def _table(agent: str, k: int, summary: dict) -> str:
 )
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of every run.")
 @click.option(
-    "--steps", default=SAMPLING_STEPS, type=STEPS, help="Sampling steps of the tables, the same for every planner."
+    "--steps",
+    default=None,
+    type=STEPS,
+    help="Sampling steps of the tables, the same for every planner  [default: each protocol's own]",
 )
 @click.option(
     "--protocols",
     default="paper,suite",
-    help="Evaluation protocols, one table each: paper (vanilla, Poisson, uniform grid, temperature 1) and suite "
-    "(the default sampler).",
+    help="Evaluation protocols, one table each: paper (vanilla, Poisson, uniform grid, temperature 1, at its step "
+    "count), paper-64 (the same at 64 steps), official (the released FlexMDM code's defaults) and suite (the "
+    "default sampler).",
 )
 @click.option(
     "--epochs",
@@ -813,7 +832,12 @@ def ablation(subgoals, preset, steps, limit, out, quiet) -> None:
     help="Trained planners whose sampler the rows change: flexmdm, mdm.",
 )
 @click.option("--preset", default="cpu", type=PRESET_CHOICE, help="Training preset of the runs (the report's own).")
-@click.option("--steps", default=SAMPLING_STEPS, type=click.IntRange(min=1), help="Sampling steps of every row.")
+@click.option(
+    "--steps",
+    default=None,
+    type=STEPS,
+    help="Sampling steps of every row  [default: the paper's protocol's]",
+)
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Held-out pairs per row  [default: all]")
 @click.option(
     "--out",
@@ -843,7 +867,7 @@ def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, qu
         ks=tuple(subgoals),
         agents=agents,
         preset=preset,
-        steps=steps,
+        **({} if steps is None else {"steps": steps}),
         limit=limit,
         out=out,
         check_every_minutes=check_every_minutes,
@@ -852,6 +876,57 @@ def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, qu
     for name, cell in results["cells"].items():
         click.echo(f"  {name:<64} {cell['success_rate']:7.1%}  (n = {cell['n']})")
     click.echo(f"factors: {spec.folder / 'README.md'}")
+
+
+@cli.command()
+@click.option("--track", default="mini", type=click.Choice(["mini", "cpu"]), help="The track whose references plan.")
+@click.option("--protocol", default="paper", type=PROTOCOL_CHOICE, help="The sampler of every cell.")
+@click.option("--subgoals", default="2,7,12", callback=_int_list(2, "2,7,12"), help="The K of the page.")
+@click.option(
+    "--agents",
+    default="mdm,flexmdm",
+    callback=_agent_names,
+    help="Planners with a shipped reference checkpoint for the track and K: flexmdm, mdm.",
+)
+@click.option(
+    "--steps",
+    "step_counts",
+    default="64,256,1024,2048,4096",
+    callback=_int_list(1, "64,256,1024", MAX_SAMPLING_STEPS),
+    help="The step counts of the curve.",
+)
+@click.option("--limit", default=300, type=click.IntRange(min=1), help="Held-out pairs per cell.")
+@click.option("--jobs", default=1, type=click.IntRange(1, 64), help="Cells evaluated at once, each in a process.")
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Page folder  [default: reports/<track>/<protocol>-protocol-steps]",
+)
+def steps(track, protocol, subgoals, agents, step_counts, limit, jobs, out) -> None:
+    """Success against the number of sampling steps under one protocol, with the track's shipped reference
+    checkpoints: where more steps stop helping, the failures' anatomy and the paper's claims at each step count."""
+    from mazebench.report.steps import StepsSpec, build_steps_page
+
+    if any(agent not in ("flexmdm", "mdm") for agent in agents):
+        raise click.BadParameter(
+            f"the cells change an unmasking sampler's steps: choose among flexmdm, mdm, got {','.join(agents)}",
+            param_hint="--agents",
+        )
+    spec = StepsSpec(
+        ks=tuple(subgoals),
+        agents=agents,
+        track=track,
+        protocol=protocol,
+        steps=tuple(sorted(set(step_counts))),
+        limit=limit,
+        jobs=jobs,
+        out=out,
+    )
+    results = build_steps_page(spec)
+    for name, flat in results["flattens_at"].items():
+        click.echo(f"  {name:<14} flat from {flat or '-'} steps")
+    click.echo(f"steps: {spec.folder / 'README.md'}")
 
 
 @cli.command()

@@ -293,6 +293,9 @@ def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dat
         "mean_reference_length": float(np.mean([s["reference_length"] for s in samples])) if n else None,
         **length_fidelity(samples),
         "failure_kinds": dict(Counter(score.failure_kind for score in scores if not score.success)),
+        "jump_kinds": dict(
+            Counter(score.jump_kind for score in scores if not score.success and score.failure_kind == "jump")
+        ),
         "planner": _description(planner),
         "dataset": {
             "path": str(dataset.path),

@@ -7,6 +7,8 @@ raises on it, whatever it holds (empty, floats, strings, special tokens, absurd 
 with a reason instead. A path of more than ``MAX_PATH_CELLS_PER_MAZE_CELL`` x the maze's cell count
 fails as ``too_long`` after reading only that many cells (no valid planner comes near it). The maze
 and the subgoals are the benchmark's own inputs and must be well formed (a ValueError says what is wrong otherwise).
+A ``jump`` (a step to a cell that is no 4-neighbour) is further told apart by ``PathScore.jump_kind``
+(``JUMP_KINDS``): ``repeat``, ``through_wall`` or ``skip``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ FAILURE_KINDS = (
     "wrong_end",
     "missed_subgoal",
 )
+JUMP_KINDS = ("repeat", "skip", "through_wall")  # PathScore.jump_kind of a "jump" failure
 MAX_PATH_CELLS_PER_MAZE_CELL = 4  # the path length cap, per cell of the maze (6,724 cells on the 41x41 maze)
 
 
@@ -41,6 +44,9 @@ class PathScore:
     cell it lands on; for ``wrong_end`` and ``missed_subgoal``, the last cell, where the failure
     becomes certain); ``None`` on success or when the path has no cells. ``subgoals_reached`` counts
     g1 .. gK matched in order, so on ``missed_subgoal`` the missed one is ``subgoals[subgoals_reached]``.
+    ``jump_kind`` (``JUMP_KINDS``, only when ``failure_kind`` is ``jump``; else ``None``) is the kind of that
+    step: ``repeat`` (the same cell twice in a row), ``through_wall`` (two cells apart in a straight line
+    across a wall cell) or ``skip`` (any other step two or more cells apart).
     """
 
     success: bool
@@ -51,6 +57,7 @@ class PathScore:
     failure_kind: str | None
     subgoals_reached: int
     length: int
+    jump_kind: str | None = None  # last, with a default: positional construction without it still works
 
 
 def score_path(maze: np.ndarray, subgoals: Any, path: Any) -> PathScore:
@@ -84,7 +91,8 @@ def score_path(maze: np.ndarray, subgoals: Any, path: Any) -> PathScore:
     if not failures:
         return PathScore(True, True, True, "ok", None, None, reached, len(cells))
     index, kind, reason = min(failures, key=lambda f: f[0])  # ties keep the validity failure
-    return PathScore(False, valid, in_order, reason, index, kind, reached, len(cells))
+    jump = _jump_kind(grid, cells[index - 1], cells[index]) if kind == "jump" else None
+    return PathScore(False, valid, in_order, reason, index, kind, reached, len(cells), jump)
 
 
 def _check_maze(maze: Any) -> np.ndarray:
@@ -184,6 +192,16 @@ def _first_invalid(grid: np.ndarray, cells: list) -> tuple[int, str, str] | None
             return i, "jump", f"step {i} jumps from {previous} to {cell} (not a 4-neighbour)"
         previous = cell
     return None
+
+
+def _jump_kind(grid: np.ndarray, previous: tuple[int, int], cell: tuple[int, int]) -> str:
+    """The kind of the jump from ``previous`` to ``cell`` (both open cells of ``grid``, not 4-neighbours)."""
+    rows, cols = abs(cell[0] - previous[0]), abs(cell[1] - previous[1])
+    if rows == cols == 0:
+        return "repeat"
+    if sorted((rows, cols)) == [0, 2] and grid[(cell[0] + previous[0]) // 2, (cell[1] + previous[1]) // 2]:
+        return "through_wall"
+    return "skip"
 
 
 def _greedy_reached(goals: list, cells: list) -> int:

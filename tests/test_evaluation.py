@@ -32,6 +32,7 @@ def test_the_oracle_scores_100_percent_and_writes_the_report(tiny_dataset, tmp_p
     assert summary["n"] == n_pairs
     assert summary["success_rate"] == summary["valid_rate"] == summary["in_order_rate"] == 1.0
     assert summary["failure_kinds"] == {}
+    assert summary["jump_kinds"] == {}
     assert summary["success_ci95"][1] == 1.0 and summary["success_ci95"][0] < 1.0
     # the drawn queries include detours: BFS plans the shortest path through the subgoals, never longer
     assert summary["mean_length"] <= summary["mean_reference_length"]
@@ -52,8 +53,52 @@ def test_failures_are_counted_and_drawn(tiny_dataset, tmp_path):
     # batches of 4 and 2: paths 1 and 3 of the first batch and 1 of the second lose their goal
     assert summary["success_rate"] == pytest.approx(3 / 6)
     assert summary["failure_kinds"] == {"wrong_end": 3}
+    assert summary["jump_kinds"] == {}
     assert summary["valid_rate"] == 1.0 and summary["in_order_rate"] == pytest.approx(0.5)
     assert (tmp_path / "failures.png").stat().st_size > 0
+
+
+def _through_wall(maze, path):
+    """``path`` up to its first cell with an open cell two away in a line across a wall, then that cell."""
+    for i, (r, c) in enumerate(path):
+        for dr, dc in ((0, 2), (2, 0), (0, -2), (-2, 0)):
+            row, col = r + dr, c + dc
+            inside = 0 <= row < maze.shape[0] and 0 <= col < maze.shape[1]
+            if inside and maze[row, col] == 0 and maze[r + dr // 2, c + dc // 2] == 1:
+                return path[: i + 1] + [(row, col)]
+    raise AssertionError("no cell of the path is next to a wall with an open cell behind it")
+
+
+def _skip(path):
+    """``path`` without its first cell that lies between two cells two apart (a step that skips it)."""
+    i = next(
+        i for i in range(len(path) - 2) if abs(path[i][0] - path[i + 2][0]) + abs(path[i][1] - path[i + 2][1]) == 2
+    )
+    return path[: i + 1] + path[i + 2 :]
+
+
+class _Jumpy(Planner):
+    """The oracle's paths, broken by a jump of each kind in turn (repeat, skip, through_wall) and every
+    fourth left whole."""
+
+    name = "jumpy"
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        paths = [[tuple(int(v) for v in cell) for cell in path] for path in BFSPlanner().plan(maze, subgoal_batch)]
+        broken = (lambda p: p[:1] + p, _skip, lambda p: _through_wall(maze, p), lambda p: p)
+        return [broken[i % 4](path) for i, path in enumerate(paths)]
+
+    def describe(self):
+        return {"name": self.name}
+
+
+def test_jump_kinds_are_counted_in_the_summary_and_stored_in_the_samples(tiny_dataset, tmp_path):
+    summary = evaluate(_Jumpy(), tiny_dataset, out_dir=tmp_path, limit=8, batch_size=8, progress=False)
+    assert summary["success_rate"] == pytest.approx(2 / 8)
+    assert summary["failure_kinds"] == {"jump": 6}
+    assert summary["jump_kinds"] == {"repeat": 2, "skip": 2, "through_wall": 2}
+    samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [s["jump_kind"] for s in samples] == ["repeat", "skip", "through_wall", None] * 2
 
 
 class _Flaky(Planner):
@@ -79,6 +124,7 @@ def test_a_failing_planner_fails_its_batches_and_the_evaluation_goes_on(tiny_dat
     summary = evaluate(_Flaky(), tiny_dataset, out_dir=tmp_path, limit=12, batch_size=3, progress=False)
     assert summary["n"] == 12 and summary["success_rate"] == pytest.approx(3 / 12)  # the first batch is planned
     assert summary["failure_kinds"] == {"planner_error": 9}
+    assert summary["jump_kinds"] == {}
     samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     reasons = [sample["reason"] for sample in samples]
     assert reasons[:3] == ["ok"] * 3

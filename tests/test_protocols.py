@@ -7,7 +7,16 @@ import torch
 
 import agents.samplers as samplers
 from agents.config import preset_config
-from agents.learned import PROTOCOLS, QUICK_EVAL_SEED, LearnedPlanner, protocol_sampler, quick_success
+from agents.learned import (
+    PAPER_STEPS,
+    PROTOCOL_STEPS,
+    PROTOCOLS,
+    QUICK_EVAL_SEED,
+    LearnedPlanner,
+    protocol_sampler,
+    protocol_steps,
+    quick_success,
+)
 from agents.loading import build_method, build_model
 from agents.samplers import SamplerSettings
 from agents.tokenizer import CellTokenizer
@@ -20,8 +29,26 @@ def test_the_protocols_settings():
     assert (paper.mode, paper.count_law, paper.time_grid, paper.temperature) == ("vanilla", "poisson", "uniform", 1.0)
     assert protocol_sampler("suite") == SamplerSettings()  # the suite's protocol: the settings' own defaults
     assert protocol_sampler("paper") is not PROTOCOLS["paper"]  # a copy: callers cannot change the protocol
-    with pytest.raises(ValueError, match="choose from paper, suite"):
+    with pytest.raises(ValueError, match="choose from paper, paper-64, official, suite"):
         protocol_sampler("fast")
+    with pytest.raises(ValueError, match="unknown evaluation protocol"):
+        protocol_steps("fast")
+
+
+def test_each_protocol_fixes_its_steps():
+    """The paper's sampler at the step count where its success stops rising, and the pages' former 64 steps as a
+    named variant with the same sampler; the official code's defaults at its 2048 steps."""
+    assert protocol_sampler("paper") == protocol_sampler("paper-64") and protocol_steps("paper-64") == 64
+    assert protocol_steps("paper") == PAPER_STEPS >= 1024 and protocol_steps("suite") == 64
+    official = protocol_sampler("official")
+    assert (official.mode, official.confidence, official.temperature) == ("adaptive", "margin", 0.0)
+    assert (official.count_law, official.reveal_count, official.end_game, official.time_grid) == (
+        "poisson",
+        "flat",
+        "argmax",
+        "uniform",
+    )
+    assert protocol_steps("official") == 2048 and set(PROTOCOL_STEPS) == set(PROTOCOLS)
 
 
 def _untrained(agent, dataset):
@@ -35,7 +62,7 @@ def _untrained(agent, dataset):
 def sampler_calls(monkeypatch):
     """What the samplers ran: unmasking modes and count laws, time grids, how many Poisson and binomial draws."""
     calls = {"modes": set(), "laws": set(), "grids": set(), "poisson": 0, "binomial": 0}
-    reveal, time_grid, poisson, binomial = samplers.reveal, samplers.time_grid, torch.poisson, torch.binomial
+    reveal, time_grid, poisson, binomial = samplers.due_reveals, samplers.time_grid, torch.poisson, torch.binomial
 
     def counted(name, function):
         def wrapper(*args, **kwargs):
@@ -44,16 +71,16 @@ def sampler_calls(monkeypatch):
 
         return wrapper
 
-    def recording_reveal(tokens, query, logits, leap_rate, step_prob, sampler, generator):
+    def recording_reveal(query, leap_rate, step_prob, sampler, generator):
         calls["modes"].add(sampler.mode)
         calls["laws"].add(sampler.count_law)
-        return reveal(tokens, query, logits, leap_rate, step_prob, sampler, generator)
+        return reveal(query, leap_rate, step_prob, sampler, generator)
 
     def recording_grid(steps, kind, *schedules):
         calls["grids"].add(kind)
         return time_grid(steps, kind, *schedules)
 
-    monkeypatch.setattr(samplers, "reveal", recording_reveal)
+    monkeypatch.setattr(samplers, "due_reveals", recording_reveal)
     monkeypatch.setattr(samplers, "time_grid", recording_grid)
     monkeypatch.setattr(torch, "poisson", counted("poisson", poisson))
     monkeypatch.setattr(torch, "binomial", counted("binomial", binomial))

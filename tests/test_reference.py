@@ -90,7 +90,7 @@ def test_the_shipped_references_match_their_index_and_stay_small():
             entry["num_subgoals"],
             entry["dataset_id"],
         )
-        assert set(entry["success"]) == {"paper", "suite"} and entry["train_command"].startswith("mazebench ")
+        assert set(entry["success"]) == {"paper-64", "suite"} and entry["train_command"].startswith("mazebench ")
 
 
 @pytest.mark.slow

@@ -462,7 +462,9 @@ def test_the_report_command_refuses_unknown_protocols_and_budgets():
     from mazebench.cli import cli
 
     bad_protocol = CliRunner().invoke(cli, ["report", "--protocols", "paper,fast"])
-    assert bad_protocol.exit_code == 2 and "choose protocols among paper, suite" in bad_protocol.output
+    assert (
+        bad_protocol.exit_code == 2 and "choose protocols among paper, paper-64, official, suite" in bad_protocol.output
+    )
     assert CliRunner().invoke(cli, ["report", "--epochs", "0"]).exit_code == 2
     help_text = " ".join(CliRunner().invoke(cli, ["report", "--help"]).output.split())
     assert "--protocols" in help_text and "--epochs" in help_text
@@ -525,7 +527,7 @@ def test_trainings_in_parallel_processes_train_exactly_the_reports_settings(tmp_
         ReportSpec(jobs=0)
 
 
-@pytest.mark.parametrize("protocol", ["paper", "suite"])
+@pytest.mark.parametrize("protocol", ["paper", "paper-64", "official", "suite"])
 def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
     from dataclasses import asdict
 
@@ -539,7 +541,17 @@ def test_the_pages_evaluate_command_selects_the_protocols_sampler(protocol):
         name: value
         for name, value in params.items()
         if name
-        in {"mode", "temperature", "confidence", "window", "count_law", "time_grid", "feasible_counts", "end_game"}
+        in {
+            "mode",
+            "temperature",
+            "confidence",
+            "window",
+            "count_law",
+            "time_grid",
+            "feasible_counts",
+            "end_game",
+            "reveal_count",
+        }
     }
     assert chosen == sampler
     former = evaluate.make_context("evaluate", ["--agent", "flexmdm", "--sampler", "vanilla"]).params

@@ -452,7 +452,124 @@ def test_mdm_official_end_game_fills_the_masks_left_by_the_exact_argmax(mask_toy
         unmasking=LINEAR,
         mask_id=MASK,
         generator=torch.Generator().manual_seed(0),
+        call_every_step=True,
     )
     before, query, logits = calls[-1]
     assert len(calls) == 3 and stats.final_reveals == int(query.sum()) > 0
     assert torch.equal(out[query], logits.argmax(-1)) and torch.equal(out[~query], before[~query])
+
+
+def _plain_and_event_driven(predictor_of, sampler, steps, rows, seed=0):
+    """(tokens, stats, row counts of the calls) of mdm_sample run plainly and event-driven with one seed."""
+    runs = []
+    for every in (True, False):
+        seen = []
+        predict = predictor_of()
+
+        def counted(tokens, t, query, predict=predict, seen=seen):
+            seen.append(tokens.shape[0])
+            return predict(tokens, t, query)
+
+        out, stats = mdm_sample(
+            counted,
+            torch.full((rows, 4), MASK),
+            steps=steps,
+            sampler=sampler,
+            unmasking=LINEAR,
+            mask_id=MASK,
+            generator=torch.Generator().manual_seed(seed),
+            call_every_step=every,
+        )
+        runs.append((out, stats, seen))
+    return runs
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"mode": "vanilla", "count_law": "poisson", "time_grid": "uniform"},
+        {"mode": "vanilla", "count_law": "binomial", "end_game": "leap"},
+        {"mode": "adaptive", "count_law": "poisson", "time_grid": "uniform", "temperature": 1.0},
+        {"mode": "adaptive", "count_law": "poisson", "reveal_count": "flat", "confidence": "margin", "temperature": 0},
+    ],
+)
+def test_event_driven_mdm_sampling_gives_the_plain_samplers_paths_with_fewer_rows_evaluated(mask_toy, settings):
+    """With one random stream, skipping the rows with nothing due changes no path: the reveal draws come before
+    the network, and tokens are drawn for the revealed masks only."""
+    (plain, plain_stats, plain_rows), (event, event_stats, event_rows) = _plain_and_event_driven(
+        mask_toy.mask_predictor, posterior_sampling(**settings), steps=512, rows=200
+    )
+    assert torch.equal(plain, event)
+    assert plain_stats.row_calls == sum(plain_rows) == 200 * plain_stats.network_calls  # every row, every call
+    assert event_stats.row_calls == sum(event_rows) < plain_stats.row_calls / 20
+    # at most one row-evaluation per position a row reveals, plus the end game's
+    assert event_stats.row_calls <= 200 * (4 + 1)
+
+
+def test_event_driven_mdm_sampling_at_many_steps_still_reproduces_the_distribution(mask_toy):
+    tv, stats = _mdm_tv(mask_toy, posterior_sampling(mode="vanilla", count_law="poisson"), 4096, 4000)
+    assert tv < 0.03 and stats.row_calls <= 4000 * 5
+
+
+def test_a_network_that_returns_nan_stops_the_samplers_with_one_line(toy):
+    def nan_mask(tokens, t, query):
+        return torch.full((int(query.sum()), 3), torch.nan)
+
+    def nan_gaps(tokens, fixed, lengths, t, query):
+        return torch.zeros((int(query.sum()), 4)), torch.full((tokens.shape[0], tokens.shape[1] + 1), torch.nan)
+
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        mdm_sample(
+            nan_mask, torch.full((3, 4), MASK), steps=8, sampler=SamplerSettings(), unmasking=LINEAR, mask_id=MASK
+        )
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        flex_sample(
+            nan_gaps,
+            torch.tensor([[2, 3]]),
+            torch.ones(1, 2, dtype=torch.bool),
+            torch.tensor([2]),
+            steps=8,
+            sampler=posterior_sampling(count_law="poisson"),
+            insertion=LINEAR,
+            unmasking=LINEAR,
+            mask_id=MASK,
+            pad_id=PAD,
+            max_len=12,
+        )
+
+
+def test_huge_expected_gaps_are_dropped_at_the_length_cap_not_overflowed():
+    def huge(tokens, fixed, lengths, t, query):
+        return torch.zeros((int(query.sum()), 4)), torch.full((tokens.shape[0], tokens.shape[1] + 1), 1e30)
+
+    out, lengths, stats = flex_sample(
+        huge,
+        torch.tensor([[2, 3]]),
+        torch.ones(1, 2, dtype=torch.bool),
+        torch.tensor([2]),
+        steps=8,
+        sampler=posterior_sampling(count_law="poisson"),
+        insertion=LINEAR,
+        unmasking=LINEAR,
+        mask_id=MASK,
+        pad_id=PAD,
+        max_len=12,
+    )
+    assert lengths.tolist() == [2] and stats.capped_insertions == 7
+
+
+def test_a_stretch_closed_with_a_count_no_path_fits_is_flagged():
+    """On a line (min_between = |a - b| - 1): m masks join a and b only if m >= |a - b| - 1 with its parity."""
+    from agents.samplers import closed_infeasible
+
+    def line(a, b):
+        return (a - b).abs() - 1
+
+    before = torch.tensor(
+        [[0, MASK, 3, PAD], [0, MASK, 2, PAD], [0, MASK, MASK, 3], [0, MASK, MASK, 4], [0, MASK, MASK, 4]]
+    )
+    after = torch.tensor([[0, 1, 3, PAD], [0, 1, 2, PAD], [0, 1, 2, 3], [0, 1, MASK, 4], [0, 1, 2, 4]])
+    lengths = torch.tensor([3, 3, 4, 4, 4])
+    flagged = closed_infeasible(before, after, lengths, MASK, line)
+    # 1 mask for distance 3 (needs 2); 1 for distance 2 (fits); 2 for 3 (fits); still open; 2 for 4 (parity)
+    assert flagged.tolist() == [True, False, False, False, True]

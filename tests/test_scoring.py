@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mazebench.maze import open_cells
-from mazebench.scoring import FAILURE_KINDS, PathScore, score_path
+from mazebench.scoring import FAILURE_KINDS, JUMP_KINDS, PathScore, score_path
 
 # 0 = open, 1 = wall
 MAZE = np.array(
@@ -58,6 +58,54 @@ def test_each_failure_kind_is_reported_at_its_first_index(path, kind, index, val
     assert (score.failure_kind, score.first_failure) == (kind, index)
     assert (score.valid, score.in_order, score.subgoals_reached, score.length) == (valid, in_order, reached, len(path))
     assert score.reason != "ok"
+
+
+@pytest.mark.parametrize(
+    "path, jump_kind, index",
+    [
+        ([(1, 1), (1, 1), (1, 2), (1, 3), (2, 3), (3, 3)], "repeat", 1),
+        ([(1, 1), (1, 2), (1, 3), (1, 3), (2, 3), (3, 3)], "repeat", 3),
+        ([(1, 1), (1, 2), (3, 2), (3, 3)], "through_wall", 2),  # same column, across the wall (2, 2)
+        ([(1, 1), (2, 1), (2, 3), (3, 3)], "through_wall", 2),  # same row, across the wall (2, 2)
+        ([(1, 1), (1, 3), (2, 3), (3, 3)], "skip", 1),  # two apart in a row, but (1, 2) is open
+        ([(1, 1), (1, 2), (1, 3), (3, 3)], "skip", 3),  # two apart in a column, but (2, 3) is open
+        ([(1, 1), (1, 2), (2, 3), (3, 3)], "skip", 2),  # a diagonal step
+        ([(1, 1), (3, 3)], "skip", 1),  # four apart
+        ([(1, 1), (3, 1), (3, 2), (3, 3)], "skip", 1),  # two apart in a column, (2, 1) open
+    ],
+)
+def test_each_jump_kind_is_told_apart(path, jump_kind, index):
+    score = score_path(MAZE, SUBGOALS, path)
+    assert (score.failure_kind, score.jump_kind, score.first_failure) == ("jump", jump_kind, index)
+    assert jump_kind in JUMP_KINDS and not score.valid
+
+
+def test_jump_kinds_do_not_change_the_rest_of_the_verdict():
+    """jump_kind comes last with a default: the verdict of a jump is otherwise the one it always was."""
+    score = score_path(MAZE, SUBGOALS, [(1, 1), (1, 2), (1, 3), (3, 3)])
+    expected = "step 3 jumps from (1, 3) to (3, 3) (not a 4-neighbour)"
+    assert score == PathScore(False, False, True, expected, 3, "jump", 3, 4, "skip")
+    assert PathScore(False, False, False, "x", None, "empty", 0, 0).jump_kind is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        PATH,
+        [],
+        "path",
+        [(1, 1), (1, 2), "<pad>", (2, 3), (3, 3)],
+        [(1, 1), (0, 1), (-1, 1)],
+        [(1, 1), (1, 2), (1, 3), (1, 5)],  # the jump lands off the grid: off_grid, no jump
+        [(1, 1), (2, 2), (3, 3)],  # the jump lands on a wall: wall, no jump
+        [(1, 2), (1, 3), (2, 3), (3, 3)],
+        [(1, 1), (2, 1), (3, 1), (3, 2), (3, 3)],
+        [(1, 1), (1, 2), (1, 3), (2, 3)],
+    ],
+)
+def test_successes_and_other_failures_have_no_jump_kind(path):
+    score = score_path(MAZE, SUBGOALS, path)
+    assert score.failure_kind != "jump" and score.jump_kind is None
 
 
 def test_off_grid_comes_before_the_jump_and_the_reason_names_the_step():
@@ -119,6 +167,8 @@ def test_any_input_gives_a_consistent_verdict(path):
     assert score.success == (score.valid and score.in_order)
     assert (score.reason == "ok") == score.success == (score.failure_kind is None)
     assert score.failure_kind is None or score.failure_kind in FAILURE_KINDS
+    assert (score.jump_kind is not None) == (score.failure_kind == "jump")
+    assert score.jump_kind is None or score.jump_kind in JUMP_KINDS
     assert score.first_failure is None or 0 <= score.first_failure < score.length
     assert 0 <= score.subgoals_reached <= len(SUBGOALS)
 

@@ -117,7 +117,10 @@ class ToyMaskPosterior:
         agree = ((self.strings[None] == tokens[:, None]) | ~revealed[:, None]).all(-1)  # (B, S)
         weights = self.probs[None] * agree
         onehot = torch.nn.functional.one_hot(self.strings, self.num_classes).double()  # (S, L, C)
-        return torch.einsum("bs,slc->blc", weights, onehot) / weights.sum(1)[:, None, None]
+        total = weights.sum(1)[:, None, None]
+        posterior = torch.einsum("bs,slc->blc", weights, onehot) / total.clamp_min(1e-300)
+        # a state no string explains (reachable only through tau-leaping error): uniform, as ToyPosterior's
+        return torch.where(total > 0, posterior, torch.full_like(posterior, 1.0 / self.num_classes))
 
     def mask_predictor(self, times: list | None = None):
         """A predictor for ``mdm_sample``; ``times`` (if given) collects the time of every call."""

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from agents.config import SAMPLING_STEPS
-from agents.learned import protocol_sampler
+from agents.learned import PAPER_STEPS, protocol_sampler
 from mazebench.folders import check_own_folder, folder_lock
 from mazebench.report.figures import save_figure
 from mazebench.report.page import failure_text, success_text
@@ -46,7 +45,7 @@ class FactorsSpec:
     ks: tuple[int, ...] = (2, 12)
     agents: tuple[str, ...] = ("flexmdm",)
     preset: str = "cpu"
-    steps: int = SAMPLING_STEPS
+    steps: int = PAPER_STEPS  # the paper's protocol's; the pages before 2026-12-02 used 64
     limit: int | None = None
     dataset_options: dict | None = None  # as ReportSpec's: None is the preset's track
     train_options: dict = field(default_factory=dict)

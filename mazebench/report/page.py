@@ -117,7 +117,14 @@ def report_markdown(results: dict, spec: ReportSpec) -> str:
         f"# mazebench results: `{spec.run_name}`",
         "",
         f"Held-out success (one query per held-out pair: {QUERY_TEXT[spec.queries]}; 95 % Wilson interval), "
-        f"{spec.steps} sampling steps for every planner. Training: `{spec.preset}` preset, "
+        + (
+            f"{spec.steps} sampling steps for every planner"
+            if spec.steps
+            else "each protocol's own number of sampling steps ("
+            + ", ".join(f"{name} {data['steps']}" for name, data in results["protocols"].items())
+            + "), the same for every planner"
+        )
+        + f". Training: `{spec.preset}` preset, "
         + (
             f"every model trained to {spec.epochs:g} epochs"
             if spec.epochs is not None
@@ -515,8 +522,9 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
         "## Reproduce",
         "",
         "```",
-        f"mazebench report --subgoals {ks} --agents {agents} --preset {spec.preset} --steps {spec.steps} "
-        f"--protocols {','.join(spec.protocols)}{epochs}"
+        f"mazebench report --subgoals {ks} --agents {agents} --preset {spec.preset}"
+        + ("" if spec.steps is None else f" --steps {spec.steps}")
+        + f" --protocols {','.join(spec.protocols)}{epochs}"
         + ("" if spec.limit is None else f" --limit {spec.limit}")
         + ("" if spec.queries == "drawn" else f" --queries {spec.queries}")
         + ("" if spec.samples_per_query == 1 else f" --samples-per-query {spec.samples_per_query}")
@@ -543,13 +551,13 @@ def _reproduce_section(results: dict, spec: ReportSpec) -> list[str]:
             evaluate += f" --queries {spec.queries}"
         if agent in spec.samplers:
             lines += [
-                f"{evaluate} --steps {spec.steps} {_evaluate_flags(data['sampler'])}"
+                f"{evaluate} --steps {data['steps']} {_evaluate_flags(data['sampler'])}"
                 f"{_draws_flag(spec, agent, protocol)} --out reports/{agent}-kK-{protocol}"
                 for protocol, data in results["protocols"].items()
             ]
         else:
+            steps = "" if spec.steps is None else f" --steps {spec.steps}"  # the tables' count, if one is set
             lines.append(
-                f"{evaluate} --steps {spec.steps}{_draws_flag(spec, agent, None)}"
-                f" --out reports/{agent.replace(':', '.')}-kK"
+                f"{evaluate}{steps}{_draws_flag(spec, agent, None)} --out reports/{agent.replace(':', '.')}-kK"
             )
     return lines + ["```", ""]

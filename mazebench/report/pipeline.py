@@ -102,7 +102,8 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         (the cell, its length fidelity)."""
         folder = out / eval_path(agent, k, protocol)
         sampler = asdict(protocol_sampler(protocol)) if protocol else {}
-        summary = run_eval(agent, k, folder, spec.steps, spec.limit, sampler, draws=spec.draws(agent, protocol))
+        steps = spec.cell_steps(protocol)
+        summary = run_eval(agent, k, folder, steps, spec.limit, sampler, draws=spec.draws(agent, protocol))
         fidelity = length_fidelity(folder / "samples.jsonl")
         return summary_cell(summary, fidelity), fidelity
 
@@ -136,7 +137,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         fidelity[protocol] = {name: lengths for name, (_, lengths) in {**cells, **oracle}.items()}
         protocols[protocol] = {
             "sampler": sampler,
-            "steps": spec.steps,
+            "steps": spec.cell_steps(protocol),
             "cells": {name: cell for name, (cell, _) in cells.items()},
             "sweep": {
                 agent: {str(steps): summary_cell(summary) for steps, summary in by_steps.items()}

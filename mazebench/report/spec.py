@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agents import check_agent_name, default_run_dir
 from agents.config import SAMPLING_STEPS, UPPER_BOUNDS, preset_config
-from agents.learned import protocol_sampler
+from agents.learned import protocol_sampler, protocol_steps
 from agents.loading import METHODS
 from mazebench.datasets import QUERY_KINDS, QUERY_SEED, default_data_dir
 from mazebench.evaluation import MAX_SAMPLES_PER_QUERY
@@ -21,6 +21,8 @@ UNMASKING_AGENTS = (
 )  # the planners whose sampler the protocols set; the others are evaluated once per K
 PROTOCOL_NAMES = {
     "paper": "the paper's protocol (vanilla inference for both planners, section 5.1)",
+    "paper-64": "the paper's sampler at 64 steps (the pages' paper protocol before 2026-12-02)",
+    "official": "the released FlexMDM code's sampling defaults",
     "suite": "the suite's protocol (its default sampler)",
 }
 # The data of a track whose preset is not the 41x41 task's (generate_dataset options): the laptop track's maze
@@ -45,7 +47,7 @@ class ReportSpec:
     ks: tuple[int, ...] = (2, 7, 12)
     agents: tuple[str, ...] = ("mdm", "flexmdm")  # built-ins, registered names or package.module:NAME; BFS always joins
     preset: str = "cpu"
-    steps: int = SAMPLING_STEPS  # sampling steps of every table cell, the same for every planner and protocol
+    steps: int | None = None  # sampling steps of every table cell; None: each protocol's own, for every planner
     protocols: tuple[str, ...] = ("paper", "suite")  # names in agents.learned.PROTOCOLS
     queries: str = "drawn"  # each held-out pair's query: mazebench.datasets.QUERY_KINDS
     sweep_steps: tuple[int, ...] = (16, 32, 64, 128, 256)
@@ -114,6 +116,10 @@ class ReportSpec:
     def protocol_independent(self) -> tuple[str, ...]:
         """The planners evaluated once per K, their cell shown under every protocol (AR, BFS, plug-ins)."""
         return tuple(agent for agent in self.planners if agent not in UNMASKING_AGENTS)
+
+    def cell_steps(self, protocol: str | None) -> int:
+        """Sampling steps of the table cells under ``protocol`` (None: a protocol-independent cell)."""
+        return self.steps or (protocol_steps(protocol) if protocol else SAMPLING_STEPS)
 
     def draws(self, agent: str, protocol: str | None) -> int:
         """Plans per query of ``agent``'s cell under ``protocol`` (None: a protocol-independent cell):
