@@ -42,7 +42,7 @@ PROTOCOLS: dict[str, SamplerSettings] = {
     # with feasible insertion counts, balanced grid; the last interval is leaped and its new masks filled at t = 1.
     "suite": SamplerSettings(),
 }
-PAPER_STEPS = 1024
+PAPER_STEPS = 2048  # the official default; the mini curves stop rising there (reports/mini/paper-protocol-steps)
 PROTOCOL_STEPS = {"paper": PAPER_STEPS, "paper-64": 64, "official": 2048, "suite": SAMPLING_STEPS}
 QUICK_EVAL_PROTOCOL, QUICK_EVAL_SEED = "paper", 0  # the periodic held-out check's sampler (at its own steps)
 
