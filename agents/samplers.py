@@ -260,6 +260,30 @@ def insert_masks(tokens, fixed, lengths, counts, *, mask_id: int, pad_id: int):
     return new_tokens, new_fixed, new_lengths
 
 
+def stretches(tokens, lengths, mask_id: int, min_between):
+    """The stretches between consecutive known (non-mask) tokens of each row: (known (B, N); known tokens before
+    each slot / mask position, (B, N + 1); masks in stretch s, the fewest a path needs there, min_between of its
+    two end tokens, and whether stretch s exists (1 <= s < known tokens), each (B, N + 1)). Stretch s lies between
+    the s-th and (s + 1)-th known tokens; a mask at position j is in stretch known_before[:, j + 1]."""
+    batch, width = tokens.shape
+    valid = torch.arange(width)[None, :] < lengths[:, None]
+    known = valid & (tokens != mask_id)
+    known_before = F.pad(known.long().cumsum(1), (1, 0))
+    n_known = known.sum(1, keepdim=True)
+    masks = torch.zeros((batch, width + 1), dtype=torch.long).scatter_add_(
+        1, known_before[:, 1:], (valid & ~known).long()
+    )
+    rank = torch.where(known, known_before[:, 1:] - 1, width)  # the known tokens in order: each stretch's ends
+    ordered = torch.full((batch, width + 1), -1, dtype=tokens.dtype).scatter_(1, rank, tokens)[:, :width]
+    has = torch.arange(1, width)[None, :] < n_known
+    need = torch.zeros_like(masks)
+    need[:, 1:width] = torch.where(
+        has, min_between(ordered[:, :-1].clamp_min(0), ordered[:, 1:].clamp_min(0)).long(), 0
+    )
+    stretch = (torch.arange(width + 1)[None, :] >= 1) & (torch.arange(width + 1)[None, :] < n_known)
+    return known, known_before, masks, need, stretch
+
+
 def feasible_pending(
     pending: torch.Tensor,
     gaps: torch.Tensor,
@@ -275,25 +299,15 @@ def feasible_pending(
     changes by one at the slot whose expected gap ``gaps`` lies closest to a rounding boundary (down
     if that keeps the minimum and the slot has a pending count, else up). Slots before the first and
     after the last known token get nothing. Each correction is the smallest possible."""
-    batch, width = tokens.shape
-    valid = torch.arange(width)[None, :] < lengths[:, None]
-    known = valid & (tokens != mask_id)
-    known_before = F.pad(known.long().cumsum(1), (1, 0))  # (B, N + 1): known tokens before slot j / mask j
+    width = tokens.shape[1]
+    known, known_before, masks, need, stretch = stretches(tokens, lengths, mask_id, min_between)
     n_known = known.sum(1, keepdim=True)
     slot_valid = torch.arange(width + 1)[None, :] <= lengths[:, None]
     inner = slot_valid & (known_before >= 1) & (known_before < n_known)  # slots strictly between known tokens
     pending = torch.where(inner, pending, torch.zeros_like(pending))
     segment = known_before  # stretch s lies between the s-th and (s + 1)-th known tokens
-    masks = torch.zeros_like(pending).scatter_add_(1, known_before[:, 1:], (valid & ~known).to(pending.dtype))
+    masks, need = masks.to(pending.dtype), need.to(pending.dtype)
     planned = masks + torch.zeros_like(pending).scatter_add_(1, segment, pending)
-    # Endpoints of each stretch: the known tokens in order.
-    rank = torch.where(known, known_before[:, 1:] - 1, width)
-    ordered = torch.full((batch, width + 1), -1, dtype=tokens.dtype).scatter_(1, rank, tokens)[:, :width]
-    left, right = ordered[:, :-1], ordered[:, 1:]  # stretch s + 1 joins ordered[s] and ordered[s + 1]
-    has = torch.arange(1, width)[None, :] < n_known
-    need = torch.zeros_like(pending)
-    need[:, 1:width] = torch.where(has, min_between(left.clamp_min(0), right.clamp_min(0)).to(pending.dtype), 0)
-    stretch = (torch.arange(width + 1)[None, :] >= 1) & (torch.arange(width + 1)[None, :] < n_known)
 
     def pick(score):  # per stretch, the inner slot of highest score (first on ties)
         score = torch.where(inner, score, torch.full_like(score, -torch.inf))
@@ -414,20 +428,10 @@ def _checked(logits: torch.Tensor, log_gaps: torch.Tensor | None, t: float):
 def closed_infeasible(before, after, lengths, mask_id: int, min_between) -> torch.Tensor:
     """Rows (B,) where this step revealed the last masks of a stretch between two known tokens a, b whose number
     of masks m no path can fill: m + 1 steps join a and b only if m >= min_between(a, b) with the same parity."""
-    batch, width = before.shape
-    valid = torch.arange(width)[None, :] < lengths[:, None]
-    known = valid & (before != mask_id)
-    known_before = known.long().cumsum(1)  # at a mask: its stretch, the number of known tokens before it
-    n_known = known.sum(1, keepdim=True)
-    masked = valid & ~known
-    masks = torch.zeros((batch, width + 1), dtype=torch.long).scatter_add_(1, known_before, masked.long())
-    revealed = masked & (after != mask_id)
-    shut = torch.zeros_like(masks).scatter_add_(1, known_before, revealed.long())
-    rank = torch.where(known, known_before - 1, width)
-    ordered = torch.full((batch, width + 1), -1, dtype=before.dtype).scatter_(1, rank, before)[:, :width]
-    need = torch.zeros_like(masks)
-    need[:, 1:width] = min_between(ordered[:, :-1].clamp_min(0), ordered[:, 1:].clamp_min(0)).long()
-    stretch = (torch.arange(width + 1)[None, :] >= 1) & (torch.arange(width + 1)[None, :] < n_known)
+    known, known_before, masks, need, stretch = stretches(before, lengths, mask_id, min_between)
+    valid = torch.arange(before.shape[1])[None, :] < lengths[:, None]
+    revealed = valid & ~known & (after != mask_id)
+    shut = torch.zeros_like(masks).scatter_add_(1, known_before[:, 1:], revealed.long())
     closed = stretch & (masks > 0) & (shut == masks)
     return (closed & ((masks < need) | ((masks - need) % 2 == 1))).any(1)
 

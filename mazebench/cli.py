@@ -165,6 +165,12 @@ def _agent_names(ctx, param, value: str) -> tuple[str, ...]:
     return tuple(_agent_name(ctx, param, name) for name in names)
 
 
+def _check_unmasking_agents(agents: tuple[str, ...], why: str) -> None:
+    """Refuse --agents beyond the planners whose unmasking sampler a page varies (flexmdm, mdm)."""
+    if any(agent not in ("flexmdm", "mdm") for agent in agents):
+        raise click.BadParameter(f"{why}: choose among flexmdm, mdm, got {','.join(agents)}", param_hint="--agents")
+
+
 @cli.command()
 @click.option(
     "--subgoals",
@@ -858,11 +864,7 @@ def factors(subgoals, agents, preset, steps, limit, out, check_every_minutes, qu
     models: train and evaluate what is missing, then write reports/<preset>/factors/."""
     from mazebench.report.factors import FactorsSpec, build_factors
 
-    if any(agent not in ("flexmdm", "mdm") for agent in agents):
-        raise click.BadParameter(
-            f"the rows change an unmasking sampler: choose among flexmdm, mdm, got {','.join(agents)}",
-            param_hint="--agents",
-        )
+    _check_unmasking_agents(agents, "the rows change an unmasking sampler")
     spec = FactorsSpec(
         ks=tuple(subgoals),
         agents=agents,
@@ -908,11 +910,7 @@ def steps(track, protocol, subgoals, agents, step_counts, limit, jobs, out) -> N
     checkpoints: where more steps stop helping, the failures' anatomy and the paper's claims at each step count."""
     from mazebench.report.steps import StepsSpec, build_steps_page
 
-    if any(agent not in ("flexmdm", "mdm") for agent in agents):
-        raise click.BadParameter(
-            f"the cells change an unmasking sampler's steps: choose among flexmdm, mdm, got {','.join(agents)}",
-            param_hint="--agents",
-        )
+    _check_unmasking_agents(agents, "the cells change an unmasking sampler's steps")
     spec = StepsSpec(
         ks=tuple(subgoals),
         agents=agents,

@@ -511,6 +511,23 @@ def test_event_driven_mdm_sampling_at_many_steps_still_reproduces_the_distributi
     assert tv < 0.03 and stats.row_calls <= 4000 * 5
 
 
+def _grow_one_row(predict):
+    """flex_sample from g1 g2 = 2 3 over 8 Poisson steps, lengths capped at 12."""
+    return flex_sample(
+        predict,
+        torch.tensor([[2, 3]]),
+        torch.ones(1, 2, dtype=torch.bool),
+        torch.tensor([2]),
+        steps=8,
+        sampler=posterior_sampling(count_law="poisson"),
+        insertion=LINEAR,
+        unmasking=LINEAR,
+        mask_id=MASK,
+        pad_id=PAD,
+        max_len=12,
+    )
+
+
 def test_a_network_that_returns_nan_stops_the_samplers_with_one_line(toy):
     def nan_mask(tokens, t, query):
         return torch.full((int(query.sum()), 3), torch.nan)
@@ -523,38 +540,14 @@ def test_a_network_that_returns_nan_stops_the_samplers_with_one_line(toy):
             nan_mask, torch.full((3, 4), MASK), steps=8, sampler=SamplerSettings(), unmasking=LINEAR, mask_id=MASK
         )
     with pytest.raises(ValueError, match="NaN or infinite"):
-        flex_sample(
-            nan_gaps,
-            torch.tensor([[2, 3]]),
-            torch.ones(1, 2, dtype=torch.bool),
-            torch.tensor([2]),
-            steps=8,
-            sampler=posterior_sampling(count_law="poisson"),
-            insertion=LINEAR,
-            unmasking=LINEAR,
-            mask_id=MASK,
-            pad_id=PAD,
-            max_len=12,
-        )
+        _grow_one_row(nan_gaps)
 
 
 def test_huge_expected_gaps_are_dropped_at_the_length_cap_not_overflowed():
     def huge(tokens, fixed, lengths, t, query):
         return torch.zeros((int(query.sum()), 4)), torch.full((tokens.shape[0], tokens.shape[1] + 1), 1e30)
 
-    out, lengths, stats = flex_sample(
-        huge,
-        torch.tensor([[2, 3]]),
-        torch.ones(1, 2, dtype=torch.bool),
-        torch.tensor([2]),
-        steps=8,
-        sampler=posterior_sampling(count_law="poisson"),
-        insertion=LINEAR,
-        unmasking=LINEAR,
-        mask_id=MASK,
-        pad_id=PAD,
-        max_len=12,
-    )
+    out, lengths, stats = _grow_one_row(huge)
     assert lengths.tolist() == [2] and stats.capped_insertions == 7
 
 

@@ -148,7 +148,7 @@ def _results(spec: StepsSpec, summaries: dict) -> dict:
         for k in spec.ks
     }
     return {
-        "spec": {**{key: value for key, value in vars(spec).items() if key not in ("data_root", "out", "jobs")}},
+        "spec": {key: value for key, value in vars(spec).items() if key not in ("data_root", "out", "jobs")},
         "sampler": asdict(protocol_sampler(spec.protocol)),
         "cells": cells,
         "flattens_at": flat,
