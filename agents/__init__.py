@@ -4,14 +4,15 @@ Besides the built-ins (``AGENT_NAMES``), ``make_agent`` builds plug-in planners:
 imports NAME, and a name that installed packages register under the entry-point group ``mazebench.agents``
 loads its entry point. NAME is a ``Planner`` subclass, a factory returning a Planner, or a Planner; a
 class or factory is called with the factory options (dataset, checkpoint, steps, sampler, device) that
-its signature accepts.
+its signature accepts. A plug-in is imported, built and run in a process of its own
+(``mazebench.sandbox``): this process never imports it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
+import importlib.machinery
 import inspect
 from collections.abc import Callable
 from importlib import metadata
@@ -20,6 +21,7 @@ from typing import Any
 
 from agents.bfs import BFSPlanner
 from mazebench.planner import Planner, error_line
+from mazebench.sandbox import SandboxedPlanner
 
 ENTRY_POINT_GROUP = "mazebench.agents"
 REFERENCE_CHECKPOINT = "reference"  # the checkpoint option that picks the package's reference checkpoint
@@ -102,28 +104,52 @@ def check_agent_name(name: str) -> None:
 def plugin_digest(name: str) -> str | None:
     """The sha256 of the module file that defines the plug-in ``name`` (``package.module:NAME`` or a registered
     name); None for a built-in or a module without a file. It names the plug-in's code (its module's own file,
-    not what that imports), as a checkpoint digest names a trained planner's weights."""
+    not what that imports), as a checkpoint digest names a trained planner's weights. The file is found without
+    importing anything (not even the module's packages)."""
     if name in AGENT_FACTORIES:
         return None
     target = name if ":" in name else registered_agents()[name].value if name in registered_agents() else ""
     try:
-        spec = importlib.util.find_spec(target.partition(":")[0])
+        locations, spec = None, None
+        for part in target.partition(":")[0].split("."):
+            spec = importlib.machinery.PathFinder.find_spec(part, locations)
+            locations = spec.submodule_search_locations
         return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
     except Exception:  # no such module, or no file to read: make_agent says what is wrong
         return None
 
 
-def make_agent(name: str, *, dataset=None, checkpoint=None, steps=None, sampler=None, device=None) -> Planner:
+def make_agent(
+    name: str, *, dataset=None, checkpoint=None, steps=None, sampler=None, device=None, time_limit=None
+) -> Planner:
     """Build the planner ``name``: a built-in (``AGENT_NAMES``), ``package.module:NAME`` or a registered name.
 
     Options a planner does not use are ignored. ``sampler`` holds settings of
     ``agents.samplers.SamplerSettings`` (mode, temperature, count_law ...); for ``ar`` its temperature and
-    ``top_k`` (see ``agents.ar.Decoding``).
+    ``top_k`` (see ``agents.ar.Decoding``). A plug-in is a ``mazebench.sandbox.SandboxedPlanner``: built and run
+    in a process of its own, each of its requests (building it included) limited to ``time_limit`` seconds.
     """
     options = {"dataset": dataset, "checkpoint": checkpoint, "steps": steps, "sampler": sampler, "device": device}
     if name in AGENT_FACTORIES:
         return AGENT_FACTORIES[name](**options)
-    return _build_plugin(name, _load_plugin(name), options)
+    check_agent_name(name)
+    plain = {
+        **options,
+        "name": name,
+        "dataset": None if dataset is None else str(dataset.path),
+        "checkpoint": None if checkpoint is None else str(checkpoint),
+        "device": None if device is None else str(device),
+    }
+    return SandboxedPlanner("agents:build_plugin", plain, label=name, time_limit=time_limit)
+
+
+def build_plugin(*, name: str, dataset: str | None = None, **options: Any) -> Planner:
+    """In a sandbox host: the plug-in ``name`` built with ``make_agent``'s options (``dataset``: the folder of
+    the dataset, loaded and checked here)."""
+    from mazebench.datasets import load_dataset
+
+    loaded = None if dataset is None else load_dataset(dataset)
+    return _build_plugin(name, _load_plugin(name), {**options, "dataset": loaded})
 
 
 def _load_plugin(name: str) -> Any:

@@ -81,14 +81,15 @@ class Example:
     pair_id: int
 
 
+@dataclass(frozen=True, eq=False)
 class Split:
-    """The examples of one split, stored flat: paths concatenated in ``cells``, cut by ``offsets``."""
+    """The examples of one split, stored flat: paths concatenated in ``cells``, cut by ``offsets``. Its
+    attributes cannot be reassigned (a loaded split's arrays are read-only too)."""
 
-    def __init__(self, cells: np.ndarray, offsets: np.ndarray, subgoal_index: np.ndarray, pair_id: np.ndarray):
-        self.cells = cells
-        self.offsets = offsets
-        self.subgoal_index = subgoal_index
-        self.pair_id = pair_id
+    cells: np.ndarray
+    offsets: np.ndarray
+    subgoal_index: np.ndarray
+    pair_id: np.ndarray
 
     def __len__(self) -> int:
         return len(self.pair_id)
@@ -632,6 +633,15 @@ def _pack(coords: np.ndarray, examples: list, num_subgoals: int) -> Split:
         subgoal_index=np.array([index for _, index, _ in examples], dtype=np.int32).reshape(-1, num_subgoals),
         pair_id=np.array([pair for _, _, pair in examples], dtype=np.int32),
     )
+
+
+def check_content(dataset: Dataset) -> None:
+    """Raise ValueError unless the dataset in memory (maze and splits) still matches its meta.json content hash."""
+    if _content_hash(dataset.maze, {"train": dataset.train, "val": dataset.val}) != dataset.meta["content_sha256"]:
+        raise ValueError(
+            f"the dataset {dataset.path} in memory differs from its content hash (was it changed by a planner?); "
+            f"reload it"
+        )
 
 
 def _content_hash(maze: np.ndarray, splits: dict[str, Split]) -> str:

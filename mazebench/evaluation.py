@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from mazebench.datasets import QUERY_SEED, Dataset, recover_folder, replacing_folder
+from mazebench.datasets import QUERY_SEED, Dataset, check_content, recover_folder, replacing_folder
 from mazebench.folders import check_own_folder, folder_lock
 from mazebench.maze import frozen_copy, maze_to_text, save_maze
 from mazebench.parallel import TaskFailed, ordered_map
-from mazebench.planner import Planner, error_line
+from mazebench.planner import Planner, PlannerOutputError, error_line
 from mazebench.progress import progress_bar
-from mazebench.scoring import PathScore, path_cap, plain_path, score_path, short_text
+from mazebench.sandbox import SandboxedPlanner
+from mazebench.scoring import PathScore, json_safe, path_cap, plain_path, score_path
 from mazebench.statistics import pass_at, wasserstein1, wilson_interval
 
 PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the planner failed
@@ -79,12 +80,20 @@ def evaluate(
         raise ValueError(f"batch_timeout must be a positive number of seconds, got {batch_timeout}")
     if not 1 <= samples_per_query <= MAX_SAMPLES_PER_QUERY:
         raise ValueError(f"samples_per_query must lie in 1 .. {MAX_SAMPLES_PER_QUERY}, got {samples_per_query}")
+    check_content(dataset)  # the split the planner is scored on is the dataset's own, as its hash says
     indices = dataset.val.queries(queries, query_seed)[:limit]
     examples = [dataset.val[int(i)] for i in indices]
     pair_lengths = dataset.val.pair_lengths()
     out = Path(out_dir)
     maze = _verified_maze(dataset)  # the scorer's own copy; planners get copies of their own
-    with _report_folder(out) as folder:  # made first: an unwritable --out fails before the work
+    sandboxed = isinstance(planner, SandboxedPlanner)  # it keeps the time limit itself, in its own process
+    if sandboxed:
+        planner.time_limit = batch_timeout
+    in_own_process = None if sandboxed else batch_timeout  # a built-in's batches in processes of their own
+    with (
+        contextlib.closing(planner) if sandboxed else contextlib.nullcontext(),  # its processes end with the run
+        _report_folder(out) as folder,  # made first: an unwritable --out fails before the work
+    ):
         started = time.perf_counter()
         # per draw and example: the path as the scorer read it (JSON), or None; why its batch has none, or None
         drawn_paths: list[list[Any]] = [[] for _ in range(samples_per_query)]
@@ -94,10 +103,10 @@ def evaluate(
             for draw in range(samples_per_query)
             for first in range(0, len(examples), batch_size)
         ]
-        planned_elsewhere = workers > 1 or batch_timeout is not None  # by a copy of the planner in another process
+        planned_elsewhere = workers > 1 or in_own_process is not None  # by a copy of the planner in another process
         with (
             progress_bar(len(examples) * samples_per_query, f"planning with {planner.name}", progress) as bar,
-            ordered_map(_plan_batch, (planner, maze), workers, batch_timeout) as run,
+            ordered_map(_plan_batch, (planner, maze), workers, in_own_process) as run,
         ):
             for (first, batch, draw), (planned, counts, error) in zip(tasks, map(_outcome, run(tasks))):
                 if error is not None:
@@ -109,6 +118,7 @@ def evaluate(
                     _add_counts(planner, counts)
                 bar.update(len(batch))
         plan_seconds = time.perf_counter() - started
+        check_content(dataset)
         drawn_scores = [
             [
                 planner_failure(error) if error else score_path(maze, example.subgoals, path)
@@ -232,10 +242,6 @@ def guarded(function: Callable[[], Any]) -> tuple[Any, BaseException | None]:
 def failure_text(error: BaseException) -> str:
     """Why the planner failed what it was asked: its wrong answer, or what it raised."""
     return str(error) if isinstance(error, PlannerOutputError) else f"planner raised {error_line(error)}"
-
-
-class PlannerOutputError(Exception):
-    """A planner's answer of the wrong kind (not one path per query, a description that is no dict)."""
 
 
 def _check_count(planned: Any, wanted: int) -> None:
@@ -369,24 +375,6 @@ def _description(planner: Planner) -> dict:
         LOG.warning("the planner's description is left out: %s", failure_text(error))
         return {"name": str(getattr(planner, "name", "?")), "describe_error": failure_text(error)}
     return described
-
-
-def json_safe(value: Any, depth: int = 0) -> Any:
-    """``value`` as strict JSON: numpy scalars and arrays as Python values, non-finite numbers and other
-    objects as their (short) text; nesting deeper than 20 levels is cut."""
-    if depth > 20:
-        return "..."
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        value = value.tolist()
-    if isinstance(value, Mapping):
-        return {str(key): json_safe(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item, depth + 1) for item in value]
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    return short_text(value)
 
 
 def _save_galleries(

@@ -38,6 +38,16 @@ class Planner(abc.ABC):
         return None
 
 
+class PlannerOutputError(Exception):
+    """What a planner failed to give: an answer of the wrong kind (not one path per query, a description that is
+    no dict), or none (it raised, ran past its time limit or its process died): the message says which."""
+
+
 def error_line(error: BaseException) -> str:
-    """``Type: message`` of an exception raised by a planner or a plug-in, on one line."""
-    return " ".join(f"{type(error).__name__}: {error}".split())
+    """``Type: message`` of an exception raised by a planner or a plug-in, on one line (never raises, even
+    when the exception's own ``__str__`` does)."""
+    try:
+        message = str(error)
+    except Exception:
+        message = "<its message cannot be printed>"
+    return " ".join(f"{type(error).__name__}: {message}".split())

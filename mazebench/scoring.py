@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -34,6 +35,8 @@ FAILURE_KINDS = (
 )
 JUMP_KINDS = ("repeat", "skip", "through_wall")  # PathScore.jump_kind of a "jump" failure
 MAX_PATH_CELLS_PER_MAZE_CELL = 4  # the path length cap, per cell of the maze (6,724 cells on the 41x41 maze)
+COORDINATE_LIMIT = 2**63  # a coordinate beyond it is read as +-this (off the grid either way; printable, JSON-safe)
+MAX_JSON_INT_BITS = 256  # json_safe writes a larger integer as its short text
 
 
 @dataclass(frozen=True)
@@ -167,14 +170,15 @@ def _plain(value: Any) -> Any:
 def _as_int(value: Any) -> int | None:
     if isinstance(value, (bool, np.bool_)):
         return None
+    number = None
     if isinstance(value, Integral):
-        return int(value)
+        number = int(value)
     try:
-        if isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
-            return int(value)
+        if number is None and isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
+            number = int(value)
     except (OverflowError, ValueError):  # a number too large for a float (e.g. a huge Fraction)
         pass
-    return None
+    return None if number is None else max(-COORDINATE_LIMIT, min(COORDINATE_LIMIT, number))
 
 
 def _first_invalid(grid: np.ndarray, cells: list) -> tuple[int, str, str] | None:
@@ -222,6 +226,37 @@ def _order_failure(goals: list, cells: list, reached: int) -> tuple[int, str, st
     if reached < len(goals) or cells[-1] != goals[-1]:
         return last, "wrong_end", f"path ends at {cells[-1]}, not at the goal g{len(goals)} {goals[-1]}"
     return None
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` as strict JSON: numpy scalars and arrays as Python values, non-finite numbers, integers of more
+    than ``MAX_JSON_INT_BITS`` bits and other objects as their (short) text; nesting deeper than 20 levels is
+    cut. Never raises."""
+    if depth > 20:
+        return "..."
+    try:
+        if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+            value = value.tolist()
+        if isinstance(value, Mapping):
+            return {_key_text(key): json_safe(item, depth + 1) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [json_safe(item, depth + 1) for item in value]
+    except Exception:  # a foreign container's tolist, items or iteration may fail in any way
+        return short_text(value)
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return int(value) if value.bit_length() <= MAX_JSON_INT_BITS else short_text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return short_text(value)
+
+
+def _key_text(key: Any) -> str:
+    try:
+        return str(key)
+    except Exception:  # a huge integer, or a foreign object whose __str__ raises
+        return short_text(key)
 
 
 def short_text(value: Any, limit: int = 60) -> str:

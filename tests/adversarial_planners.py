@@ -5,14 +5,20 @@ Each is loaded as ``tests.adversarial_planners:NAME``, as a user's plug-in would
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
+import stat
 import sys
+import threading
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
 from agents.bfs import BFSPlanner
+from mazebench.datasets import Split
 from mazebench.planner import Planner
 
 
@@ -165,3 +171,138 @@ class RaisingCounters(Honest):
     @property
     def counters(self):
         raise RuntimeError("counters unavailable")
+
+
+def _evidence(name: str) -> Path:
+    """Where an adversary leaves evidence of what it managed to do (the test names the folder)."""
+    return Path(os.environ["MAZEBENCH_ADVERSARY_DIR"]) / name
+
+
+class DatasetEditor(Honest):
+    """Built with the dataset, it moves every held-out query's subgoals onto its start (past the frozen
+    dataclasses), then answers each query with the start alone: a success on the edited queries only."""
+
+    name = "dataset-editor"
+
+    def __init__(self, dataset):
+        val = dataset.val
+        edited = Split(val.cells, val.offsets, np.zeros_like(val.subgoal_index), val.pair_id)
+        object.__setattr__(dataset, "val", edited)
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        return [subgoals[:1] for subgoals in subgoal_batch]
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no text for you")
+
+
+class UnprintableErrors(Honest):
+    """Raises, from plan, describe and trace, an exception whose own __str__ raises."""
+
+    name = "unprintable-errors"
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        raise Unprintable()
+
+    def describe(self):
+        raise Unprintable()
+
+    def trace(self, subgoals, frames=8):
+        raise Unprintable()
+
+
+class RaisingName(Honest):
+    @property
+    def name(self):
+        raise RuntimeError("no name today")
+
+
+def exit_zero(**options):
+    """A factory that ends its process 'successfully' instead of building a planner."""
+    sys.exit(0)
+
+
+def hard_exit(**options):
+    os._exit(0)
+
+
+class ExitInDescribe(Honest):
+    name = "exit-in-describe"
+
+    def describe(self):
+        os._exit(0)
+
+
+class HangingTrace(Honest):
+    name = "hanging-trace"
+
+    def trace(self, subgoals, frames=8):
+        time.sleep(600)
+
+
+class HugeNumbers(Honest):
+    """A path with an integer too long to print, and one in its description."""
+
+    name = "huge-numbers"
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        return [[[10**5000, 0]] for _ in subgoal_batch]
+
+    def describe(self):
+        return {"name": self.name, "big": 10**5000}
+
+
+class Unpicklable(Honest):
+    """Holds a lambda and a lock: no copy of it can be sent to a worker process."""
+
+    name = "unpicklable"
+
+    def __init__(self):
+        self.hook, self.lock = (lambda: None), threading.Lock()
+
+
+class _MakesEvidence:
+    def __reduce__(self):
+        return (Path.touch, (_evidence("unpickled"),))
+
+
+class PickleSender(Honest):
+    """Writes a pickle whose loading leaves evidence to every pipe it can write to (its result pipe among
+    them), then plans honestly."""
+
+    name = "pickle-sender"
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        payload = pickle.dumps(_MakesEvidence()) + b"\n"
+        for fd in range(3, 256):
+            with contextlib.suppress(OSError):
+                if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                    os.write(fd, payload)
+        return super().plan(maze, subgoal_batch, seed)
+
+
+class Detacher(Honest):
+    """Leaves a detached grandchild (double fork, new session) that, once the evaluation should be over,
+    overwrites the report's results.json; it records its pid first."""
+
+    name = "detacher"
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        pid_file = _evidence("grandchild.pid")
+        if not pid_file.exists():
+            child = os.fork()
+            if child == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    pid_file.write_text(str(os.getpid()))
+                    time.sleep(2)
+                    for victim in Path(os.environ["MAZEBENCH_ADVERSARY_DIR"]).rglob("results.json"):
+                        victim.write_text("{}")
+                    _evidence("grandchild-lived").touch()
+                os._exit(0)
+            os.waitpid(child, 0)
+            while not pid_file.exists():
+                time.sleep(0.01)
+        return super().plan(maze, subgoal_batch, seed)

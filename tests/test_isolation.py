@@ -5,25 +5,30 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
+import sys
+import time
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import mazebench.scoring
 from agents import make_agent
 from mazebench.cli import cli
+from mazebench.datasets import load_dataset
 from mazebench.env import MazeEnv, run_path_in_env
 from mazebench.evaluation import evaluate
 from mazebench.maze import load_maze
 from mazebench.report import ReportSpec, build_report
 from mazebench.scoring import path_cap, score_path
-from tests.adversarial_planners import GARBAGE, straight_line
+from tests.adversarial_planners import GARBAGE, DatasetEditor, Honest, straight_line
 
 ADVERSARIAL = "tests.adversarial_planners:"
 
 
 def run(name: str, dataset, out, **options) -> dict:
-    return evaluate(make_agent(ADVERSARIAL + name), dataset, out_dir=out, progress=False, **options)
+    return evaluate(make_agent(ADVERSARIAL + name, dataset=dataset), dataset, out_dir=out, progress=False, **options)
 
 
 def samples(folder) -> list[dict]:
@@ -74,7 +79,7 @@ def test_in_a_report_a_cheat_neither_gains_nor_lifts_an_honest_planner(tmp_path,
     ] * 2
 
 
-def test_garbage_answers_and_prints_cost_only_their_queries(tiny_dataset_dir, tmp_path):
+def test_garbage_answers_and_prints_cost_only_their_queries(tiny_dataset_dir, tmp_path, capfd):
     result = CliRunner().invoke(
         cli,
         [
@@ -93,7 +98,8 @@ def test_garbage_answers_and_prints_cost_only_their_queries(tiny_dataset_dir, tm
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "debug output" not in result.stdout and "debug output of a plug-in" in result.stderr
+    printed = capfd.readouterr()  # the plug-in's process writes to the suite's stderr, never to its stdout
+    assert "debug output" not in result.stdout + printed.out and "debug output of a plug-in" in printed.err
     kinds = [s["failure_kind"] for s in samples(tmp_path / "r")]
     assert kinds == [kind for _, kind in GARBAGE.values()]  # query i got the i-th bad answer
     too_long = kinds.index("too_long")
@@ -112,7 +118,7 @@ def test_a_batch_past_the_time_limit_or_whose_process_dies_fails_alone(tiny_data
     reasons = [s["reason"] for s in samples(tmp_path / "r")]
     assert reasons == (
         ["planner's batch ran longer than the limit of 1.5 s"] * 3
-        + ["planner's batch its process died (exit code 3)"] * 3
+        + ["planner's process died (exit code 3)"] * 3
         + ["ok"] * 3
     )
     assert summary["planner"] == {"name": "stalling"} and summary["failure_kinds"] == {"planner_error": 6}
@@ -186,7 +192,7 @@ def test_counters_that_raise_fail_the_batches(tiny_dataset, tmp_path):
 def test_the_datasets_arrays_are_read_only_and_a_changed_maze_is_refused(tiny_dataset, tmp_path):
     assert not tiny_dataset.maze.flags.writeable and not tiny_dataset.val.cells.flags.writeable
     opened = dataclasses.replace(tiny_dataset, maze=np.zeros_like(tiny_dataset.maze))
-    with pytest.raises(ValueError, match="differs from its meta.json hash"):
+    with pytest.raises(ValueError, match="in memory differs from its"):
         run("Honest", opened, tmp_path / "r", limit=2)
 
 
@@ -218,3 +224,94 @@ def test_the_env_keeps_its_own_read_only_maze_and_refuses_bool_actions(small_maz
     for action in (True, np.bool_(False)):
         with pytest.raises(ValueError, match="action must be 0"):
             env.step(action)
+
+
+@pytest.fixture()
+def evidence(tmp_path, monkeypatch):
+    """The folder where an adversary leaves evidence of what it managed to do."""
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    monkeypatch.setenv("MAZEBENCH_ADVERSARY_DIR", str(folder))
+    return folder
+
+
+def test_a_factory_that_edits_its_dataset_is_scored_on_the_real_queries(tiny_dataset_dir, tiny_dataset, tmp_path):
+    summary = run("DatasetEditor", tiny_dataset, tmp_path / "r", limit=10)
+    assert summary["success_rate"] == 0.0 and summary["failure_kinds"] == {"missed_subgoal": 10}
+    assert [s["subgoals"] for s in samples(tmp_path / "r")] == [e.subgoals.tolist() for e in examples(tiny_dataset, 10)]
+    in_process = load_dataset(tiny_dataset_dir)  # the same edit made in the suite's own process is refused
+    DatasetEditor(in_process)
+    with pytest.raises(ValueError, match="differs from its content hash"):
+        evaluate(Honest(), in_process, out_dir=tmp_path / "s", progress=False)
+
+
+def test_a_plugin_that_patches_the_scorer_at_import_patches_only_its_own_process(tiny_dataset, tmp_path):
+    for timeout in (None, 30):
+        planner = make_agent("tests.adversarial_patch:Patcher")
+        summary = evaluate(planner, tiny_dataset, out_dir=tmp_path / f"r{timeout}", limit=5, batch_timeout=timeout)
+        assert summary["success_rate"] == 0.0 and summary["failure_kinds"] == {"empty": 5}
+    assert "tests.adversarial_patch" not in sys.modules and mazebench.scoring.score_path is score_path
+
+
+def test_a_result_that_is_no_plain_data_is_never_unpickled(tiny_dataset, tmp_path, evidence):
+    summary = run("PickleSender", tiny_dataset, tmp_path / "r", limit=4, batch_size=2)
+    assert not (evidence / "unpickled").exists()
+    assert summary["failure_kinds"] == {"planner_error": 4}
+    reasons = {s["reason"] for s in samples(tmp_path / "r")}
+    assert len(reasons) == 1 and reasons.pop().startswith("planner's process answered no JSON")
+
+
+def test_a_detached_grandchild_ends_with_the_evaluation(tiny_dataset, tmp_path, evidence):
+    summary = run("Detacher", tiny_dataset, tmp_path / "r", limit=3)
+    grandchild = int((evidence / "grandchild.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(grandchild, 0)  # ended (and reaped) when the evaluation ended
+    time.sleep(2.5)  # past the moment it meant to strike
+    assert not (evidence / "grandchild-lived").exists()
+    assert json.loads((tmp_path / "r" / "results.json").read_text()) == summary
+
+
+def test_exceptions_that_cannot_be_printed_fail_what_they_were_asked_for(tiny_dataset, tmp_path):
+    summary = run("UnprintableErrors", tiny_dataset, tmp_path / "r", limit=2)
+    unprintable = "planner raised Unprintable: <its message cannot be printed>"
+    assert {s["reason"] for s in samples(tmp_path / "r")} == {unprintable}
+    assert summary["planner"]["describe_error"] == unprintable
+    assert not (tmp_path / "r" / "generation.png").exists()
+
+
+@pytest.mark.parametrize(
+    "factory, message",
+    [
+        ("RaisingName", "building the planner failed (planner raised RuntimeError: no name today)"),
+        ("exit_zero", "building the planner failed (planner raised SystemExit: 0)"),
+        ("hard_exit", "building the planner failed (planner's process died (exit code 0))"),
+    ],
+)
+def test_a_factory_that_exits_or_has_no_readable_name_is_a_one_line_error(tiny_dataset_dir, tmp_path, factory, message):
+    arguments = ["evaluate", "--agent", ADVERSARIAL + factory, "--data", str(tiny_dataset_dir), "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: ") and message in result.output
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_a_describe_that_exits_or_a_trace_that_hangs_costs_only_its_own_field(tiny_dataset, tmp_path):
+    summary = run("ExitInDescribe", tiny_dataset, tmp_path / "d", limit=2, batch_timeout=5)
+    assert summary["success_rate"] == 1.0
+    assert summary["planner"]["describe_error"] == "planner's process died (exit code 0)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no lock, no temporary folder left
+    started = time.monotonic()
+    summary = run("HangingTrace", tiny_dataset, tmp_path / "t", limit=2, batch_timeout=1)
+    assert summary["success_rate"] == 1.0 and time.monotonic() - started < 60
+    assert not (tmp_path / "t" / "generation.png").exists()
+
+
+def test_integers_too_long_to_print_cost_only_their_query_and_field(tiny_dataset, tmp_path):
+    summary = run("HugeNumbers", tiny_dataset, tmp_path / "r", limit=2)
+    assert summary["failure_kinds"] == {"off_grid": 2}
+    assert summary["planner"]["big"].startswith("<unprintable int")
+    assert samples(tmp_path / "r")[0]["path"] == [[2**63, 0]]
+
+
+def test_a_plugin_that_cannot_be_pickled_plans_in_worker_processes(tiny_dataset, tmp_path):
+    assert run("Unpicklable", tiny_dataset, tmp_path / "r", limit=6, batch_size=2, workers=2)["success_rate"] == 1.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-from importlib import metadata
 
 import pytest
 from click.testing import CliRunner
@@ -30,7 +29,8 @@ class Oracle(Planner):
         return BFSPlanner().plan(maze, subgoal_batch, seed)
 
     def describe(self):
-        return {"agent": self.name, "steps": self.options["steps"]}
+        dataset = self.options["dataset"]
+        return {"agent": self.name, "steps": self.options["steps"], "data": dataset and dataset.meta["dataset_id"]}
 
 
 def make_oracle(**options):
@@ -69,6 +69,16 @@ def plugin_module(tmp_path, monkeypatch):
         sys.modules.pop(name, None)
 
 
+def register(folder, **entry_points: str) -> None:
+    """Install (in ``folder``, on the search path) a distribution that registers ``entry_points``, name=value, under
+    the suite's group, as ``pip install`` of a plug-in package would: seen by every process, the plug-in's own."""
+    info = folder / "their_planners-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: their-planners\nVersion: 0.1\n")
+    lines = [f"[{ENTRY_POINT_GROUP}]", *(f"{name} = {value}" for name, value in entry_points.items())]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
 def evaluate_cli(agent: str, data, out, *extra) -> dict:
     result = CliRunner().invoke(
         cli,
@@ -95,19 +105,20 @@ def evaluate_cli(agent: str, data, out, *extra) -> dict:
 def test_a_planner_class_by_import_path_through_the_cli(plugin_module, tiny_dataset_dir, tmp_path):
     summary = evaluate_cli("my_planners:Oracle", tiny_dataset_dir, tmp_path / "report", "--steps", "7")
     assert summary["n"] == 5 and summary["success_rate"] == 1.0
-    assert summary["planner"] == {"agent": "outside-oracle", "steps": 7}  # built with the options it accepts
+    wanted = {"agent": "outside-oracle", "steps": 7, "data": summary["dataset"]["dataset_id"]}
+    assert summary["planner"] == wanted  # built with the options it accepts
     assert (tmp_path / "report" / "successes.png").is_file()
 
 
 def test_a_factory_by_import_path(plugin_module, tiny_dataset):
     planner = make_agent("my_planners:make_oracle", dataset=tiny_dataset, steps=3)
-    assert planner.name == "outside-oracle" and planner.options == {"dataset": tiny_dataset, "steps": 3}
-    assert make_agent("my_planners:ready").options["steps"] == 1  # a planner object is taken as it is
+    described = {"agent": "outside-oracle", "steps": 3, "data": tiny_dataset.meta["dataset_id"]}
+    assert planner.name == "outside-oracle" and planner.describe() == described  # its process loaded the dataset
+    assert make_agent("my_planners:ready").describe()["steps"] == 1  # a planner object is taken as it is
 
 
-def test_a_planner_registered_under_the_entry_point_group(plugin_module, tiny_dataset_dir, tmp_path, monkeypatch):
-    registered = [metadata.EntryPoint(name="their-oracle", value="my_planners:make_oracle", group=ENTRY_POINT_GROUP)]
-    monkeypatch.setattr(metadata, "entry_points", lambda group=None: [e for e in registered if e.group == group])
+def test_a_planner_registered_under_the_entry_point_group(plugin_module, tiny_dataset_dir, tmp_path):
+    register(tmp_path, **{"their-oracle": "my_planners:make_oracle"})
     summary = evaluate_cli("their-oracle", tiny_dataset_dir, tmp_path / "report")
     assert summary["planner"]["agent"] == "outside-oracle" and summary["success_rate"] == 1.0
     with pytest.raises(ValueError, match="known agents: bfs, flexmdm, mdm, ar, their-oracle"):
@@ -146,9 +157,8 @@ def test_an_unknown_agent_name_is_a_usage_error(tiny_dataset_dir):
     assert result.exit_code == 2 and "unknown agent 'astar'; known agents: bfs, flexmdm, mdm, ar" in result.output
 
 
-def test_an_entry_point_that_does_not_load_is_a_one_line_error(plugin_module, monkeypatch):
-    broken = metadata.EntryPoint(name="theirs", value="broken_planners:Oracle", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(metadata, "entry_points", lambda group=None: [broken])
+def test_an_entry_point_that_does_not_load_is_a_one_line_error(plugin_module, tmp_path):
+    register(tmp_path, theirs="broken_planners:Oracle")
     with pytest.raises(
         ValueError,
         match=r"agent 'theirs': its entry point 'broken_planners:Oracle' does not load "
