@@ -1029,19 +1029,26 @@ def _animate(data: Path, out: Path | None, count: int, agent: str | None, checkp
 )
 @click.option("--split", default="train", type=click.Choice(["train", "val"]), help="The split of a Minari export.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="First N paths of a Minari export.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing Parquet file, or the Minari dataset of the same id (never a file of the dataset --data).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def export(data, kind, out, split, limit, quiet) -> None:
+def export(data, kind, out, split, limit, force, quiet) -> None:
     """Write a dataset in a format other tools read: Parquet (pyarrow, pandas, Hugging Face datasets) or Minari
     (offline and goal-conditioned RL)."""
     from mazebench.export import export_minari, export_parquet
 
     dataset = load_dataset(data)
     if kind == "parquet":
-        written = export_parquet(dataset, out or Path("data") / "exports" / f"{data.resolve().name}.parquet")
+        written = export_parquet(
+            dataset, out or Path("data") / "exports" / f"{data.resolve().name}.parquet", force=force
+        )
         click.echo(f"{len(dataset.train) + len(dataset.val)} examples in {written}")
     else:
         root = out or Path("data") / "exports" / "minari"
-        dataset_id = export_minari(dataset, root, split=split, limit=limit, progress=not quiet)
+        dataset_id = export_minari(dataset, root, split=split, limit=limit, progress=not quiet, force=force)
         click.echo(f"{dataset_id} in {root} (load it with MINARI_DATASETS_PATH={root} minari.load_dataset)")
 
 
