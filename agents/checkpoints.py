@@ -66,7 +66,7 @@ def read_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
         raise _corrupt(path, "checksum mismatch")
     try:
         state = _decode(json.loads(metadata["skeleton"]), {name: t.to(device) for name, t in tensors.items()})
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:  # RecursionError: nested too deep
         raise _corrupt(path, f"bad skeleton: {type(error).__name__}") from None
     if not isinstance(state, dict):
         raise _corrupt(path, "the state is not a dict")
@@ -156,7 +156,7 @@ def _metadata(blob: bytes, path: Path) -> dict:
         raise _corrupt(path, "no safetensors header")
     try:
         metadata = json.loads(blob[8 : 8 + size]).get("__metadata__") or {}
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: nested too deep
         raise _corrupt(path, "no safetensors header") from None
     if metadata.get("format") != FORMAT or not all(
         isinstance(metadata.get(key), str) for key in ("skeleton", "sha256")

@@ -28,9 +28,34 @@ MEASURED_PROTOCOLS = ("paper-64", "suite")  # 64 steps each: cheap enough for th
 KEPT = ("agent", "tokenizer", "model_config", "num_subgoals", "max_path_len", "maze", "dataset_id", "train_config")
 
 
+ENTRY_FIELDS = {"file": str, "agent": str, "num_subgoals": int, "dataset_id": str, "data_command": str, "sha256": str}
+
+
 def references() -> list[dict]:
-    """The index's entries, in order."""
-    return json.loads(INDEX.read_text()) if INDEX.exists() else []
+    """The index's entries, in order; a one-line ValueError if the index is no list of entries with the fields
+    a lookup reads (``ENTRY_FIELDS``), each ``file`` a name in the reference folder."""
+    if not INDEX.exists():
+        return []
+    try:
+        entries = json.loads(INDEX.read_text())
+    except (ValueError, RecursionError) as error:
+        raise _malformed(f"not JSON: {type(error).__name__}") from None
+    if not isinstance(entries, list):
+        raise _malformed(f"a {type(entries).__name__}, not a list of entries")
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise _malformed(f"entry {number} is a {type(entry).__name__}, not an object")
+        for field, kind in ENTRY_FIELDS.items():
+            value = entry.get(field)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise _malformed(f"entry {number} has no {kind.__name__} {field}")
+        if Path(entry["file"]).name != entry["file"] or entry["file"] in ("", ".", ".."):
+            raise _malformed(f"entry {number}'s file {entry['file']!r} is not a file name")
+    return entries
+
+
+def _malformed(why: str) -> ValueError:
+    return ValueError(f"the reference index {INDEX} is malformed ({why}); reinstall mazebench")
 
 
 def reference_checkpoint(agent: str, dataset) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from agents import AGENT_NAMES, ENTRY_POINT_GROUP, check_agent_name, make_agent
+from agents import AGENT_NAMES, ENTRY_POINT_GROUP, REFERENCE_CHECKPOINT, check_agent_name, make_agent
 from agents.config import AGENT_SETTINGS, PRESETS, SAMPLING_STEPS, TrainConfig
 from mazebench.datasets import (
     MAX_ATTEMPTS_PER_PATH,
@@ -36,12 +36,14 @@ DEFAULT_DATA = default_data_dir("<K>")  # shown in help texts
 PRESET_CHOICE = click.Choice(list(PRESETS))  # --preset of train, report and ablation
 MAX_SAMPLING_STEPS = 100_000  # upper bounds of the sampler's sizes: far above use, refused before any work
 MAX_WINDOW = 100_000
+MAX_BATCH_TIMEOUT = 86_400.0  # a day: seconds past this overflow the system's timers
 STEPS = click.IntRange(1, MAX_SAMPLING_STEPS)  # --steps of evaluate, report and ablation
 PROTOCOL_CHOICE = click.Choice(["suite", "paper", "paper-64", "official"])  # agents.learned.PROTOCOLS, without torch
 CHECKPOINT_OPTION = click.option(  # evaluate's and render --animate's
     "--checkpoint",
     default=None,
-    type=click.Path(path_type=Path),
+    type=click.Path(),
+    callback=lambda _ctx, _param, value: value if value in (None, REFERENCE_CHECKPOINT) else Path(value),
     help="Run folder or checkpoint file of a learned agent, or `reference`: the checkpoint shipped with the "
     "package for this agent and dataset (see reports/reference)  [default: runs/cpu/<agent>-k<K>]",
 )
@@ -564,7 +566,7 @@ def _relaunch_under_torchrun(nproc: int) -> int:
 @click.option(
     "--batch-timeout",
     default=None,
-    type=_Finite(min=0, min_open=True),
+    type=_Finite(min=0, max=MAX_BATCH_TIMEOUT, min_open=True),
     help="Seconds a batch may take: each batch is planned in a process of its own, killed past the limit "
     "(its queries fail as planner_error)  [default: no limit, batches planned in this process]",
 )
@@ -629,6 +631,7 @@ def evaluate(
     }
     sampler["feasible_counts"] = feasible_counts  # None: on where they apply (SamplerSettings)
     steps = steps or protocol_steps(protocol)
+    checkpoint = _checkpoint(agent, checkpoint, dataset)
     planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, device=device, sampler=sampler)
     summary = run_evaluation(
         planner,
@@ -652,6 +655,16 @@ def evaluate(
             + f"  coverage of the pairs' paths {generative['mean_reference_coverage']:.1%}"
         )
     click.echo(f"report: {out}")
+
+
+def _checkpoint(agent: str, checkpoint: str | Path | None, dataset) -> str | Path | None:
+    """The --checkpoint of a learned agent: the word `reference` is always the package's reference checkpoint for
+    the agent and dataset, even where a folder of that name exists (give ./reference for that one)."""
+    if checkpoint != REFERENCE_CHECKPOINT or agent not in ("flexmdm", "mdm", "ar"):
+        return checkpoint
+    from agents.reference import reference_checkpoint
+
+    return reference_checkpoint(agent, dataset)
 
 
 def _table(agent: str, k: int, summary: dict) -> str:
@@ -994,7 +1007,11 @@ def _animate(data: Path, out: Path | None, count: int, agent: str | None, checkp
         raise click.UsageError("--animate needs --agent (and --checkpoint for a trained planner)")
     dataset = load_dataset(data)
     planner = make_agent(
-        agent, dataset=dataset, checkpoint=checkpoint, steps=steps, sampler=asdict(protocol_sampler(protocol))
+        agent,
+        dataset=dataset,
+        checkpoint=_checkpoint(agent, checkpoint, dataset),
+        steps=steps,
+        sampler=asdict(protocol_sampler(protocol)),
     )
     out = out or Path("reports") / f"animate-{agent.replace(':', '.')}-{data.resolve().name}"
     queries = dataset.val.queries()[:count]
@@ -1029,19 +1046,26 @@ def _animate(data: Path, out: Path | None, count: int, agent: str | None, checkp
 )
 @click.option("--split", default="train", type=click.Choice(["train", "val"]), help="The split of a Minari export.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="First N paths of a Minari export.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing Parquet file, or the Minari dataset of the same id (never a file of the dataset --data).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def export(data, kind, out, split, limit, quiet) -> None:
+def export(data, kind, out, split, limit, force, quiet) -> None:
     """Write a dataset in a format other tools read: Parquet (pyarrow, pandas, Hugging Face datasets) or Minari
     (offline and goal-conditioned RL)."""
     from mazebench.export import export_minari, export_parquet
 
     dataset = load_dataset(data)
     if kind == "parquet":
-        written = export_parquet(dataset, out or Path("data") / "exports" / f"{data.resolve().name}.parquet")
+        written = export_parquet(
+            dataset, out or Path("data") / "exports" / f"{data.resolve().name}.parquet", force=force
+        )
         click.echo(f"{len(dataset.train) + len(dataset.val)} examples in {written}")
     else:
         root = out or Path("data") / "exports" / "minari"
-        dataset_id = export_minari(dataset, root, split=split, limit=limit, progress=not quiet)
+        dataset_id = export_minari(dataset, root, split=split, limit=limit, progress=not quiet, force=force)
         click.echo(f"{dataset_id} in {root} (load it with MINARI_DATASETS_PATH={root} minari.load_dataset)")
 
 

@@ -34,7 +34,6 @@ import glob
 import hashlib
 import json
 import math
-import operator
 import os
 import shutil
 import tempfile
@@ -272,7 +271,9 @@ def load_dataset(path: str | Path) -> Dataset:
         meta = json.loads(meta_file.read_text())
         version = meta["format_version"]
         config = meta["config"]
-        num_subgoals = operator.index(config["num_subgoals"])  # TypeError unless an integer
+        num_subgoals = config["num_subgoals"]
+        if isinstance(num_subgoals, bool) or not isinstance(num_subgoals, int):
+            raise _corrupt(folder, f"num_subgoals must be an integer, got {num_subgoals!r}")
         if version != FORMAT_VERSION:
             raise ValueError(
                 f"dataset {folder} has format version {version}; this mazebench reads version "
@@ -448,12 +449,9 @@ def _check_maze(maze: np.ndarray) -> np.ndarray:
 def _check_config(config: dict) -> None:
     def integer(name: str, low: int, high: int | None = None) -> None:
         value = config[name]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or value < low
-            or value > (high or value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer, got {value!r} (a {type(value).__name__})")
+        if value < low or value > (high or value):
             raise ValueError(f"{name} must be an integer >= {low}{f' and <= {high}' if high else ''}, got {value!r}")
         config[name] = int(value)
 

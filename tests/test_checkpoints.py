@@ -219,3 +219,91 @@ def test_the_convert_command_rewrites_an_old_run_which_is_refused_until_then(tmp
     assert again.exit_code == 2 and "exists already" in again.output
     broken = CliRunner().invoke(cli, ["convert-checkpoint", str(run / "checkpoint.safetensors")])
     assert broken.exit_code != 0 and "not a checkpoint of mazebench 0.1" in broken.output
+
+
+def _reference_state() -> dict:
+    """The state of a shipped reference checkpoint (a small MDM): what a planner loads."""
+    from agents.reference import REFERENCE_DIR
+
+    return read_checkpoint(REFERENCE_DIR / "mini-mdm-k2.safetensors")
+
+
+def _one_line_cli_error(path, tiny_dataset_dir) -> str:
+    from click.testing import CliRunner
+
+    from mazebench.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["evaluate", "--agent", "mdm", "--checkpoint", str(path), "--data", str(tiny_dataset_dir), "--quiet"]
+    )
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and result.output.startswith("Error: "), (
+        result.output
+    )
+    return result.output
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda w: w.fill_(float("nan")), "holds NaN or infinite values"),
+        (lambda w: w.fill_(float("inf")), "holds NaN or infinite values"),
+        (lambda w: w.to(torch.int64), "is a int64 tensor, not a floating-point one"),
+        (lambda w: w.to(torch.bool), "is a bool tensor, not a floating-point one"),
+    ],
+)
+def test_weights_no_planner_should_run_are_refused_naming_the_tensor(tmp_path, tiny_dataset_dir, change, message):
+    from agents.loading import load_checkpoint
+
+    state = _reference_state()
+    weights = state["ema"]["model"]
+    name = sorted(name for name, w in weights.items() if w.is_floating_point())[-1]
+    changed = change(weights[name].float())
+    weights[name] = changed if changed.dtype != torch.float32 else changed.half()
+    save_checkpoint(state, tmp_path / "c.safetensors")
+    with pytest.raises(ValueError, match=f"the weight {name} {message}"):
+        load_checkpoint(tmp_path / "c.safetensors", device="cpu")
+    assert f"the weight {name} {message}" in _one_line_cli_error(tmp_path / "c.safetensors", tiny_dataset_dir)
+
+
+@pytest.mark.parametrize(
+    "maze, message",
+    [
+        (None, "has no maze"),
+        ("#.#", "its maze is str, not a 2-D integer tensor"),
+        (torch.zeros(3, 3, 3, dtype=torch.uint8), "its maze is a 3-D torch.uint8 tensor"),
+        (torch.full((5, 5), 7, dtype=torch.uint8), "holds values other than 0 (open) and 1 (wall)"),
+        ("num_subgoals", "num_subgoals must be an integer, got '2'"),
+    ],
+)
+def test_a_checkpoint_without_a_maze_or_with_a_wrong_one_is_one_line(tmp_path, tiny_dataset_dir, maze, message):
+    state = _reference_state()
+    if maze == "num_subgoals":
+        state["num_subgoals"] = "2"
+    elif maze is None:
+        del state["maze"]
+    else:
+        state["maze"] = maze
+    save_checkpoint(state, tmp_path / "c.safetensors")
+    assert message in _one_line_cli_error(tmp_path / "c.safetensors", tiny_dataset_dir)
+
+
+def _with_header(path, header: bytes) -> None:
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+
+
+def test_deeply_nested_headers_and_skeletons_are_one_line(tmp_path, tiny_dataset_dir):
+    from safetensors.torch import save as save_tensors
+
+    from agents.checkpoints import FORMAT, _digest
+
+    deep = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "c.safetensors"
+    _with_header(path, b'{"__metadata__": {"format": "x"}, "x": ' + deep.encode() + b"}")
+    for read in (read_checkpoint, checkpoint_digest):
+        with pytest.raises(CheckpointError, match="no safetensors header"):
+            read(path)
+    assert "corrupt or not a mazebench checkpoint" in _one_line_cli_error(path, tiny_dataset_dir)
+    path.write_bytes(save_tensors({}, metadata={"format": FORMAT, "skeleton": deep, "sha256": _digest(deep, {})}))
+    with pytest.raises(CheckpointError, match="bad skeleton: RecursionError"):
+        read_checkpoint(path)
+    assert "bad skeleton" in _one_line_cli_error(path, tiny_dataset_dir)

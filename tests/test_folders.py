@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mazebench.cli import cli
-from mazebench.folders import FolderBusyError, check_own_folder, folder_lock
+from mazebench.folders import FolderBusyError, check_own_folder, folder_lock, mark_own_folder
 
 REPORT_KEYS = ("spec", "protocols", "leaderboard")
 
@@ -60,7 +60,7 @@ def test_report_and_ablation_refuse_a_folder_that_is_not_theirs(tmp_path, monkey
     (tmp_path / "results.json").write_text('{"mine": 1}')
     result = CliRunner().invoke(cli, [*command, "--out", str(tmp_path), "--quiet"])
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
-    assert "(it holds README.md, results.json): refusing to write into it; choose another --out" in result.output
+    assert "(its results.json is not one): refusing to write into it; choose another --out" in result.output
     assert (tmp_path / "README.md").read_text() == "someone's notes" and sorted(os.listdir(tmp_path)) == [
         "README.md",
         "results.json",
@@ -71,12 +71,51 @@ def test_a_report_folder_of_its_own_kind_is_taken(tmp_path):
     check_own_folder(tmp_path / "missing", "a report", REPORT_KEYS, ("eval",))
     (tmp_path / "eval").mkdir()  # a report cut short before its page
     (tmp_path / "figure.png").write_bytes(b"")
-    check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval",))
-    (tmp_path / "notes.txt").write_text("")
-    with pytest.raises(ValueError, match="is not a report"):
-        check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval",))
+    check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval", "results.json"))
     (tmp_path / "results.json").write_text(json.dumps(dict.fromkeys(REPORT_KEYS)))  # a finished report
-    check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval",))
+    check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval", "results.json"))
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(ValueError, match="is not a report .it holds notes.txt"):  # the keys alone are not enough
+        check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval", "results.json"))
+    mark_own_folder(tmp_path, "a report")  # a folder the suite marked is its own, whatever else it holds
+    check_own_folder(tmp_path, "a report", REPORT_KEYS, ("eval", "results.json"))
+    with pytest.raises(ValueError, match="is a report, not a steps page"):
+        check_own_folder(tmp_path, "a steps page", ("spec",), ("eval", "results.json"))
+
+
+def test_a_results_json_without_the_keys_makes_no_folder_the_suites(tmp_path):
+    (tmp_path / "results.json").write_text('{"mine": 1}')
+    with pytest.raises(ValueError, match="its results.json is not one"):
+        check_own_folder(tmp_path, "a report", REPORT_KEYS, ("results.json",))
+
+
+def test_evaluate_keeps_a_folder_with_the_keys_and_files_of_its_own(tiny_dataset_dir, tmp_path):
+    """A user's folder whose results.json happens to have an evaluation's keys is not replaced (its files
+    deleted); an evaluation's own folder is."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps(dict.fromkeys(("n", "success_rate", "planner", "dataset"))))
+    (folder / "thesis.tex").write_text("two years of work")
+    args = ["evaluate", "--data", str(tiny_dataset_dir), "--limit", "2", "--num-pngs", "0", "--quiet"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(folder)])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: {folder} exists and is not an evaluation report (it holds thesis.tex)")
+    assert (folder / "thesis.tex").read_text() == "two years of work"
+    (folder / "thesis.tex").unlink()
+    for _ in range(2):  # an evaluation's folder is its own, the second time too
+        result = CliRunner().invoke(cli, [*args, "--out", str(folder)])
+        assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("command", [["report", "--agents", "bfs", "--subgoals", "4"], ["evaluate", "--agent", "bfs"]])
+def test_a_dangling_symlink_out_is_refused_before_anything_is_created(tiny_dataset_dir, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").symlink_to(tmp_path / "missing" / "deeper" / "report")
+    data = ["--data", str(tiny_dataset_dir)] if command[0] == "evaluate" else []
+    result = CliRunner().invoke(cli, [*command, *data, "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "is a symbolic link to" in result.output and "which does not exist" in result.output
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # no missing/deeper made
 
 
 def test_a_killed_writers_temporary_folders_are_removed_by_the_next_writer(tiny_dataset, tmp_path):

@@ -106,3 +106,53 @@ def test_nonsense_sizes_are_refused_before_any_work(tmp_path, monkeypatch, args,
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == code and message in result.output, result.output
     assert "launching" not in result.output and list(tmp_path.iterdir()) == []
+
+
+def test_a_num_subgoals_that_is_a_string_is_said_to_be_no_integer(copied_dataset):
+    edit_meta(copied_dataset, lambda meta: meta["config"].update(num_subgoals="12"))
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(copied_dataset)])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "(num_subgoals must be an integer, got '12')" in result.output
+    with pytest.raises(ValueError, match=r"^num_subgoals must be an integer, got '12' \(a str\)$"):
+        datasets.generate_dataset(copied_dataset.parent / "new", num_subgoals="12", pairs=10)
+
+
+def test_a_batch_timeout_past_a_day_is_refused_before_any_work(tiny_dataset_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["evaluate", "--data", str(tiny_dataset_dir), "--limit", "2", "--num-pngs", "0", "--quiet"]
+    result = CliRunner().invoke(cli, [*args, "--batch-timeout", "1e10"])
+    assert result.exit_code == 2 and "1e10" not in result.output, result.output  # no OverflowError traceback
+    assert "Invalid value for '--batch-timeout': 10000000000.0 is not in the range 0<x<=86400" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_malformed_reference_index_is_one_line(tiny_dataset_dir, tmp_path, monkeypatch):
+    import agents.reference as reference
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(reference, "INDEX", tmp_path / "index.json")
+    args = ["evaluate", "--agent", "mdm", "--checkpoint", "reference", "--data", str(tiny_dataset_dir), "--quiet"]
+    for broken, why in [
+        ("{", "not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON: RecursionError"),
+        ('{"agent": "mdm"}', "a dict, not a list of entries"),
+        ("[1]", "entry 1 is a int, not an object"),
+        ('[{"agent": "mdm"}]', "entry 1 has no str file"),
+        ('[{"file": "x", "agent": "mdm", "num_subgoals": "4", "dataset_id": "x"}]', "entry 1 has no int num_subgoals"),
+    ]:
+        (tmp_path / "index.json").write_text(broken)
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith(f"Error: the reference index {tmp_path / 'index.json'} is malformed ({why}")
+
+
+def test_checkpoint_reference_means_the_shipped_reference_even_beside_a_folder_of_that_name(
+    tiny_dataset_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reference").mkdir()
+    args = ["evaluate", "--agent", "flexmdm", "--data", str(tiny_dataset_dir), "--quiet"]
+    result = CliRunner().invoke(cli, [*args, "--checkpoint", "reference"])
+    assert result.exit_code == 1 and result.output.startswith("Error: no reference flexmdm checkpoint for the dataset")
+    result = CliRunner().invoke(cli, [*args, "--checkpoint", "./reference"])  # the folder, asked for as a path
+    assert result.exit_code == 1 and "no checkpoint at reference/checkpoint.safetensors" in result.output

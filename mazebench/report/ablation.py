@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from agents import default_run_dir
 from agents.config import SAMPLING_STEPS, preset_config
 from agents.learned import protocol_sampler
-from mazebench.folders import check_own_folder, folder_lock
+from mazebench.folders import PAGE_ENTRIES, check_own_folder, folder_lock, mark_own_folder
 from mazebench.report.figures import save_figure
 from mazebench.report.page import success_text
 from mazebench.report.pipeline import cached_evaluation, prepared_dataset, run_finished, train_with_checks
@@ -89,7 +89,8 @@ def build_ablation(spec: AblationSpec, progress: bool = True) -> dict:
     """Train and evaluate what is missing; write the page (its folder's lock held throughout; a ValueError if
     the folder holds anything but an ablation page); return its results."""
     with folder_lock(spec.folder):
-        check_own_folder(spec.folder, "an ablation page", ("spec", "trainings", "samplers", "cells"), ("eval",))
+        check_own_folder(spec.folder, "an ablation page", ("spec", "trainings", "samplers", "cells"), PAGE_ENTRIES)
+        mark_own_folder(spec.folder, "an ablation page")
         return _build_ablation(spec, progress)
 
 

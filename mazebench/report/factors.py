@@ -16,7 +16,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from agents.learned import PAPER_STEPS, protocol_sampler
-from mazebench.folders import check_own_folder, folder_lock
+from mazebench.folders import PAGE_ENTRIES, check_own_folder, folder_lock, mark_own_folder
 from mazebench.report.figures import save_figure
 from mazebench.report.page import failure_text, success_text
 from mazebench.report.pipeline import cached_evaluation, prepared_dataset, run_finished, train_with_checks
@@ -75,7 +75,8 @@ def build_factors(spec: FactorsSpec, progress: bool = True) -> dict:
     """Train what is missing, evaluate every (agent, K, row); write the page (its folder's lock held throughout;
     a ValueError if the folder holds anything but a factors page); return its results."""
     with folder_lock(spec.folder):
-        check_own_folder(spec.folder, "a factors page", ("spec", "factors", "cells"), ("eval",))
+        check_own_folder(spec.folder, "a factors page", ("spec", "factors", "cells"), PAGE_ENTRIES)
+        mark_own_folder(spec.folder, "a factors page")
         return _build_factors(spec, progress)
 
 

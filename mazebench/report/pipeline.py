@@ -21,7 +21,7 @@ from agents.loading import CHECKPOINT, checkpoint_file
 from agents.training import train
 from mazebench.datasets import QUERY_SEED, generate_dataset, load_dataset
 from mazebench.evaluation import evaluate
-from mazebench.folders import check_own_folder, folder_lock
+from mazebench.folders import PAGE_ENTRIES, check_own_folder, folder_lock, mark_own_folder
 from mazebench.parallel import ordered_map
 from mazebench.report.claims import evaluate_claims
 from mazebench.report.curves import at_equal_budget, curve_summary, read_curve
@@ -53,7 +53,10 @@ def build_report(spec: ReportSpec, progress: bool = True) -> dict:
     """Generate, train, evaluate what is missing; write the report folder (its lock held throughout; a
     ValueError if it holds anything but a report); return its results."""
     with folder_lock(spec.folder):
-        check_own_folder(spec.folder, "a benchmark report", ("spec", "protocols", "leaderboard"), REPORT_ENTRIES)
+        check_own_folder(
+            spec.folder, "a benchmark report", ("spec", "protocols", "leaderboard"), (*PAGE_ENTRIES, *REPORT_ENTRIES)
+        )
+        mark_own_folder(spec.folder, "a benchmark report")
         return _build_report(spec, progress)
 
 

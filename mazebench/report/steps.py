@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from agents.learned import protocol_sampler
 from agents.reference import reference_checkpoint
-from mazebench.folders import check_own_folder, folder_lock
+from mazebench.folders import PAGE_ENTRIES, check_own_folder, folder_lock, mark_own_folder
 from mazebench.parallel import ordered_map
 from mazebench.report.claims import ALPHA, claims_markdown, evaluate_claims
 from mazebench.report.figures import planner_colors, save_figure
@@ -104,7 +104,8 @@ def flattens_at(successes: dict[int, list[bool]]) -> int | None:
 def build_steps_page(spec: StepsSpec) -> dict:
     """Evaluate what is missing and write the page (its folder locked throughout); return its results."""
     with folder_lock(spec.folder):
-        check_own_folder(spec.folder, "a steps page", ("spec", "cells"), ("eval",))
+        check_own_folder(spec.folder, "a steps page", ("spec", "cells"), PAGE_ENTRIES)
+        mark_own_folder(spec.folder, "a steps page")
         summaries = evaluate_cells(spec)
         results = _results(spec, summaries)
         (spec.folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
