@@ -46,7 +46,7 @@ def _learned(agent: str) -> Callable[..., Planner]:
                     f"agent {agent!r} needs --checkpoint (a run folder) or a dataset to find its default run"
                 )
             checkpoint = default_run_dir(agent, dataset.num_subgoals)
-        elif str(checkpoint) == REFERENCE_CHECKPOINT and not Path(checkpoint).exists():
+        elif isinstance(checkpoint, str) and checkpoint == REFERENCE_CHECKPOINT:  # the word; ./reference is a path
             from agents.reference import reference_checkpoint
 
             checkpoint = reference_checkpoint(agent, dataset)

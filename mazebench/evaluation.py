@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mazebench.datasets import QUERY_SEED, Dataset, check_content, recover_folder, replacing_folder
-from mazebench.folders import check_own_folder, folder_lock
+from mazebench.folders import check_own_folder, folder_lock, mark_own_folder
 from mazebench.maze import frozen_copy, maze_to_text, save_maze
 from mazebench.parallel import TaskFailed, ordered_map
 from mazebench.planner import Planner, PlannerOutputError, error_line
@@ -198,6 +198,7 @@ def _report_folder(out: Path) -> Iterator[Path]:
         recover_folder(out)
         check_own_folder(out, "an evaluation report", REPORT_KEYS, REPORT_FILES)
         with replacing_folder(out) as folder:
+            mark_own_folder(folder, "an evaluation report")
             yield folder
 
 

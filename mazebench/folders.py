@@ -74,7 +74,7 @@ def check_own_folder(folder: Path, what: str, result_keys: Iterable[str], names:
 
     A folder is ``what`` if its marker file (``MARKER``, which :func:`mark_own_folder` writes) names ``what``;
     one whose marker names another kind is refused. A folder without a marker (written before the marker existed,
-    as the pages committed under reports/, or by an evaluation, whose writer does not mark its folder yet) is
+    as the pages committed under reports/) is
     taken only if it holds nothing but entries such a command writes (``names``, PNG and GIF files, hidden
     working files) and, if it has a results.json, that is a JSON object with ``result_keys``: a results.json
     with the right keys alone does not make a folder the suite's (a user's folder with a few generic keys and
