@@ -171,7 +171,13 @@ def test_an_evaluation_into_a_used_folder_leaves_only_its_own_files(tiny_dataset
     assert (out / "failures.png").exists()
     (out / "notes.txt").write_text("stale")
     evaluate(BFSPlanner(), tiny_dataset, out_dir=out, limit=6, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == [".mazebench", "maze.txt", "results.json", "samples.jsonl", "successes.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".mazebench",
+        "maze.txt",
+        "results.json",
+        "samples.jsonl",
+        "successes.png",
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary or aside folder left
 
 
