@@ -32,6 +32,7 @@ PLANNER_ERROR = "planner_error"  # failure kind of the examples of a batch the p
 REPORT_KEYS = ("n", "success_rate", "planner", "dataset")  # results.json of an evaluation report holds these
 LOG = logging.getLogger(__name__)
 MAX_SAMPLES_PER_QUERY = 1000  # far above use, low enough to refuse a typo before any work
+MAX_BATCH_TIMEOUT = 86_400.0  # a day: seconds past this overflow the system's timers
 DRAW_SEED_STRIDE = 1_000_003  # seeds of a query's draws: first + draw * stride, apart for any split size
 REPORT_FILES = ("results.json", "samples.jsonl", "maze.txt", "request.json")  # besides PNGs (request: report.py)
 
@@ -76,8 +77,8 @@ def evaluate(
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if batch_timeout is not None and not batch_timeout > 0:
-        raise ValueError(f"batch_timeout must be a positive number of seconds, got {batch_timeout}")
+    if batch_timeout is not None and not 0 < batch_timeout <= MAX_BATCH_TIMEOUT:
+        raise ValueError(f"batch_timeout must lie in (0, {MAX_BATCH_TIMEOUT:g}] seconds, got {batch_timeout}")
     if not 1 <= samples_per_query <= MAX_SAMPLES_PER_QUERY:
         raise ValueError(f"samples_per_query must lie in 1 .. {MAX_SAMPLES_PER_QUERY}, got {samples_per_query}")
     check_content(dataset)  # the split the planner is scored on is the dataset's own, as its hash says

@@ -156,3 +156,12 @@ def test_checkpoint_reference_means_the_shipped_reference_even_beside_a_folder_o
     assert result.exit_code == 1 and result.output.startswith("Error: no reference flexmdm checkpoint for the dataset")
     result = CliRunner().invoke(cli, [*args, "--checkpoint", "./reference"])  # the folder, asked for as a path
     assert result.exit_code == 1 and "no checkpoint at reference/checkpoint.safetensors" in result.output
+
+
+def test_evaluate_refuses_a_batch_timeout_past_a_day_from_python_too(tiny_dataset, tmp_path):
+    from agents import make_agent
+    from mazebench.evaluation import evaluate
+
+    with pytest.raises(ValueError, match=r"batch_timeout must lie in \(0, 86400\] seconds, got 1e\+10"):
+        evaluate(make_agent("bfs"), tiny_dataset, out_dir=tmp_path / "r", batch_timeout=1e10, progress=False)
+    assert list(tmp_path.iterdir()) == []
