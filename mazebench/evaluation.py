@@ -288,6 +288,21 @@ def _finite_number(value: Any) -> bool:
 
 
 def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dataset) -> dict:
+    return {
+        **score_summary(scores, samples),
+        "planner": _description(planner),
+        "dataset": {
+            "path": str(dataset.path),
+            "dataset_id": dataset.meta["dataset_id"],
+            "num_subgoals": dataset.num_subgoals,
+            "meta": dataset.meta,
+        },
+    }
+
+
+def score_summary(scores: list[PathScore], samples: list[dict]) -> dict:
+    """What results.json says of the verdicts ``scores`` on the queries of ``samples`` (samples.jsonl's lines):
+    success with its Wilson interval, the valid and in-order rates, lengths, failure and jump kinds."""
     n = len(scores)
     successes = sum(score.success for score in scores)
     low, high = wilson_interval(successes, n)
@@ -304,13 +319,6 @@ def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dat
         "jump_kinds": dict(
             Counter(score.jump_kind for score in scores if not score.success and score.failure_kind == "jump")
         ),
-        "planner": _description(planner),
-        "dataset": {
-            "path": str(dataset.path),
-            "dataset_id": dataset.meta["dataset_id"],
-            "num_subgoals": dataset.num_subgoals,
-            "meta": dataset.meta,
-        },
     }
 
 

@@ -1,0 +1,186 @@
+"""Re-derive an evaluation's figures from its per-query outputs (``mazebench verify``).
+
+Every stored plan is re-scored by the scorer against the dataset the evaluation recorded (regenerated from its
+settings where it is missing, checked by its id), and every figure of its results.json that the verdicts give
+(success and its interval, valid and in-order rates, lengths, failure and jump kinds, and with several plans
+per query pass@k, distinct paths and coverage) is recomputed and compared. No checkpoint is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mazebench.datasets import Dataset, default_data_dir, generate_dataset, load_dataset
+from mazebench.evaluation import PLANNER_ERROR, generative_metrics, planner_failure, score_summary
+from mazebench.scoring import score_path
+
+GENERATION_SETTINGS = (  # the settings of generate_dataset a dataset's meta.json records in its config
+    "num_subgoals",
+    "pairs",
+    "paths_per_pair",
+    "seed",
+    "val_frac",
+    "max_detour_ratio",
+    "attempts_per_path",
+    "maze_size",
+    "maze_seed",
+    "extra_door_frac",
+)
+SHOWN_MISMATCHES = 5  # per evaluation, for per-query verdicts
+
+
+@dataclass
+class Verification:
+    """What ``verify`` checked and every mismatch it found (one line each)."""
+
+    evaluations: int = 0
+    queries: int = 0
+    plans: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+
+def verify(folder: str | Path, data_root: str | Path = "data") -> Verification:
+    """Verify every evaluation under ``folder`` (each folder with a results.json of an evaluation); a ValueError
+    for a folder without any, or one whose per-query outputs are missing or unreadable."""
+    root, found, datasets = Path(folder), Verification(), {}
+    cells = sorted(path.parent for path in root.rglob("results.json") if _is_evaluation(path))
+    if not cells:
+        raise ValueError(f"{root} holds no evaluation (no results.json of an evaluation under it)")
+    for cell in cells:
+        _verify_evaluation(cell, Path(data_root), datasets, found)
+    return found
+
+
+def _is_evaluation(results: Path) -> bool:
+    try:
+        summary = json.loads(results.read_text())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(summary, dict) and {"n", "success_rate", "dataset", "evaluation"} <= summary.keys()
+
+
+def _verify_evaluation(cell: Path, data_root: Path, datasets: dict, found: Verification) -> None:
+    summary = json.loads((cell / "results.json").read_text())
+    samples = read_samples(cell / "samples.jsonl")
+    meta = summary["dataset"]["meta"]
+    if meta["dataset_id"] not in datasets:
+        datasets[meta["dataset_id"]] = recorded_dataset(meta, data_root)
+    dataset = datasets[meta["dataset_id"]]
+    setting = summary["evaluation"]
+    wanted = dataset.val.queries(setting["queries"], setting["query_seed"])[: setting["limit"]].tolist()
+    mismatches = []
+    if [sample.get("index") for sample in samples] != wanted:
+        mismatches.append("its queries are not the recorded evaluation's queries (index, order or count)")
+    else:
+        rescored = [_rescore(dataset, sample, mismatches) for sample in samples]
+        found.plans += len(samples) * (1 + len(samples[0].get("more_samples", [])) if samples else 0)
+        recomputed = score_summary([score for score, _ in rescored], [line for _, line in rescored])
+        if "generative" in summary:
+            recomputed["generative"] = generative_metrics([line for _, line in rescored], dataset.val.pair_paths())
+        mismatches += [
+            f"{key}: results.json says {_short(summary.get(key))}, the outputs give {_short(value)}"
+            for key, value in recomputed.items()
+            if not _same(summary.get(key), value)
+        ]
+    found.evaluations += 1
+    found.queries += len(samples)
+    found.mismatches += [f"{cell}: {line}" for line in mismatches]
+
+
+def _rescore(dataset: Dataset, sample: dict, mismatches: list[str]) -> tuple[Any, dict]:
+    """The verdict on a stored query re-scored (its draws too), and its line rebuilt from the dataset; a line
+    in ``mismatches`` (up to SHOWN_MISMATCHES) for a stored verdict that differs."""
+    example = dataset.val[sample["index"]]
+    line = {
+        "index": sample["index"],
+        "pair_id": example.pair_id,
+        "subgoals": example.subgoals.tolist(),
+        "reference_length": len(example.path),
+        "pair_lengths": [int(length) for length in dataset.val.pair_lengths()[example.pair_id]],
+    }
+    for key in ("pair_id", "subgoals", "reference_length"):
+        if sample.get(key) != line[key] and len(mismatches) < SHOWN_MISMATCHES:
+            mismatches.append(f"query {sample['index']}: its stored {key} is not the dataset's")
+    draws = [sample, *sample.get("more_samples", [])]
+    scores = [_score(dataset, example.subgoals, draw) for draw in draws]
+    for number, (draw, score) in enumerate(zip(draws, scores)):
+        stored = {key: draw.get(key) for key in asdict(score)}
+        if stored != asdict(score) and len(mismatches) < SHOWN_MISMATCHES:
+            mismatches.append(
+                f"query {sample['index']}{f' draw {number}' if number else ''}: stored verdict "
+                f"{_short(stored['success'])} ({stored['failure_kind']}), re-scored {score.success} "
+                f"({score.failure_kind}: {score.reason})"
+            )
+    line.update(path=sample.get("path"), **asdict(scores[0]))
+    if len(draws) > 1:
+        line["more_samples"] = [{"path": d.get("path"), **asdict(s)} for d, s in zip(draws[1:], scores[1:])]
+    return scores[0], line
+
+
+def _score(dataset: Dataset, subgoals, draw: dict):
+    """A stored plan's verdict: the scorer's, or the planner's failure of its batch (no path to score)."""
+    if draw.get("failure_kind") == PLANNER_ERROR and draw.get("path") is None:
+        return planner_failure(str(draw.get("reason")))
+    return score_path(dataset.maze, subgoals, draw.get("path"))
+
+
+def recorded_dataset(meta: dict, data_root: Path) -> Dataset:
+    """The dataset whose meta.json is ``meta``: its conventional folder under ``data_root`` (generated there
+    from the recorded settings if missing), checked by its dataset id."""
+    config, dataset_id = meta["config"], meta["dataset_id"]
+    missing = [key for key in ("num_subgoals", "maze_size", "maze_seed") if config.get(key) is None]
+    if missing:
+        raise ValueError(f"dataset {dataset_id[:12]} cannot be regenerated: its settings lack {', '.join(missing)}")
+    folder = default_data_dir(config["num_subgoals"], config["maze_size"], config["maze_seed"], data_root)
+    if (folder / "meta.json").is_file() and json.loads((folder / "meta.json").read_text()).get(
+        "dataset_id"
+    ) != dataset_id:
+        folder = data_root / f"dataset-{dataset_id[:12]}"  # the conventional folder holds another dataset
+    generate_dataset(folder, progress=False, **{key: config[key] for key in GENERATION_SETTINGS if key in config})
+    dataset = load_dataset(folder)
+    if dataset.meta["dataset_id"] != dataset_id:
+        raise ValueError(
+            f"the dataset regenerated from the recorded settings has id {dataset.meta['dataset_id'][:12]}, "
+            f"not the recorded {dataset_id[:12]} (another generator version?)"
+        )
+    return dataset
+
+
+def read_samples(file: Path) -> list[dict]:
+    """The lines of an evaluation's samples.jsonl; a ValueError naming the file and the first bad line."""
+    if not file.is_file():
+        raise ValueError(f"{file.parent} has no per-query outputs ({file.name})")
+    lines = []
+    for number, text in enumerate(file.read_text().splitlines(), start=1):
+        try:
+            line = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            raise ValueError(f"{file}: line {number} is no JSON ({error})") from None
+        if not isinstance(line, dict) or not isinstance(line.get("index"), int):
+            raise ValueError(f"{file}: line {number} is no query's output (no integer index)")
+        lines.append(line)
+    return lines
+
+
+def _same(stated: Any, derived: Any) -> bool:
+    """Whether a stated figure is the derived one (numbers to 1e-9, containers item by item)."""
+    if isinstance(derived, dict):
+        return (
+            isinstance(stated, dict)
+            and stated.keys() == derived.keys()
+            and all(_same(stated[key], derived[key]) for key in derived)
+        )
+    if isinstance(derived, (list, tuple)):
+        return isinstance(stated, list) and len(stated) == len(derived) and all(map(_same, stated, derived))
+    if isinstance(derived, float) and isinstance(stated, (int, float)) and not isinstance(stated, bool):
+        return math.isclose(stated, derived, rel_tol=1e-9, abs_tol=1e-12)
+    return stated == derived
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,83 @@
+"""`verify` re-derives an evaluation's figures from its per-query outputs, and names what was tampered with."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from mazebench.evaluation import evaluate
+from mazebench.report.verify import verify
+from tests.adversarial_planners import WallEraser
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_dataset, tmp_path_factory):
+    """An evaluation with successes and failures of several kinds, 3 plans per query."""
+    out = tmp_path_factory.mktemp("verify") / "eval"
+    evaluate(WallEraser(), tiny_dataset, out_dir=out, limit=12, batch_size=5, samples_per_query=3, progress=False)
+    return out
+
+
+@pytest.fixture()
+def page(evaluated, tmp_path):
+    """A copy of the evaluation inside a page folder, and a data root that does not hold its dataset yet."""
+    shutil.copytree(evaluated, tmp_path / "page" / "eval" / "wall-eraser")
+    return tmp_path / "page", tmp_path / "data"
+
+
+def edit(folder, file, change) -> None:
+    path = folder / file
+    if file.endswith(".jsonl"):
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        change(lines)
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    else:
+        summary = json.loads(path.read_text())
+        change(summary)
+        path.write_text(json.dumps(summary))
+
+
+def test_an_untouched_evaluation_verifies_from_a_regenerated_dataset(page):
+    folder, data = page
+    found = verify(folder, data)
+    assert found.mismatches == [] and (found.evaluations, found.queries, found.plans) == (1, 12, 36)
+    assert len(list(data.iterdir())) == 1  # the recorded dataset, regenerated from its settings
+
+
+@pytest.mark.parametrize(
+    "file, change, named",
+    [
+        ("results.json", lambda s: s.update(success_rate=s["success_rate"] + 0.01), "success_rate: results.json says"),
+        ("results.json", lambda s: s["success_ci95"].__setitem__(0, 0.0), "success_ci95"),
+        ("results.json", lambda s: s["generative"]["pass_at"].update({"2": 1.0}), "generative"),
+        ("samples.jsonl", lambda lines: lines[3].update(success=not lines[3]["success"]), "stored verdict"),
+        ("samples.jsonl", lambda lines: lines[2].update(path=[[0, 0]]), "stored verdict"),
+        ("samples.jsonl", lambda lines: lines.pop(), "not the recorded evaluation's queries"),
+    ],
+)
+def test_a_tampered_number_or_verdict_is_named(page, file, change, named):
+    folder, data = page
+    edit(folder / "eval" / "wall-eraser", file, change)
+    mismatches = verify(folder, data).mismatches
+    assert mismatches and any(named in line for line in mismatches), mismatches
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda cell: (cell / "samples.jsonl").unlink(), r"has no per-query outputs \(samples.jsonl\)"),
+        (lambda cell: (cell / "samples.jsonl").write_text('{"index": 1}\n{"trunc'), "line 2 is no JSON"),
+    ],
+)
+def test_missing_or_truncated_outputs_are_one_error_naming_the_file(page, damage, message):
+    folder, data = page
+    damage(folder / "eval" / "wall-eraser")
+    with pytest.raises(ValueError, match=message):
+        verify(folder, data)
+
+
+def test_a_folder_without_evaluations_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="holds no evaluation"):
+        verify(tmp_path)
