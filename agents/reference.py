@@ -86,22 +86,33 @@ def make_reference(run: str | Path, out: str | Path, *, half: bool = True) -> st
     return checkpoint_digest(out)
 
 
-def measure(agent: str, dataset, *, checkpoint: str | Path = "reference", limit: int = MEASURED_PAIRS) -> dict:
+def measure(
+    agent: str,
+    dataset,
+    *,
+    checkpoint: str | Path = "reference",
+    limit: int = MEASURED_PAIRS,
+    outputs: Path | None = None,
+) -> dict:
     """The success of ``agent``'s ``checkpoint`` (by default its reference checkpoint for ``dataset``) on the first
     ``limit`` held-out queries of ``dataset`` under each of ``MEASURED_PROTOCOLS`` at its steps, as the page states
-    it and the slow tests check it."""
+    it and the slow tests check it. With ``outputs``, each protocol's evaluation is kept in ``outputs/<protocol>``
+    with its per-query outputs compressed (samples.jsonl.gz), for ``mazebench verify``."""
     from dataclasses import asdict
 
     from agents import make_agent
     from agents.learned import protocol_sampler, protocol_steps
-    from mazebench.evaluation import evaluate
+    from mazebench.evaluation import archive_samples, evaluate
 
     success = {}
     for protocol in MEASURED_PROTOCOLS:
         settings, steps = protocol_sampler(protocol), protocol_steps(protocol)
         planner = make_agent(agent, dataset=dataset, checkpoint=checkpoint, steps=steps, sampler=asdict(settings))
         with tempfile.TemporaryDirectory() as folder:
-            summary = evaluate(planner, dataset, out_dir=Path(folder) / "e", limit=limit, num_pngs=0, progress=False)
+            out = Path(folder) / "e" if outputs is None else outputs / protocol
+            summary = evaluate(planner, dataset, out_dir=out, limit=limit, num_pngs=0, progress=False)
+            if outputs is not None:
+                archive_samples(out)
         success[protocol] = summary["success_rate"]
     return success
 
@@ -160,6 +171,12 @@ def main(argv: list[str] | None = None) -> None:
     write.add_argument("out", type=Path, help="the page's file, e.g. reports/reference/README.md")
     again = commands.add_parser("remeasure", help="measure every shipped reference again and rewrite the index")
     again.add_argument("data", type=Path, nargs="+", help="the references' dataset folders (matched by dataset id)")
+    again.add_argument(
+        "--outputs",
+        type=Path,
+        default=Path("reports/reference/outputs"),
+        help="where each reference's evaluations are kept, per-query outputs compressed (for mazebench verify)",
+    )
     args = parser.parse_args(argv)
     if args.command == "page":
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +191,10 @@ def main(argv: list[str] | None = None) -> None:
             if entry["dataset_id"] not in datasets:
                 raise SystemExit(f"Error: no dataset given for {entry['file']}; generate it: {entry['data_command']}")
             entry["success"] = measure(
-                entry["agent"], datasets[entry["dataset_id"]], checkpoint=REFERENCE_DIR / entry["file"]
+                entry["agent"],
+                datasets[entry["dataset_id"]],
+                checkpoint=REFERENCE_DIR / entry["file"],
+                outputs=args.outputs / Path(entry["file"]).stem,
             )
             print(f"{entry['file']}: {entry['success']}", flush=True)
         INDEX.write_text(json.dumps(entries, indent=2) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import logging
@@ -34,7 +35,13 @@ LOG = logging.getLogger(__name__)
 MAX_SAMPLES_PER_QUERY = 1000  # far above use, low enough to refuse a typo before any work
 MAX_BATCH_TIMEOUT = 86_400.0  # a day: seconds past this overflow the system's timers
 DRAW_SEED_STRIDE = 1_000_003  # seeds of a query's draws: first + draw * stride, apart for any split size
-REPORT_FILES = ("results.json", "samples.jsonl", "maze.txt", "request.json")  # besides PNGs (request: report.py)
+REPORT_FILES = (
+    "results.json",
+    "samples.jsonl",
+    "samples.jsonl.gz",
+    "maze.txt",
+    "request.json",
+)  # besides PNGs (request: report.py)
 
 
 def evaluate(
@@ -173,6 +180,17 @@ def evaluate(
             _save_generation(folder, planner, maze, examples[0].subgoals)
         (folder / "results.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary
+
+
+def archive_samples(folder: str | Path) -> int:
+    """Compress every evaluation's samples.jsonl under ``folder`` into samples.jsonl.gz beside it (byte for byte
+    the same for the same lines, to be committed with a page); the number of files written."""
+    written = 0
+    for samples in sorted(Path(folder).rglob("samples.jsonl")):
+        with open(samples.with_suffix(".jsonl.gz"), "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+            out.write(samples.read_bytes())
+        written += 1
+    return written
 
 
 def _outcome(result: tuple | TaskFailed) -> tuple:

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from mazebench.evaluation import evaluate
+from mazebench.evaluation import archive_samples, evaluate
 from mazebench.report.verify import verify
 from tests.adversarial_planners import WallEraser
 
@@ -67,7 +67,10 @@ def test_a_tampered_number_or_verdict_is_named(page, file, change, named):
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda cell: (cell / "samples.jsonl").unlink(), r"has no per-query outputs \(samples.jsonl\)"),
+        (
+            lambda cell: (cell / "samples.jsonl").unlink(),
+            r"has no per-query outputs \(samples.jsonl or samples.jsonl.gz\)",
+        ),
         (lambda cell: (cell / "samples.jsonl").write_text('{"index": 1}\n{"trunc'), "line 2 is no JSON"),
     ],
 )
@@ -75,6 +78,19 @@ def test_missing_or_truncated_outputs_are_one_error_naming_the_file(page, damage
     folder, data = page
     damage(folder / "eval" / "wall-eraser")
     with pytest.raises(ValueError, match=message):
+        verify(folder, data)
+
+
+def test_compressed_outputs_verify_and_a_truncated_archive_is_one_error(page):
+    folder, data = page
+    cell = folder / "eval" / "wall-eraser"
+    assert archive_samples(folder) == 1
+    first = (cell / "samples.jsonl.gz").read_bytes()
+    assert archive_samples(folder) == 1 and (cell / "samples.jsonl.gz").read_bytes() == first  # reproducible
+    (cell / "samples.jsonl").unlink()
+    assert verify(folder, data).mismatches == []
+    (cell / "samples.jsonl.gz").write_bytes(first[: len(first) // 2])
+    with pytest.raises(ValueError, match="samples.jsonl.gz cannot be read"):
         verify(folder, data)
 
 

@@ -8,6 +8,7 @@ per query pass@k, distinct paths and coverage) is recomputed and compared. No ch
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -65,7 +66,7 @@ def _is_evaluation(results: Path) -> bool:
 
 def _verify_evaluation(cell: Path, data_root: Path, datasets: dict, found: Verification) -> None:
     summary = json.loads((cell / "results.json").read_text())
-    samples = read_samples(cell / "samples.jsonl")
+    samples = read_samples(cell)
     meta = summary["dataset"]["meta"]
     if meta["dataset_id"] not in datasets:
         datasets[meta["dataset_id"]] = recorded_dataset(meta, data_root)
@@ -150,19 +151,27 @@ def recorded_dataset(meta: dict, data_root: Path) -> Dataset:
     return dataset
 
 
-def read_samples(file: Path) -> list[dict]:
-    """The lines of an evaluation's samples.jsonl; a ValueError naming the file and the first bad line."""
+def read_samples(cell: Path) -> list[dict]:
+    """The lines of an evaluation's samples.jsonl (or, where only that is kept, samples.jsonl.gz); a ValueError
+    naming the file and the first bad line."""
+    file = cell / "samples.jsonl"
     if not file.is_file():
-        raise ValueError(f"{file.parent} has no per-query outputs ({file.name})")
+        file = cell / "samples.jsonl.gz"
+    if not file.is_file():
+        raise ValueError(f"{cell} has no per-query outputs (samples.jsonl or samples.jsonl.gz)")
+    try:
+        text = gzip.decompress(file.read_bytes()).decode() if file.suffix == ".gz" else file.read_text()
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise ValueError(f"{file} cannot be read ({error})") from None
     lines = []
-    for number, text in enumerate(file.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         try:
-            line = json.loads(text)
+            sample = json.loads(line)
         except (ValueError, RecursionError) as error:
             raise ValueError(f"{file}: line {number} is no JSON ({error})") from None
-        if not isinstance(line, dict) or not isinstance(line.get("index"), int):
+        if not isinstance(sample, dict) or not isinstance(sample.get("index"), int):
             raise ValueError(f"{file}: line {number} is no query's output (no integer index)")
-        lines.append(line)
+        lines.append(sample)
     return lines
 
 
