@@ -58,7 +58,7 @@ def test_the_gif_refuses_frames_without_titles(small_maze, tmp_path):
 
 
 def test_render_animate_writes_one_gif_per_query(tiny_dataset, tiny_dataset_dir, tmp_path, monkeypatch):
-    import mazebench.cli as cli_module
+    import mazebench.cli.rendering as cli_module
 
     monkeypatch.setattr(cli_module, "make_agent", lambda agent, **_: untrained_planner(tiny_dataset, agent))
     out = tmp_path / "gifs"

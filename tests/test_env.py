@@ -191,9 +191,9 @@ def test_human_render_works_without_a_display():
     env = MazeEnv(render_mode="human")
     env.reset(seed=0)
     env.step(RIGHT)
-    assert env._figure is not None
+    assert env._renderer.figure is not None
     env.close()
-    assert env._figure is None
+    assert env._renderer.figure is None
 
 
 # --- run_path_in_env ---------------------------------------------------------------------------
@@ -355,8 +355,8 @@ def test_a_maze_admitting_few_pairs_resets_in_bounded_work(monkeypatch):
 
     corridor = np.pad(np.zeros((1, 60), dtype=np.uint8), 1, constant_values=1)
     calls = []
-    bfs = env_module._bfs_distances
-    monkeypatch.setattr(env_module, "_bfs_distances", lambda maze, start: calls.append(1) or bfs(maze, start))
+    bfs = env_module.bfs_distances
+    monkeypatch.setattr(env_module, "bfs_distances", lambda maze, start: calls.append(1) or bfs(maze, start))
     env = MazeEnv(maze=corridor, num_subgoals=60)
     for seed in range(4):
         obs, _ = env.reset(seed=seed)
