@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
+from agents.reference import references
 from mazebench.evaluation import archive_samples, evaluate
 from mazebench.report.verify import verify
 from tests.adversarial_planners import WallEraser
@@ -97,3 +99,35 @@ def test_compressed_outputs_verify_and_a_truncated_archive_is_one_error(page):
 def test_a_folder_without_evaluations_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="holds no evaluation"):
         verify(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_committed_reference_outputs_verify():
+    """Every shipped reference's committed evaluations re-derive from their per-query outputs (the datasets are
+    regenerated under data/ from their recorded settings where missing)."""
+    found = verify("reports/reference/outputs", "data")
+    assert found.mismatches == [] and found.evaluations == 2 * len(references())
+    for entry in references():
+        for protocol, rate in entry["success"].items():
+            stated = json.loads(
+                (Path("reports/reference/outputs") / Path(entry["file"]).stem / protocol / "results.json").read_text()
+            )
+            assert stated["success_rate"] == rate  # the index (and the page) state what the outputs give
+
+
+def test_the_command_prints_one_line_per_mismatch_and_fails_or_one_summary_line(page):
+    from click.testing import CliRunner
+
+    from mazebench.cli import cli
+
+    folder, data = page
+    result = CliRunner().invoke(cli, ["verify", str(folder), "--data-root", str(data)])
+    assert result.exit_code == 0 and result.output == (
+        "verified: 1 evaluations, 12 queries, 36 plans; every figure matches\n"
+    ), result.output
+    edit(folder / "eval" / "wall-eraser", "results.json", lambda s: s.update(valid_rate=0.5, mean_length=1.0))
+    result = CliRunner().invoke(cli, ["verify", str(folder), "--data-root", str(data)])
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 2 and "valid_rate" in result.output
+    (folder / "eval" / "wall-eraser" / "samples.jsonl").unlink()
+    result = CliRunner().invoke(cli, ["verify", str(folder), "--data-root", str(data)])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and result.output.count("\n") == 1

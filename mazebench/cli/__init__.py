@@ -17,7 +17,7 @@ from mazebench.cli.data import export, generate
 from mazebench.cli.evaluation import evaluate
 from mazebench.cli.options import PROTOCOL_CHOICE
 from mazebench.cli.rendering import render
-from mazebench.cli.reports import ablation, factors, report, steps
+from mazebench.cli.reports import ablation, factors, report, steps, verify
 from mazebench.cli.training import convert_checkpoint, train
 from mazebench.progress import show_bars
 
@@ -35,6 +35,7 @@ __all__ = [
     "report",
     "steps",
     "train",
+    "verify",
 ]
 
 
@@ -86,5 +87,17 @@ def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
-for _command in (generate, export, train, convert_checkpoint, evaluate, report, ablation, factors, steps, render):
+for _command in (
+    generate,
+    export,
+    train,
+    convert_checkpoint,
+    evaluate,
+    report,
+    ablation,
+    factors,
+    steps,
+    verify,
+    render,
+):
     cli.add_command(_command)

@@ -18,10 +18,9 @@ from mazebench.cli.options import (
     torch_device,
 )
 from mazebench.datasets import QUERY_KINDS, default_data_dir, load_dataset
-from mazebench.evaluation import MAX_SAMPLES_PER_QUERY
+from mazebench.evaluation import MAX_BATCH_TIMEOUT, MAX_SAMPLES_PER_QUERY
 
 MAX_WINDOW = 100_000
-MAX_BATCH_TIMEOUT = 86_400.0  # a day: seconds past this overflow the system's timers
 
 
 @click.command()

@@ -274,3 +274,27 @@ def steps(track, protocol, subgoals, agents, step_counts, limit, jobs, out) -> N
     for name, flat in results["flattens_at"].items():
         click.echo(f"  {name:<14} flat from {flat or '-'} steps")
     click.echo(f"steps: {spec.folder / 'README.md'}")
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--data-root",
+    default=Path("data"),
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the recorded datasets are found, or regenerated from their settings.",
+)
+def verify(folder, data_root) -> None:
+    """Re-derive every evaluation's figures under FOLDER from its per-query outputs: each stored plan re-scored
+    against the recorded dataset (checked by its id), each figure of its results.json recomputed. One line per
+    mismatch and a non-zero exit on any; needs no checkpoint."""
+    from mazebench.report.verify import verify as verify_folder
+
+    found = verify_folder(folder, data_root)
+    for line in found.mismatches:
+        click.echo(line)
+    if found.mismatches:
+        raise SystemExit(1)
+    click.echo(
+        f"verified: {found.evaluations} evaluations, {found.queries} queries, {found.plans} plans; every figure matches"
+    )
