@@ -130,7 +130,8 @@ def page(entries: list[dict]) -> str:
         "under the suite's protocol (64 steps), measured by `python -m agents.reference add` (or `remeasure`); the "
         "slow tests plan them again and compare. Each measurement's evaluation is kept in outputs/<file>/<protocol>, "
         "its per-query outputs in samples.jsonl.gz: `mazebench verify reports/reference/outputs` re-scores every "
-        "plan and recomputes every figure from them, without the checkpoints. The paper's protocol at its own step count is measured on each "
+        "plan and recomputes every figure from them, without the checkpoints. The paper's protocol at its own step "
+        "count is measured on each "
         "track's steps page (reports/mini/paper-protocol-steps). AR takes only the protocol's temperature: it "
         "samples at temperature 1 under the paper's sampler and decodes greedily under the suite's (the report pages "
         "evaluate it greedily).",

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from mazebench.cli import cli
 from mazebench.report.steps import StepsSpec, build_steps_page, flattens_at
+from mazebench.report.verify import verify
 
 
 def test_a_curve_flattens_at_the_first_step_count_no_larger_one_tells_apart():
@@ -41,6 +42,10 @@ def test_the_page_from_the_mini_references(tmp_path):
     assert stored["checkpoints"]["flexmdm-k12"] == results["checkpoints"]["flexmdm-k12"]
     again = build_steps_page(spec)  # every cell cached: the same numbers
     assert again["cells"] == results["cells"]
+    for cell in (spec.folder / "eval").iterdir():
+        (cell / "samples.jsonl").unlink()  # what a clone has: the committed, compressed outputs
+    found = verify(spec.folder, tmp_path / "data")
+    assert found.mismatches == [] and (found.evaluations, found.queries) == (8, 48)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from agents import default_run_dir
 from agents.config import SAMPLING_STEPS, preset_config
 from agents.learned import protocol_sampler
+from mazebench.evaluation import archive_samples
 from mazebench.folders import PAGE_ENTRIES, check_own_folder, folder_lock, mark_own_folder
 from mazebench.report.figures import save_figure
 from mazebench.report.page import success_text
@@ -136,6 +137,7 @@ def _build_ablation(spec: AblationSpec, progress: bool) -> dict:
     results = json.loads(json.dumps(results))
     spec.folder.mkdir(parents=True, exist_ok=True)
     _plot(spec.folder / "ablation.png", cells, spec.ks)
+    archive_samples(spec.folder)  # the cells' per-query outputs, to be committed with the page
     (spec.folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (spec.folder / "README.md").write_text(_markdown(results, spec))
     return results

@@ -16,6 +16,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from agents.learned import PAPER_STEPS, protocol_sampler
+from mazebench.evaluation import archive_samples
 from mazebench.folders import PAGE_ENTRIES, check_own_folder, folder_lock, mark_own_folder
 from mazebench.report.figures import save_figure
 from mazebench.report.page import failure_text, success_text
@@ -123,6 +124,7 @@ def _build_factors(spec: FactorsSpec, progress: bool) -> dict:
     )
     spec.folder.mkdir(parents=True, exist_ok=True)
     _plot(spec.folder / "factors.png", cells, spec)
+    archive_samples(spec.folder)  # the cells' per-query outputs, to be committed with the page
     (spec.folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (spec.folder / "README.md").write_text(_markdown(results, spec))
     return results

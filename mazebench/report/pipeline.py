@@ -20,7 +20,7 @@ from agents.learned import protocol_sampler, quick_success
 from agents.loading import CHECKPOINT, checkpoint_file
 from agents.training import train
 from mazebench.datasets import QUERY_SEED, generate_dataset, load_dataset
-from mazebench.evaluation import evaluate
+from mazebench.evaluation import archive_samples, evaluate
 from mazebench.folders import PAGE_ENTRIES, check_own_folder, folder_lock, mark_own_folder
 from mazebench.parallel import ordered_map
 from mazebench.report.claims import evaluate_claims
@@ -210,6 +210,7 @@ def _build_report(spec: ReportSpec, progress: bool) -> dict:
         "task": task,
     }
     results = json.loads(json.dumps(results))  # as stored: string keys, lists
+    archive_samples(out)  # the cells' per-query outputs, to be committed with the page (mazebench verify)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "README.md").write_text(report_markdown(results, spec))
     return results

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from agents.learned import protocol_sampler
 from agents.reference import reference_checkpoint
+from mazebench.evaluation import archive_samples
 from mazebench.folders import PAGE_ENTRIES, check_own_folder, folder_lock, mark_own_folder
 from mazebench.parallel import ordered_map
 from mazebench.report.claims import ALPHA, claims_markdown, evaluate_claims
@@ -108,6 +109,7 @@ def build_steps_page(spec: StepsSpec) -> dict:
         mark_own_folder(spec.folder, "a steps page")
         summaries = evaluate_cells(spec)
         results = _results(spec, summaries)
+        archive_samples(spec.folder)  # the cells' per-query outputs, to be committed with the page
         (spec.folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         plot_steps(spec.folder / "success_vs_steps.png", results, spec)
         (spec.folder / "README.md").write_text(steps_markdown(results, spec))
