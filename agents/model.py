@@ -5,6 +5,7 @@ input embedding and its output logit carry a row and a column term besides the c
 neighbouring cells start out related. FlexMDM adds an insertion head: a BOS token is prepended and
 slot i (before token i) is read from the hidden states on both sides of it; a softplus gives the
 expected number of missing tokens there. Heads run in fp32; the blocks may run under bf16 autocast.
+On the CPU, rows of different lengths run packed: the per-token products skip the padding (``Rows``).
 """
 
 from __future__ import annotations
@@ -44,9 +45,38 @@ def key_multiple(device: torch.device) -> int:
     return 8 if device.type == "cuda" else 1
 
 
+def packs_rows(device: torch.device) -> bool:
+    """Whether rows with a padding mask run packed (see ``Rows``): on the CPU, where a batch of mixed
+    lengths is mostly padding; not on CUDA, where finding the real tokens would synchronise with the host."""
+    return device.type != "cuda"
+
+
+class Rows:
+    """The layout of a batch's tokens between the blocks: padded (B, L, ...) or, with ``packed``, only
+    the real tokens of ``valid`` (B, L) in row-major order (T, ...). Attention runs padded either way."""
+
+    def __init__(self, valid: torch.Tensor | None, packed: bool):
+        self.shape = None if valid is None else valid.shape
+        self.index = valid.nonzero(as_tuple=True) if packed else None
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """A padded per-token tensor (B, L, ...) in this layout."""
+        return x if self.index is None else x[self.index]
+
+    def per_row(self, x: torch.Tensor) -> torch.Tensor:
+        """A per-row tensor (B, C) broadcast to this layout's tokens."""
+        return x[:, None] if self.index is None else x[self.index[0]]
+
+    def padded(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens in this layout as a padded tensor (B, L, ...), zero at packed-out padding."""
+        if self.index is None:
+            return x
+        return x.new_zeros(*self.shape, *x.shape[1:]).index_put(self.index, x)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """x * (1 + scale) + shift per sequence, as one fused kernel."""
-    return torch.addcmul(shift[:, None], x, 1 + scale[:, None])
+    """x * (1 + scale) + shift with shift and scale broadcast to x's tokens, as one fused kernel."""
+    return torch.addcmul(shift, x, 1 + scale)
 
 
 def layer_norm(x: torch.Tensor) -> torch.Tensor:
@@ -79,8 +109,14 @@ def rotary_tables(length: int, head_dim: int, device) -> tuple[torch.Tensor, tor
     return cos, sin
 
 
+def qkv_rotary_tables(length: int, head_dim: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotary tables (length, 3, 1, head_dim) for the stacked (q, k, v) of every head: q and k rotate, v does not."""
+    cos, sin = rotary_tables(length, head_dim, device)
+    return torch.stack([cos, cos, torch.ones_like(cos)], 1)[:, :, None], torch.stack([sin, sin, 0 * sin], 1)[:, :, None]
+
+
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each channel pair (x_2i, x_2i+1) of x (..., length, head_dim) by its angle."""
+    """Rotate each channel pair (x_2i, x_2i+1) of x (..., head_dim) by its angle (tables broadcast to x)."""
     swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
     return torch.addcmul(x * cos.to(x.dtype), swapped, sin.to(x.dtype))
 
@@ -105,19 +141,19 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada.bias)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cond, attn_mask, cos, sin):
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(cond).chunk(6, dim=-1)
-        batch, length, dim = x.shape
+    def forward(self, x, cond, rows: Rows, attn_mask, cos, sin):
+        """x: tokens in the layout ``rows``; cos, sin: ``qkv_rotary_tables`` in that layout."""
+        shift1, scale1, gate1, shift2, scale2, gate2 = rows.per_row(self.ada(cond)).chunk(6, dim=-1)
         h = modulate(layer_norm(x), shift1, scale1)
-        q, k, v = self.qkv(h).view(batch, length, 3, self.n_heads, dim // self.n_heads).permute(2, 0, 3, 1, 4)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        qkv = apply_rotary(self.qkv(h).unflatten(-1, (3, self.n_heads, -1)), cos, sin)
+        q, k, v = rows.padded(qkv).permute(2, 0, 3, 1, 4)  # each (B, heads, L, head_dim)
         att = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
         )
-        att = att.transpose(1, 2).reshape(batch, length, dim)
-        x = torch.addcmul(x, gate1[:, None], self.drop(self.proj(att)))
+        att = rows.tokens(att.transpose(1, 2)).flatten(-2)
+        x = torch.addcmul(x, gate1, self.drop(self.proj(att)))
         h = modulate(layer_norm(x), shift2, scale2)
-        return torch.addcmul(x, gate2[:, None], self.drop(self.mlp(h)))
+        return torch.addcmul(x, gate2, self.drop(self.mlp(h)))
 
 
 class DiT(nn.Module):
@@ -195,14 +231,16 @@ class DiT(nn.Module):
         batch, length = tokens.shape
         key_valid = None if lengths is None else torch.arange(length, device=tokens.device)[None, :] < lengths[:, None]
         attn_mask = None if key_valid is None else key_valid[:, None, None, :]
+        rows = Rows(key_valid, packed=key_valid is not None and packs_rows(tokens.device))
         cond = F.silu(self.time_emb(t))
-        x = self.embed(tokens) + self.fixed_emb(fixed.long())
-        cos, sin = rotary_tables(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
+        x = self.embed(rows.tokens(tokens)) + self.fixed_emb(rows.tokens(fixed).long())
+        tables = qkv_rotary_tables(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
+        cos, sin = (rows.tokens(table.expand(batch, *table.shape)) for table in tables)
         for block in self.blocks:
-            x = block(x, cond, attn_mask, cos, sin)
-        shift, scale = self.final_ada(cond).float().chunk(2, dim=-1)
-        hidden = modulate(layer_norm(x), shift, scale)
-        if key_valid is not None:
+            x = block(x, cond, rows, attn_mask, cos, sin)
+        shift, scale = rows.per_row(self.final_ada(cond).float()).chunk(2, dim=-1)
+        hidden = rows.padded(modulate(layer_norm(x), shift, scale))
+        if key_valid is not None and rows.index is None:
             hidden = hidden * key_valid[..., None]
         return hidden[:, : length - extra]
 

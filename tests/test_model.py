@@ -1,5 +1,5 @@
 """The DiT backbone: shapes, padding invariance, row-major query order, a stable insertion head,
-bf16 autocast with fp32 heads, and gradients that reach every parameter."""
+bf16 autocast with fp32 heads, gradients that reach every parameter, and packed rows that equal padded ones."""
 
 import pytest
 import torch
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from agents.interpolants import flex_interpolate
 from agents.losses import flex_loss
-from agents.model import DiT, ModelConfig, apply_rotary, modulate, rotary_tables
+from agents.model import DiT, ModelConfig, apply_rotary, modulate, packs_rows, rotary_tables
 from agents.schedules import PolynomialSchedule
 from agents.tokenizer import CellTokenizer
 
@@ -89,7 +89,7 @@ def test_rotary_rotates_each_channel_pair_by_position_times_its_frequency():
 def test_modulate_is_per_sequence_scale_and_shift():
     x, shift, scale = torch.randn(2, 3, 4), torch.randn(2, 4), torch.randn(2, 4)
     expected = torch.stack([x[b] * (1 + scale[b]) + shift[b] for b in range(2)])
-    torch.testing.assert_close(modulate(x, shift, scale), expected)
+    torch.testing.assert_close(modulate(x, shift[:, None], scale[:, None]), expected)
 
 
 @pytest.mark.parametrize("insertion_head", [True, False])
@@ -292,3 +292,30 @@ def test_padding_to_the_attention_kernels_multiple_changes_nothing(insertion_hea
     torch.testing.assert_close(padded[0], plain[0], rtol=0, atol=1e-5)
     if insertion_head:
         torch.testing.assert_close(padded[1], plain[1], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("insertion_head", [True, False])
+def test_packed_rows_give_the_padded_layouts_outputs_and_gradients(insertion_head, monkeypatch):
+    """On the CPU rows of mixed lengths run packed (the padding skipped); the padded layout, forced,
+    gives the same outputs at every position and slot and the same gradients."""
+    assert packs_rows(torch.device("cpu"))
+    model = make_model(insertion_head=insertion_head).train()
+    tokens, fixed, lengths, t = random_rows(5, 9, seed=9)
+    assert len(set(lengths.tolist())) > 1
+    query = torch.arange(9)[None] < lengths[:, None]
+
+    def run():
+        model.zero_grad()
+        logits, log_gaps = model(tokens, fixed, lengths, t, query)
+        outputs = [logits] if log_gaps is None else [logits, log_gaps]
+        sum(out.sin().sum() for out in outputs).backward()
+        return outputs, {name: param.grad.clone() for name, param in model.named_parameters()}
+
+    packed_outputs, packed_grads = run()
+    monkeypatch.setattr("agents.model.packs_rows", lambda device: False)
+    padded_outputs, padded_grads = run()
+    for packed, padded in zip(packed_outputs, padded_outputs):
+        torch.testing.assert_close(packed, padded, rtol=1e-5, atol=1e-5)
+    for name, grad in padded_grads.items():
+        assert grad.abs().sum() > 0, name
+        torch.testing.assert_close(packed_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)
