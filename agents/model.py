@@ -51,27 +51,67 @@ def packs_rows(device: torch.device) -> bool:
     return device.type != "cuda"
 
 
+def first_fit(lengths: list[int], capacity: int) -> tuple[list[int], list[int]]:
+    """Items of ``lengths`` put into bins of ``capacity`` slots, longest first, each into the first bin
+    with room: every item's (bin, first slot)."""
+    free: list[int] = []
+    bins, starts = [0] * len(lengths), [0] * len(lengths)
+    for item in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        place = next((b for b, room in enumerate(free) if room >= lengths[item]), len(free))
+        if place == len(free):
+            free.append(capacity)
+        bins[item], starts[item] = place, capacity - free[place]
+        free[place] -= lengths[item]
+    return bins, starts
+
+
 class Rows:
-    """The layout of a batch's tokens between the blocks: padded (B, L, ...) or, with ``packed``, only
-    the real tokens of ``valid`` (B, L) in row-major order (T, ...). Attention runs padded either way."""
+    """The layout of a batch's tokens. Padded: (B, L, ...) throughout, attention with a key mask.
+    Packed (``packed``): between the blocks only the real tokens of ``valid`` (B, L), row-major
+    (T, ...); for attention the rows are packed first-fit into bins of L slots (``attention``), each
+    token attending within its own row (padding slots among themselves), so no product runs on padding
+    but the bins' few spare slots."""
 
     def __init__(self, valid: torch.Tensor | None, packed: bool):
-        self.shape = None if valid is None else valid.shape
-        self.index = valid.nonzero(as_tuple=True) if packed else None
+        self.attn_mask = None if valid is None else valid[:, None, None, :]
+        self.packed = packed
+        if not packed:
+            return
+        self.shape = valid.shape
+        lengths = valid.sum(1)
+        self.row = torch.repeat_interleave(torch.arange(len(lengths)), lengths)  # of every token
+        self.flat = valid.flatten().nonzero().squeeze(1)  # every token's place in the flat (B * L) padding
+        bins, starts = map(torch.tensor, first_fit(lengths.tolist(), self.shape[1]))
+        self.slot = bins[self.row] * self.shape[1] + starts[self.row] + self.flat % self.shape[1]
+        owner = torch.full((int(bins.max()) + 1, self.shape[1]), -1).flatten().index_copy(0, self.slot, self.row)
+        owner = owner.view(-1, self.shape[1])
+        self.attn_mask = (owner[:, :, None] == owner[:, None, :])[:, None]
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """A padded per-token tensor (B, L, ...) in this layout."""
-        return x if self.index is None else x[self.index]
+        return x.flatten(0, 1).index_select(0, self.flat) if self.packed else x
 
     def per_row(self, x: torch.Tensor) -> torch.Tensor:
         """A per-row tensor (B, C) broadcast to this layout's tokens."""
-        return x[:, None] if self.index is None else x[self.index[0]]
+        return x.index_select(0, self.row) if self.packed else x[:, None]
 
     def padded(self, x: torch.Tensor) -> torch.Tensor:
         """Tokens in this layout as a padded tensor (B, L, ...), zero at packed-out padding."""
-        if self.index is None:
+        if not self.packed:
             return x
-        return x.new_zeros(*self.shape, *x.shape[1:]).index_put(self.index, x)
+        flat = x.new_zeros(self.shape.numel(), *x.shape[1:]).index_copy(0, self.flat, x)
+        return flat.view(*self.shape, *x.shape[1:])
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens in this layout as (rows or bins, L, ...) for attention under ``attn_mask``."""
+        if not self.packed:
+            return x
+        slots = self.attn_mask.shape[0] * self.shape[1]
+        return x.new_zeros(slots, *x.shape[1:]).index_copy(0, self.slot, x).unflatten(0, (-1, self.shape[1]))
+
+    def from_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``attention``."""
+        return x.flatten(0, 1).index_select(0, self.slot) if self.packed else x
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -141,16 +181,16 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada.bias)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cond, rows: Rows, attn_mask, cos, sin):
+    def forward(self, x, cond, rows: Rows, cos, sin):
         """x: tokens in the layout ``rows``; cos, sin: ``qkv_rotary_tables`` in that layout."""
         shift1, scale1, gate1, shift2, scale2, gate2 = rows.per_row(self.ada(cond)).chunk(6, dim=-1)
         h = modulate(layer_norm(x), shift1, scale1)
         qkv = apply_rotary(self.qkv(h).unflatten(-1, (3, self.n_heads, -1)), cos, sin)
-        q, k, v = rows.padded(qkv).permute(2, 0, 3, 1, 4)  # each (B, heads, L, head_dim)
+        q, k, v = rows.attention(qkv).permute(2, 0, 3, 1, 4)  # each (rows or bins, heads, L, head_dim)
         att = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
+            q, k, v, attn_mask=rows.attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
         )
-        att = rows.tokens(att.transpose(1, 2)).flatten(-2)
+        att = rows.from_attention(att.transpose(1, 2)).flatten(-2)
         x = torch.addcmul(x, gate1, self.drop(self.proj(att)))
         h = modulate(layer_norm(x), shift2, scale2)
         return torch.addcmul(x, gate2, self.drop(self.mlp(h)))
@@ -230,17 +270,16 @@ class DiT(nn.Module):
             lengths = None if lengths is None else lengths + 1
         batch, length = tokens.shape
         key_valid = None if lengths is None else torch.arange(length, device=tokens.device)[None, :] < lengths[:, None]
-        attn_mask = None if key_valid is None else key_valid[:, None, None, :]
         rows = Rows(key_valid, packed=key_valid is not None and packs_rows(tokens.device))
         cond = F.silu(self.time_emb(t))
         x = self.embed(rows.tokens(tokens)) + self.fixed_emb(rows.tokens(fixed).long())
         tables = qkv_rotary_tables(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
         cos, sin = (rows.tokens(table.expand(batch, *table.shape)) for table in tables)
         for block in self.blocks:
-            x = block(x, cond, rows, attn_mask, cos, sin)
+            x = block(x, cond, rows, cos, sin)
         shift, scale = rows.per_row(self.final_ada(cond).float()).chunk(2, dim=-1)
         hidden = rows.padded(modulate(layer_norm(x), shift, scale))
-        if key_valid is not None and rows.index is None:
+        if key_valid is not None and not rows.packed:
             hidden = hidden * key_valid[..., None]
         return hidden[:, : length - extra]
 

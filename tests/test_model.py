@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from agents.interpolants import flex_interpolate
 from agents.losses import flex_loss
-from agents.model import DiT, ModelConfig, apply_rotary, modulate, packs_rows, rotary_tables
+from agents.model import DiT, ModelConfig, Rows, apply_rotary, first_fit, modulate, packs_rows, rotary_tables
 from agents.schedules import PolynomialSchedule
 from agents.tokenizer import CellTokenizer
 
@@ -296,12 +296,13 @@ def test_padding_to_the_attention_kernels_multiple_changes_nothing(insertion_hea
 
 @pytest.mark.parametrize("insertion_head", [True, False])
 def test_packed_rows_give_the_padded_layouts_outputs_and_gradients(insertion_head, monkeypatch):
-    """On the CPU rows of mixed lengths run packed (the padding skipped); the padded layout, forced,
-    gives the same outputs at every position and slot and the same gradients."""
+    """On the CPU rows of mixed lengths run packed (the padding skipped, several rows sharing an
+    attention bin); the padded layout, forced, gives the same outputs and the same gradients."""
     assert packs_rows(torch.device("cpu"))
     model = make_model(insertion_head=insertion_head).train()
-    tokens, fixed, lengths, t = random_rows(5, 9, seed=9)
-    assert len(set(lengths.tolist())) > 1
+    tokens, fixed, lengths, t = random_rows(6, 9, seed=9)
+    valid = torch.arange(9 + insertion_head)[None] < lengths[:, None] + insertion_head
+    assert Rows(valid, packed=True).attn_mask.shape[0] < len(lengths)
     query = torch.arange(9)[None] < lengths[:, None]
 
     def run():
@@ -319,3 +320,15 @@ def test_packed_rows_give_the_padded_layouts_outputs_and_gradients(insertion_hea
     for name, grad in padded_grads.items():
         assert grad.abs().sum() > 0, name
         torch.testing.assert_close(packed_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_first_fit_fills_bins_without_overlap_longest_first():
+    lengths = [3, 9, 2, 5, 4, 7, 1]
+    bins, starts = first_fit(lengths, 10)
+    assert bins == [1, 0, 3, 2, 2, 1, 0]  # 9 1 | 7 3 | 5 4 | 2
+    used = {}
+    for length, b, start in zip(lengths, bins, starts):
+        assert 0 <= start and start + length <= 10
+        for slot in range(start, start + length):
+            assert (b, slot) not in used
+            used[b, slot] = True
