@@ -139,26 +139,25 @@ class TimeEmbedding(nn.Module):
         return self.mlp(torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1))
 
 
-def rotary_tables(length: int, head_dim: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(cos, signed sin) tables (length, head_dim) for rotating channel pairs (2i, 2i + 1) by
-    position * 10000^(-2i / head_dim): sin carries -sin on even and +sin on odd channels."""
+def rotary_table(length: int, head_dim: int, device) -> torch.Tensor:
+    """Unit complex numbers (length, head_dim / 2) that turn channel pair (2i, 2i + 1) at a position
+    by the angle position * 10000^(-2i / head_dim)."""
     inv_freq = 1.0 / (10_000.0 ** (torch.arange(0, head_dim, 2, device=device).float() / head_dim))
     angles = torch.arange(length, device=device).float()[:, None] * inv_freq[None]
-    cos = angles.cos().repeat_interleave(2, dim=-1)
-    sin = torch.stack([-angles.sin(), angles.sin()], dim=-1).flatten(-2)
-    return cos, sin
+    return torch.polar(torch.ones_like(angles), angles)
 
 
-def qkv_rotary_tables(length: int, head_dim: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotary tables (length, 3, 1, head_dim) for the stacked (q, k, v) of every head: q and k rotate, v does not."""
-    cos, sin = rotary_tables(length, head_dim, device)
-    return torch.stack([cos, cos, torch.ones_like(cos)], 1)[:, :, None], torch.stack([sin, sin, 0 * sin], 1)[:, :, None]
+def qkv_rotary_table(length: int, head_dim: int, device) -> torch.Tensor:
+    """Rotary table (length, 3, 1, head_dim / 2) for the stacked (q, k, v) of every head: q and k turn, v does not."""
+    table = rotary_table(length, head_dim, device)
+    return torch.stack([table, table, torch.ones_like(table)], 1)[:, :, None]
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each channel pair (x_2i, x_2i+1) of x (..., head_dim) by its angle (tables broadcast to x)."""
-    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
-    return torch.addcmul(x * cos.to(x.dtype), swapped, sin.to(x.dtype))
+def apply_rotary(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Turn each channel pair (x_2i, x_2i+1) of x (..., head_dim) as a complex number by its entry of
+    ``table`` (broadcast to x's pairs), in fp32; the result has x's dtype."""
+    pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))
+    return torch.view_as_real(pairs * table).flatten(-2).to(x.dtype)
 
 
 class Block(nn.Module):
@@ -181,11 +180,11 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada.bias)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cond, rows: Rows, cos, sin):
-        """x: tokens in the layout ``rows``; cos, sin: ``qkv_rotary_tables`` in that layout."""
+    def forward(self, x, cond, rows: Rows, rotary):
+        """x: tokens in the layout ``rows``; rotary: ``qkv_rotary_table`` in that layout."""
         shift1, scale1, gate1, shift2, scale2, gate2 = rows.per_row(self.ada(cond)).chunk(6, dim=-1)
         h = modulate(layer_norm(x), shift1, scale1)
-        qkv = apply_rotary(self.qkv(h).unflatten(-1, (3, self.n_heads, -1)), cos, sin)
+        qkv = apply_rotary(self.qkv(h).unflatten(-1, (3, self.n_heads, -1)), rotary)
         q, k, v = rows.attention(qkv).permute(2, 0, 3, 1, 4)  # each (rows or bins, heads, L, head_dim)
         att = F.scaled_dot_product_attention(
             q, k, v, attn_mask=rows.attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
@@ -273,10 +272,10 @@ class DiT(nn.Module):
         rows = Rows(key_valid, packed=key_valid is not None and packs_rows(tokens.device))
         cond = F.silu(self.time_emb(t))
         x = self.embed(rows.tokens(tokens)) + self.fixed_emb(rows.tokens(fixed).long())
-        tables = qkv_rotary_tables(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
-        cos, sin = (rows.tokens(table.expand(batch, *table.shape)) for table in tables)
+        table = qkv_rotary_table(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
+        rotary = rows.tokens(table.expand(batch, *table.shape))
         for block in self.blocks:
-            x = block(x, cond, rows, cos, sin)
+            x = block(x, cond, rows, rotary)
         shift, scale = rows.per_row(self.final_ada(cond).float()).chunk(2, dim=-1)
         hidden = rows.padded(modulate(layer_norm(x), shift, scale))
         if key_valid is not None and not rows.packed:

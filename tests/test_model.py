@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from agents.interpolants import flex_interpolate
 from agents.losses import flex_loss
-from agents.model import DiT, ModelConfig, Rows, apply_rotary, first_fit, modulate, packs_rows, rotary_tables
+from agents.model import DiT, ModelConfig, Rows, apply_rotary, first_fit, modulate, packs_rows, rotary_table
 from agents.schedules import PolynomialSchedule
 from agents.tokenizer import CellTokenizer
 
@@ -72,8 +72,8 @@ def test_rotary_rotates_each_channel_pair_by_position_times_its_frequency():
     torch.manual_seed(0)
     length, head_dim = 7, 8
     x = torch.randn(2, 3, length, head_dim)
-    cos, sin = rotary_tables(length, head_dim, "cpu")
-    out = apply_rotary(x, cos, sin)
+    table = rotary_table(length, head_dim, "cpu")
+    out = apply_rotary(x, table)
     for pos in range(length):
         for i in range(head_dim // 2):
             angle = torch.tensor(pos * 10_000.0 ** (-2 * i / head_dim))
@@ -82,7 +82,7 @@ def test_rotary_rotates_each_channel_pair_by_position_times_its_frequency():
             torch.testing.assert_close(out[..., pos, 2 * i : 2 * i + 2], expected, rtol=1e-5, atol=1e-5)
     # Relative positions: the score of a query at m and a key at n depends on m - n only.
     q, k = torch.randn(head_dim), torch.randn(head_dim)
-    rq, rk = apply_rotary(q.expand(length, head_dim), cos, sin), apply_rotary(k.expand(length, head_dim), cos, sin)
+    rq, rk = apply_rotary(q.expand(length, head_dim), table), apply_rotary(k.expand(length, head_dim), table)
     torch.testing.assert_close(rq[5] @ rk[2], rq[4] @ rk[1], rtol=1e-5, atol=1e-5)
 
 
