@@ -249,7 +249,7 @@ class DiT(nn.Module):
         Training goes through this call so that DistributedDataParallel sees every parameter used.
         """
         hidden = self.hidden_states(tokens, fixed, lengths, t)
-        log_gaps = self.gap_log_rates(hidden) if self.cfg.insertion_head else None
+        log_gaps = self.gap_log_rates(hidden, lengths) if self.cfg.insertion_head else None
         return self.unmask_logits(hidden, query), log_gaps
 
     def hidden_states(
@@ -297,13 +297,20 @@ class DiT(nn.Module):
         with torch.autocast(hidden.device.type, enabled=False):
             return hidden[query].float() @ self.class_weights().float().T + self.out_bias.float()
 
-    def gap_log_rates(self, hidden: torch.Tensor) -> torch.Tensor:
+    def gap_log_rates(self, hidden: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """log of the expected gap g >= 0 for each of the N + 1 slots (B, N + 1), in fp32.
 
-        Slot i lies between hidden position i (BOS or token i-1) and position i + 1 (token i).
+        Slot i lies between hidden position i (BOS or token i-1) and position i + 1 (token i). Given
+        the rows' ``lengths`` on a device that packs rows, the head runs at the real slots (i <= length)
+        only and the others read 0.
         """
-        right = F.pad(hidden[:, 1:], (0, 0, 0, 1))
+        pairs = torch.cat([hidden, F.pad(hidden[:, 1:], (0, 0, 0, 1))], dim=-1)
+        real = None
+        if lengths is not None and packs_rows(hidden.device):
+            real = torch.arange(hidden.shape[1], device=hidden.device)[None, :] <= lengths[:, None]
+            pairs = pairs[real]
         with torch.autocast(hidden.device.type, enabled=False):
-            pre = self.gap_head(torch.cat([hidden, right], dim=-1).float()).squeeze(-1)
+            pre = self.gap_head(pairs.float()).squeeze(-1)
         # log(softplus(x)), exact for very negative x where softplus underflows.
-        return torch.where(pre < -20, pre, torch.log(F.softplus(pre).clamp_min(1e-30)))
+        log_rates = torch.where(pre < -20, pre, torch.log(F.softplus(pre).clamp_min(1e-30)))
+        return log_rates if real is None else log_rates.new_zeros(real.shape).masked_scatter(real, log_rates)
