@@ -25,9 +25,10 @@ from agents.loading import CHECKPOINT, LEGACY_CHECKPOINT, build_method, build_mo
 from agents.tokenizer import CellTokenizer
 from mazebench.progress import progress_bar
 
-# The narrowest model whose training gains from bf16 autocast on a CPU with native bf16 instructions
-# (avx512_bf16, no AMX; FlexMDM, K = 12): d_model 64 ran at 0.53x fp32, 128 at 1.08x, 256 at 1.23x.
-# Below it the casts around the small matrix products cost more than they save (reports/mini/trainer-speed.md).
+# The narrowest model whose training does not lose by bf16 autocast on a CPU with native bf16 instructions
+# (avx512_bf16, no AMX; K = 12, one thread): at d_model 64 (mini) it ran at 0.55-0.76x fp32 (FlexMDM, MDM),
+# at 128 (cpu) level (0.93x FlexMDM, 1.03x MDM, 1.11x AR), at 256 (paper) 1.4-1.6x (FlexMDM). Below it the
+# casts around the small matrix products cost more than they save (reports/mini/trainer-speed.md).
 CPU_BF16_MIN_WIDTH = 128
 
 
