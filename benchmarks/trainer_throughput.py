@@ -8,7 +8,9 @@ side by side for several agents and batch sizes in one run, optionally against a
 
 Each cell trains a fresh model for ``--steps`` steps through ``agents.training.train`` with metrics
 logged every ``--window`` steps, and reports the median tokens/s of the windows after the first
-(warm-up). FlexMDM counts the tokens of its noisy sequences, the MDM its padded ones. ``pct_peak``
+(warm-up), and the mean training loss (the same batches and noise in every cell of an agent, so
+two trainers that learn alike show the same loss). FlexMDM counts the tokens of its noisy sequences,
+the MDM its padded ones. ``pct_peak``
 is the training FLOPs per second by the run's own estimate (``agents.compute``) as a percentage of
 the fp32 matmul peak of one core, measured in the same run. With ``--baseline REV`` every cell also
 runs the trainer of commit REV (``git archive`` into a temporary folder); the two alternate for
@@ -86,6 +88,7 @@ def measure(dataset, agent: str, preset: str, batch_size: int, steps: int, windo
         "tokens_per_s": rate,
         "ms_per_step": 1000 * tokens_per_step / rate,
         "gflops_per_s": rate * flops_per_token / 1e9,
+        "mean_loss": statistics.mean(r["loss"] for r in records),
         "bf16_autocast": summary["bf16_autocast"],
     }
 
@@ -169,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"trainer throughput on {name}, preset {args.preset}, data {args.data or f'K = {args.subgoals}'}, ")
     print(f"{args.steps} steps per cell; one core's fp32 matmul peak {peak:.1f} GFLOP/s (measured in this run)")
     print(
-        f"{'trainer':<20} {'agent':<8} {'batch':>6} {'tok/step':>9} {'ms/step':>8} {'tokens/s':>9} {'% peak':>7} bf16"
+        f"{'trainer':<20} {'agent':<8} {'batch':>6} {'tok/step':>9} {'ms/step':>8} {'tokens/s':>9} {'% peak':>7} "
+        f"{'loss':>7} bf16"
     )
     for trainer, rows in tables.items():
         for row in rows:
@@ -177,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{trainer:<20} {row['agent']:<8} {row['batch_size']:>6} {row['tokens_per_step']:>9,.0f} "
                 f"{row['ms_per_step']:>8.1f} {row['tokens_per_s']:>9,.0f} {row['pct_peak']:>6.1f}% "
-                f"{row['bf16_autocast']}"
+                f"{row['mean_loss']:>7.4f} {row['bf16_autocast']}"
             )
     if args.baseline:
         before, after = tables.values()
