@@ -48,7 +48,7 @@ class TrainConfig:
         32  # batches sharing one stratified draw of t, sorted by length together; 1: within each batch (official code)
     )
     grad_clip: float = 1.0
-    bf16: bool = True  # bf16 autocast where the hardware has native bf16 matrix units (fp32 otherwise)
+    bf16: bool = True  # bf16 autocast where it pays (native bf16; on a CPU, wide models: training.bf16_autocast_pays)
     seed: int = 0
     reverse_paths: bool = False  # augmentation: each epoch, every training path reversed with probability 1/2
     redraw_subgoals: bool = False  # augmentation: each epoch, the K - 2 inner subgoals of every path drawn anew

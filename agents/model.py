@@ -5,6 +5,7 @@ input embedding and its output logit carry a row and a column term besides the c
 neighbouring cells start out related. FlexMDM adds an insertion head: a BOS token is prepended and
 slot i (before token i) is read from the hidden states on both sides of it; a softplus gives the
 expected number of missing tokens there. Heads run in fp32; the blocks may run under bf16 autocast.
+On the CPU, rows of different lengths run packed: the per-token products skip the padding (``Rows``).
 """
 
 from __future__ import annotations
@@ -44,9 +45,78 @@ def key_multiple(device: torch.device) -> int:
     return 8 if device.type == "cuda" else 1
 
 
+def packs_rows(device: torch.device) -> bool:
+    """Whether rows with a padding mask run packed (see ``Rows``): on the CPU, where a batch of mixed
+    lengths is mostly padding; not on CUDA, where finding the real tokens would synchronise with the host."""
+    return device.type != "cuda"
+
+
+def first_fit(lengths: list[int], capacity: int) -> tuple[list[int], list[int]]:
+    """Items of ``lengths`` put into bins of ``capacity`` slots, longest first, each into the first bin
+    with room: every item's (bin, first slot)."""
+    free: list[int] = []
+    bins, starts = [0] * len(lengths), [0] * len(lengths)
+    for item in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        place = next((b for b, room in enumerate(free) if room >= lengths[item]), len(free))
+        if place == len(free):
+            free.append(capacity)
+        bins[item], starts[item] = place, capacity - free[place]
+        free[place] -= lengths[item]
+    return bins, starts
+
+
+class Rows:
+    """The layout of a batch's tokens. Padded: (B, L, ...) throughout, attention with a key mask.
+    Packed (``packed``): between the blocks only the real tokens of ``valid`` (B, L), row-major
+    (T, ...); for attention the rows are packed first-fit into bins of L slots (``attention``), each
+    token attending within its own row (padding slots among themselves), so no product runs on padding
+    but the bins' few spare slots."""
+
+    def __init__(self, valid: torch.Tensor | None, packed: bool):
+        self.attn_mask = None if valid is None else valid[:, None, None, :]
+        self.packed = packed
+        if not packed:
+            return
+        self.shape = valid.shape
+        lengths = valid.sum(1)
+        self.row = torch.repeat_interleave(torch.arange(len(lengths)), lengths)  # of every token
+        self.flat = valid.flatten().nonzero().squeeze(1)  # every token's place in the flat (B * L) padding
+        bins, starts = map(torch.tensor, first_fit(lengths.tolist(), self.shape[1]))
+        self.slot = bins[self.row] * self.shape[1] + starts[self.row] + self.flat % self.shape[1]
+        owner = torch.full((int(bins.max()) + 1, self.shape[1]), -1).flatten().index_copy(0, self.slot, self.row)
+        owner = owner.view(-1, self.shape[1])
+        self.attn_mask = (owner[:, :, None] == owner[:, None, :])[:, None]
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """A padded per-token tensor (B, L, ...) in this layout."""
+        return x.flatten(0, 1).index_select(0, self.flat) if self.packed else x
+
+    def per_row(self, x: torch.Tensor) -> torch.Tensor:
+        """A per-row tensor (B, C) broadcast to this layout's tokens."""
+        return x.index_select(0, self.row) if self.packed else x[:, None]
+
+    def padded(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens in this layout as a padded tensor (B, L, ...), zero at packed-out padding."""
+        if not self.packed:
+            return x
+        flat = x.new_zeros(self.shape.numel(), *x.shape[1:]).index_copy(0, self.flat, x)
+        return flat.view(*self.shape, *x.shape[1:])
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens in this layout as (rows or bins, L, ...) for attention under ``attn_mask``."""
+        if not self.packed:
+            return x
+        slots = self.attn_mask.shape[0] * self.shape[1]
+        return x.new_zeros(slots, *x.shape[1:]).index_copy(0, self.slot, x).unflatten(0, (-1, self.shape[1]))
+
+    def from_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``attention``."""
+        return x.flatten(0, 1).index_select(0, self.slot) if self.packed else x
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """x * (1 + scale) + shift per sequence, as one fused kernel."""
-    return torch.addcmul(shift[:, None], x, 1 + scale[:, None])
+    """x * (1 + scale) + shift with shift and scale broadcast to x's tokens, as one fused kernel."""
+    return torch.addcmul(shift, x, 1 + scale)
 
 
 def layer_norm(x: torch.Tensor) -> torch.Tensor:
@@ -69,20 +139,25 @@ class TimeEmbedding(nn.Module):
         return self.mlp(torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1))
 
 
-def rotary_tables(length: int, head_dim: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(cos, signed sin) tables (length, head_dim) for rotating channel pairs (2i, 2i + 1) by
-    position * 10000^(-2i / head_dim): sin carries -sin on even and +sin on odd channels."""
+def rotary_table(length: int, head_dim: int, device) -> torch.Tensor:
+    """Unit complex numbers (length, head_dim / 2) that turn channel pair (2i, 2i + 1) at a position
+    by the angle position * 10000^(-2i / head_dim)."""
     inv_freq = 1.0 / (10_000.0 ** (torch.arange(0, head_dim, 2, device=device).float() / head_dim))
     angles = torch.arange(length, device=device).float()[:, None] * inv_freq[None]
-    cos = angles.cos().repeat_interleave(2, dim=-1)
-    sin = torch.stack([-angles.sin(), angles.sin()], dim=-1).flatten(-2)
-    return cos, sin
+    return torch.polar(torch.ones_like(angles), angles)
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each channel pair (x_2i, x_2i+1) of x (..., length, head_dim) by its angle."""
-    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
-    return torch.addcmul(x * cos.to(x.dtype), swapped, sin.to(x.dtype))
+def qkv_rotary_table(length: int, head_dim: int, device) -> torch.Tensor:
+    """Rotary table (length, 3, 1, head_dim / 2) for the stacked (q, k, v) of every head: q and k turn, v does not."""
+    table = rotary_table(length, head_dim, device)
+    return torch.stack([table, table, torch.ones_like(table)], 1)[:, :, None]
+
+
+def apply_rotary(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Turn each channel pair (x_2i, x_2i+1) of x (..., head_dim) as a complex number by its entry of
+    ``table`` (broadcast to x's pairs), in fp32; the result has x's dtype."""
+    pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))
+    return torch.view_as_real(pairs * table).flatten(-2).to(x.dtype)
 
 
 class Block(nn.Module):
@@ -105,19 +180,19 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada.bias)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cond, attn_mask, cos, sin):
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(cond).chunk(6, dim=-1)
-        batch, length, dim = x.shape
+    def forward(self, x, cond, rows: Rows, rotary):
+        """x: tokens in the layout ``rows``; rotary: ``qkv_rotary_table`` in that layout."""
+        shift1, scale1, gate1, shift2, scale2, gate2 = rows.per_row(self.ada(cond)).chunk(6, dim=-1)
         h = modulate(layer_norm(x), shift1, scale1)
-        q, k, v = self.qkv(h).view(batch, length, 3, self.n_heads, dim // self.n_heads).permute(2, 0, 3, 1, 4)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        qkv = apply_rotary(self.qkv(h).unflatten(-1, (3, self.n_heads, -1)), rotary)
+        q, k, v = rows.attention(qkv).permute(2, 0, 3, 1, 4)  # each (rows or bins, heads, L, head_dim)
         att = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
+            q, k, v, attn_mask=rows.attn_mask, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal
         )
-        att = att.transpose(1, 2).reshape(batch, length, dim)
-        x = torch.addcmul(x, gate1[:, None], self.drop(self.proj(att)))
+        att = rows.from_attention(att.transpose(1, 2)).flatten(-2)
+        x = torch.addcmul(x, gate1, self.drop(self.proj(att)))
         h = modulate(layer_norm(x), shift2, scale2)
-        return torch.addcmul(x, gate2[:, None], self.drop(self.mlp(h)))
+        return torch.addcmul(x, gate2, self.drop(self.mlp(h)))
 
 
 class DiT(nn.Module):
@@ -174,7 +249,7 @@ class DiT(nn.Module):
         Training goes through this call so that DistributedDataParallel sees every parameter used.
         """
         hidden = self.hidden_states(tokens, fixed, lengths, t)
-        log_gaps = self.gap_log_rates(hidden) if self.cfg.insertion_head else None
+        log_gaps = self.gap_log_rates(hidden, lengths) if self.cfg.insertion_head else None
         return self.unmask_logits(hidden, query), log_gaps
 
     def hidden_states(
@@ -194,15 +269,16 @@ class DiT(nn.Module):
             lengths = None if lengths is None else lengths + 1
         batch, length = tokens.shape
         key_valid = None if lengths is None else torch.arange(length, device=tokens.device)[None, :] < lengths[:, None]
-        attn_mask = None if key_valid is None else key_valid[:, None, None, :]
+        rows = Rows(key_valid, packed=key_valid is not None and packs_rows(tokens.device))
         cond = F.silu(self.time_emb(t))
-        x = self.embed(tokens) + self.fixed_emb(fixed.long())
-        cos, sin = rotary_tables(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
+        x = self.embed(rows.tokens(tokens)) + self.fixed_emb(rows.tokens(fixed).long())
+        table = qkv_rotary_table(length, self.cfg.d_model // self.cfg.n_heads, tokens.device)
+        rotary = rows.tokens(table.expand(batch, *table.shape))
         for block in self.blocks:
-            x = block(x, cond, attn_mask, cos, sin)
-        shift, scale = self.final_ada(cond).float().chunk(2, dim=-1)
-        hidden = modulate(layer_norm(x), shift, scale)
-        if key_valid is not None:
+            x = block(x, cond, rows, rotary)
+        shift, scale = rows.per_row(self.final_ada(cond).float()).chunk(2, dim=-1)
+        hidden = rows.padded(modulate(layer_norm(x), shift, scale))
+        if key_valid is not None and not rows.packed:
             hidden = hidden * key_valid[..., None]
         return hidden[:, : length - extra]
 
@@ -221,13 +297,20 @@ class DiT(nn.Module):
         with torch.autocast(hidden.device.type, enabled=False):
             return hidden[query].float() @ self.class_weights().float().T + self.out_bias.float()
 
-    def gap_log_rates(self, hidden: torch.Tensor) -> torch.Tensor:
+    def gap_log_rates(self, hidden: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """log of the expected gap g >= 0 for each of the N + 1 slots (B, N + 1), in fp32.
 
-        Slot i lies between hidden position i (BOS or token i-1) and position i + 1 (token i).
+        Slot i lies between hidden position i (BOS or token i-1) and position i + 1 (token i). Given
+        the rows' ``lengths`` on a device that packs rows, the head runs at the real slots (i <= length)
+        only and the others read 0.
         """
-        right = F.pad(hidden[:, 1:], (0, 0, 0, 1))
+        pairs = torch.cat([hidden, F.pad(hidden[:, 1:], (0, 0, 0, 1))], dim=-1)
+        real = None
+        if lengths is not None and packs_rows(hidden.device):
+            real = torch.arange(hidden.shape[1], device=hidden.device)[None, :] <= lengths[:, None]
+            pairs = pairs[real]
         with torch.autocast(hidden.device.type, enabled=False):
-            pre = self.gap_head(torch.cat([hidden, right], dim=-1).float()).squeeze(-1)
+            pre = self.gap_head(pairs.float()).squeeze(-1)
         # log(softplus(x)), exact for very negative x where softplus underflows.
-        return torch.where(pre < -20, pre, torch.log(F.softplus(pre).clamp_min(1e-30)))
+        log_rates = torch.where(pre < -20, pre, torch.log(F.softplus(pre).clamp_min(1e-30)))
+        return log_rates if real is None else log_rates.new_zeros(real.shape).masked_scatter(real, log_rates)

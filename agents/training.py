@@ -25,9 +25,15 @@ from agents.loading import CHECKPOINT, LEGACY_CHECKPOINT, build_method, build_mo
 from agents.tokenizer import CellTokenizer
 from mazebench.progress import progress_bar
 
+# The narrowest model whose training does not lose by bf16 autocast on a CPU with native bf16 instructions
+# (avx512_bf16, no AMX; K = 12, one thread): at d_model 64 (mini) it ran at 0.55-0.76x fp32 (FlexMDM, MDM),
+# at 128 (cpu) level (0.93x FlexMDM, 1.03x MDM, 1.11x AR), at 256 (paper) 1.4-1.6x (FlexMDM). Below it the
+# casts around the small matrix products cost more than they save (reports/mini/trainer-speed.md).
+CPU_BF16_MIN_WIDTH = 128
+
 
 def bf16_autocast_supported(device: torch.device) -> bool:
-    """bf16 autocast pays off on CUDA and on CPUs with native bf16 matrix instructions."""
+    """The device has native bf16 matrix arithmetic: CUDA with bf16, or a CPU with bf16 instructions."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     try:
@@ -35,6 +41,12 @@ def bf16_autocast_supported(device: torch.device) -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bf16_autocast_pays(device: torch.device, d_model: int) -> bool:
+    """bf16 autocast speeds up training of a model ``d_model`` wide on ``device``: where the hardware
+    has native bf16 and, on a CPU, the model is at least ``CPU_BF16_MIN_WIDTH`` wide."""
+    return bf16_autocast_supported(device) and (device.type == "cuda" or d_model >= CPU_BF16_MIN_WIDTH)
 
 
 class EMA:
@@ -186,7 +198,7 @@ def _train(
         torch.set_rng_state(state["torch_rng"].cpu())
         if world.is_main:
             _truncate_metrics(out / "metrics.jsonl", step)
-    use_bf16 = cfg.bf16 and bf16_autocast_supported(dev)
+    use_bf16 = cfg.bf16 and bf16_autocast_pays(dev, cfg.d_model)
     run_info = {
         "agent": agent,
         "train_config": asdict(cfg),

@@ -1,5 +1,5 @@
 """The DiT backbone: shapes, padding invariance, row-major query order, a stable insertion head,
-bf16 autocast with fp32 heads, and gradients that reach every parameter."""
+bf16 autocast with fp32 heads, gradients that reach every parameter, and packed rows that equal padded ones."""
 
 import pytest
 import torch
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from agents.interpolants import flex_interpolate
 from agents.losses import flex_loss
-from agents.model import DiT, ModelConfig, apply_rotary, modulate, rotary_tables
+from agents.model import DiT, ModelConfig, Rows, apply_rotary, first_fit, modulate, packs_rows, rotary_table
 from agents.schedules import PolynomialSchedule
 from agents.tokenizer import CellTokenizer
 
@@ -72,8 +72,8 @@ def test_rotary_rotates_each_channel_pair_by_position_times_its_frequency():
     torch.manual_seed(0)
     length, head_dim = 7, 8
     x = torch.randn(2, 3, length, head_dim)
-    cos, sin = rotary_tables(length, head_dim, "cpu")
-    out = apply_rotary(x, cos, sin)
+    table = rotary_table(length, head_dim, "cpu")
+    out = apply_rotary(x, table)
     for pos in range(length):
         for i in range(head_dim // 2):
             angle = torch.tensor(pos * 10_000.0 ** (-2 * i / head_dim))
@@ -82,14 +82,14 @@ def test_rotary_rotates_each_channel_pair_by_position_times_its_frequency():
             torch.testing.assert_close(out[..., pos, 2 * i : 2 * i + 2], expected, rtol=1e-5, atol=1e-5)
     # Relative positions: the score of a query at m and a key at n depends on m - n only.
     q, k = torch.randn(head_dim), torch.randn(head_dim)
-    rq, rk = apply_rotary(q.expand(length, head_dim), cos, sin), apply_rotary(k.expand(length, head_dim), cos, sin)
+    rq, rk = apply_rotary(q.expand(length, head_dim), table), apply_rotary(k.expand(length, head_dim), table)
     torch.testing.assert_close(rq[5] @ rk[2], rq[4] @ rk[1], rtol=1e-5, atol=1e-5)
 
 
 def test_modulate_is_per_sequence_scale_and_shift():
     x, shift, scale = torch.randn(2, 3, 4), torch.randn(2, 4), torch.randn(2, 4)
     expected = torch.stack([x[b] * (1 + scale[b]) + shift[b] for b in range(2)])
-    torch.testing.assert_close(modulate(x, shift, scale), expected)
+    torch.testing.assert_close(modulate(x, shift[:, None], scale[:, None]), expected)
 
 
 @pytest.mark.parametrize("insertion_head", [True, False])
@@ -292,3 +292,45 @@ def test_padding_to_the_attention_kernels_multiple_changes_nothing(insertion_hea
     torch.testing.assert_close(padded[0], plain[0], rtol=0, atol=1e-5)
     if insertion_head:
         torch.testing.assert_close(padded[1], plain[1], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("insertion_head", [True, False])
+def test_packed_rows_give_the_padded_layouts_outputs_and_gradients(insertion_head, monkeypatch):
+    """On the CPU rows of mixed lengths run packed (the padding skipped, several rows sharing an
+    attention bin, the insertion head at the real slots only); the padded layout, forced, gives the same
+    outputs and the same gradients."""
+    assert packs_rows(torch.device("cpu"))
+    model = make_model(insertion_head=insertion_head).train()
+    tokens, fixed, lengths, t = random_rows(6, 9, seed=9)
+    valid = torch.arange(9 + insertion_head)[None] < lengths[:, None] + insertion_head
+    assert Rows(valid, packed=True).attn_mask.shape[0] < len(lengths)
+    query = torch.arange(9)[None] < lengths[:, None]
+    slots = torch.arange(10)[None] <= lengths[:, None]
+
+    def run():
+        model.zero_grad()
+        logits, log_gaps = model(tokens, fixed, lengths, t, query)
+        outputs = [logits] if log_gaps is None else [logits, log_gaps[slots]]
+        sum(out.sin().sum() for out in outputs).backward()
+        return outputs, {name: param.grad.clone() for name, param in model.named_parameters()}
+
+    packed_outputs, packed_grads = run()
+    monkeypatch.setattr("agents.model.packs_rows", lambda device: False)
+    padded_outputs, padded_grads = run()
+    for packed, padded in zip(packed_outputs, padded_outputs):
+        torch.testing.assert_close(packed, padded, rtol=1e-5, atol=1e-5)
+    for name, grad in padded_grads.items():
+        assert grad.abs().sum() > 0, name
+        torch.testing.assert_close(packed_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_first_fit_fills_bins_without_overlap_longest_first():
+    lengths = [3, 9, 2, 5, 4, 7, 1]
+    bins, starts = first_fit(lengths, 10)
+    assert bins == [1, 0, 3, 2, 2, 1, 0]  # 9 1 | 7 3 | 5 4 | 2
+    used = {}
+    for length, b, start in zip(lengths, bins, starts):
+        assert 0 <= start and start + length <= 10
+        for slot in range(start, start + length):
+            assert (b, slot) not in used
+            used[b, slot] = True

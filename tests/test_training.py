@@ -11,9 +11,19 @@ from agents import make_agent
 from agents.checkpoints import read_checkpoint
 from agents.config import preset_config
 from agents.loading import load_checkpoint
-from agents.training import train
+from agents.training import CPU_BF16_MIN_WIDTH, bf16_autocast_pays, train
 
 FAST = dict(epochs=0.5, batch_size=16, d_model=32, n_heads=2, n_layers=1, cond_dim=32)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_autocast_needs_native_bf16_and_on_a_cpu_a_wide_model(monkeypatch, native):
+    monkeypatch.setattr("agents.training.bf16_autocast_supported", lambda device: native)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert bf16_autocast_pays(cpu, CPU_BF16_MIN_WIDTH) == native
+    assert not bf16_autocast_pays(cpu, CPU_BF16_MIN_WIDTH // 2)  # the mini preset's width: fp32 is faster
+    assert bf16_autocast_pays(cuda, CPU_BF16_MIN_WIDTH // 2) == native
+    assert preset_config("mini").d_model < CPU_BF16_MIN_WIDTH <= preset_config("cpu").d_model
 
 
 @pytest.mark.parametrize("agent", ["flexmdm", "mdm"])
