@@ -20,6 +20,7 @@ from pathlib import Path
 
 from agents.checkpoints import checkpoint_digest, read_checkpoint, save_checkpoint
 from agents.loading import checkpoint_file
+from mazebench.manifest import write_manifest
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 INDEX = REFERENCE_DIR / "index.json"
@@ -200,6 +201,15 @@ def main(argv: list[str] | None = None) -> None:
                 outputs=args.outputs / Path(entry["file"]).stem,
             )
             print(f"{entry['file']}: {entry['success']}", flush=True)
+        write_manifest(
+            args.outputs,
+            "python -m agents.reference remeasure " + " ".join(str(d) for d in args.data),
+            {
+                f"{Path(entry['file']).stem}/{protocol}": (f"agents/reference/{entry['file']}", entry["sha256"])
+                for entry in entries
+                for protocol in MEASURED_PROTOCOLS
+            },
+        )
         INDEX.write_text(json.dumps(entries, indent=2) + "\n")
         return
 

@@ -106,7 +106,7 @@ def test_the_committed_reference_outputs_verify():
     """Every shipped reference's committed evaluations re-derive from their per-query outputs (the datasets are
     regenerated under data/ from their recorded settings where missing)."""
     found = verify("reports/reference/outputs", "data")
-    assert found.mismatches == [] and found.evaluations == 2 * len(references())
+    assert found.mismatches == [] and found.manifest and found.evaluations == 2 * len(references())
     for entry in references():
         for protocol, rate in entry["success"].items():
             stated = json.loads(
@@ -131,3 +131,21 @@ def test_the_command_prints_one_line_per_mismatch_and_fails_or_one_summary_line(
     (folder / "eval" / "wall-eraser" / "samples.jsonl").unlink()
     result = CliRunner().invoke(cli, ["verify", str(folder), "--data-root", str(data)])
     assert result.exit_code == 1 and result.output.startswith("Error: ") and result.output.count("\n") == 1
+
+
+def test_the_manifest_is_checked_against_the_page(page, tmp_path):
+    from mazebench.manifest import write_manifest
+
+    folder, data = page
+    checkpoint = tmp_path / "weights.bin"  # not a checkpoint: its digest cannot match, and verify says so
+    manifest = write_manifest(folder, "mazebench evaluate ...", {"eval/wall-eraser": (str(checkpoint), "0" * 64)})
+    assert set(manifest["evaluations"]) == {"eval/wall-eraser"} and manifest["command"] == "mazebench evaluate ..."
+    found = verify(folder, data)
+    assert found.manifest and found.mismatches == []  # the checkpoint file is not at hand: nothing to check
+    recorded = json.loads((folder / "manifest.json").read_text())
+    recorded["evaluations"]["eval/other"] = {"dataset_id": "x"}
+    recorded["evaluations"]["eval/wall-eraser"]["dataset_id"] = "y"
+    (folder / "manifest.json").write_text(json.dumps(recorded))
+    mismatches = verify(folder, data).mismatches
+    assert any("lists eval/other, which the page does not hold" in line for line in mismatches)
+    assert any("eval/wall-eraser: its dataset id is not the evaluation's" in line for line in mismatches)

@@ -296,5 +296,6 @@ def verify(folder, data_root) -> None:
     if found.mismatches:
         raise SystemExit(1)
     click.echo(
-        f"verified: {found.evaluations} evaluations, {found.queries} queries, {found.plans} plans; every figure matches"
+        f"verified: {found.evaluations} evaluations, {found.queries} queries, {found.plans} plans"
+        f"{', the manifest' if found.manifest else ''}; every figure matches"
     )

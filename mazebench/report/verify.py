@@ -17,6 +17,7 @@ from typing import Any
 
 from mazebench.datasets import Dataset, default_data_dir, generate_dataset, load_dataset
 from mazebench.evaluation import PLANNER_ERROR, generative_metrics, planner_failure, score_summary
+from mazebench.manifest import MANIFEST, read_manifest
 from mazebench.scoring import score_path
 
 GENERATION_SETTINGS = (  # the settings of generate_dataset a dataset's meta.json records in its config
@@ -41,6 +42,7 @@ class Verification:
     evaluations: int = 0
     queries: int = 0
     plans: int = 0
+    manifest: bool = False  # whether the folder's manifest.json was checked too
     mismatches: list[str] = field(default_factory=list)
 
 
@@ -53,7 +55,29 @@ def verify(folder: str | Path, data_root: str | Path = "data") -> Verification:
         raise ValueError(f"{root} holds no evaluation (no results.json of an evaluation under it)")
     for cell in cells:
         _verify_evaluation(cell, Path(data_root), datasets, found)
+    manifest = read_manifest(root)
+    if manifest is not None:
+        found.manifest = True
+        found.mismatches += [f"{root / MANIFEST}: {line}" for line in _manifest_mismatches(root, cells, manifest)]
     return found
+
+
+def _manifest_mismatches(root: Path, cells: list[Path], manifest: dict) -> list[str]:
+    """What the manifest says that the page does not hold: evaluations listed or not, their datasets, and the
+    digests of the checkpoints that are at hand (one that is not cannot be checked here)."""
+    from agents.checkpoints import checkpoint_digest
+
+    listed, found = manifest["evaluations"], {cell.relative_to(root).as_posix(): cell for cell in cells}
+    lines = [f"lists {name}, which the page does not hold" for name in sorted(listed.keys() - found.keys())]
+    lines += [f"does not list {name}" for name in sorted(found.keys() - listed.keys())]
+    for name in sorted(listed.keys() & found.keys()):
+        entry, summary = listed[name], json.loads((found[name] / "results.json").read_text())
+        if not isinstance(entry, dict) or entry.get("dataset_id") != summary["dataset"]["dataset_id"]:
+            lines.append(f"{name}: its dataset id is not the evaluation's")
+        elif "checkpoint" in entry and Path(entry["checkpoint"]).is_file():
+            if checkpoint_digest(entry["checkpoint"]) != entry.get("checkpoint_sha256"):
+                lines.append(f"{name}: the checkpoint {entry['checkpoint']} does not have the recorded digest")
+    return lines
 
 
 def _is_evaluation(results: Path) -> bool:
