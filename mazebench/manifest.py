@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+DISTRIBUTION = "mazebench-suite"  # the name pyproject.toml installs the suite under
 
 
 def write_manifest(folder: str | Path, command: str, checkpoints: dict[str, tuple[str, str]] | None = None) -> dict:
@@ -66,6 +67,6 @@ def git_commit() -> str | None:
 
 def _version() -> str | None:
     try:
-        return metadata.version("mazebench")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return None

@@ -140,6 +140,7 @@ def test_the_manifest_is_checked_against_the_page(page, tmp_path):
     checkpoint = tmp_path / "weights.bin"  # not a checkpoint: its digest cannot match, and verify says so
     manifest = write_manifest(folder, "mazebench evaluate ...", {"eval/wall-eraser": (str(checkpoint), "0" * 64)})
     assert set(manifest["evaluations"]) == {"eval/wall-eraser"} and manifest["command"] == "mazebench evaluate ..."
+    assert manifest["suite_version"] and manifest["suite_version"][0].isdigit()
     found = verify(folder, data)
     assert found.manifest and found.mismatches == []  # the checkpoint file is not at hand: nothing to check
     recorded = json.loads((folder / "manifest.json").read_text())
