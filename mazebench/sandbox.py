@@ -88,9 +88,11 @@ class SandboxedPlanner(Planner):
         try:
             self._host = _Host()
             reply = self._host.ask({"op": "build", "builder": self.builder, "options": self.options}, self.time_limit)
-        except BuilderMessage as message:  # the builder's own words: no such module, a bad checkpoint ...
+        except HostAnswer as answer:
             self.close()
-            raise ValueError(str(message)) from None
+            if answer.told:  # the builder's own words: no such module, a bad checkpoint ...
+                raise ValueError(str(answer)) from None
+            raise ValueError(f"agent {self.label!r}: building the planner failed ({answer})") from None
         except PlannerOutputError as error:
             self.close()
             raise ValueError(
@@ -107,15 +109,22 @@ class SandboxedPlanner(Planner):
             self._start()
         try:
             reply = self._host.ask(request, self.time_limit)
-        except PlannerOutputError:
+        except HostAnswer:  # the planner failed the request; its process answered and goes on
+            raise
+        except PlannerOutputError:  # past the time limit, dead or out of protocol: ended, restarted when asked again
             self.close()
             raise
         self.counters = reply["counters"]
         return reply["answer"]
 
 
-class BuilderMessage(PlannerOutputError):
-    """The builder's refusal to build the planner, in its own words (a ValueError or OSError in the host)."""
+class HostAnswer(PlannerOutputError):
+    """A request the planner failed, as its host answered it (``told``: in the builder's own words, a ValueError
+    or OSError while building)."""
+
+    def __init__(self, text: str, told: bool):
+        super().__init__(text)
+        self.told = told
 
 
 class _Host:
@@ -143,7 +152,7 @@ class _Host:
         reply = self._reply(deadline, time_limit)
         if "error" in reply:
             text = reply["error"][:500] if isinstance(reply["error"], str) else "planner failed"
-            raise (BuilderMessage if reply.get("told") is True else PlannerOutputError)(text)
+            raise HostAnswer(text, told=reply.get("told") is True)
         return reply
 
     def end(self) -> None:

@@ -306,3 +306,21 @@ class Detacher(Honest):
             while not pid_file.exists():
                 time.sleep(0.01)
         return super().plan(maze, subgoal_batch, seed)
+
+
+class RaisingOnce(Honest):
+    """Counts the batches it was asked for and raises on the one seeded 0."""
+
+    name = "raising-once"
+
+    def __init__(self):
+        self.batches = 0
+
+    def plan(self, maze, subgoal_batch, seed=0):
+        self.batches += 1
+        if seed == 0:
+            raise RuntimeError("not this one")
+        return super().plan(maze, subgoal_batch, seed)
+
+    def describe(self):
+        return {"name": self.name, "batches": self.batches}

@@ -315,3 +315,9 @@ def test_integers_too_long_to_print_cost_only_their_query_and_field(tiny_dataset
 
 def test_a_plugin_that_cannot_be_pickled_plans_in_worker_processes(tiny_dataset, tmp_path):
     assert run("Unpicklable", tiny_dataset, tmp_path / "r", limit=6, batch_size=2, workers=2)["success_rate"] == 1.0
+
+
+def test_a_plugin_that_raises_keeps_its_process_and_its_state(tiny_dataset, tmp_path):
+    summary = run("RaisingOnce", tiny_dataset, tmp_path / "r", limit=9, batch_size=3)
+    assert summary["failure_kinds"] == {"planner_error": 3} and summary["success_rate"] == 2 / 3
+    assert summary["planner"] == {"name": "raising-once", "batches": 3}  # one process saw every batch
