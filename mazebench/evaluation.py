@@ -7,13 +7,12 @@ import gzip
 import hashlib
 import json
 import logging
-import math
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from mazebench.datasets import QUERY_SEED, Dataset, check_content, recover_folde
 from mazebench.folders import check_own_folder, folder_lock, mark_own_folder
 from mazebench.maze import frozen_copy, maze_to_text, save_maze
 from mazebench.parallel import TaskFailed, ordered_map
-from mazebench.planner import Planner, PlannerOutputError, error_line
+from mazebench.planner import Planner, PlannerOutputError, check_path_count, error_line, failure_text, finite_number
 from mazebench.progress import progress_bar
 from mazebench.sandbox import SandboxedPlanner
 from mazebench.scoring import PathScore, json_safe, path_cap, plain_path, score_path
@@ -239,7 +238,7 @@ def _plan_batch(state: tuple[Planner, np.ndarray], task: tuple[int, list, int]) 
         planned = planner.plan(
             np.array(maze), [np.array(subgoals) for subgoals in batch], seed=first + draw * DRAW_SEED_STRIDE
         )
-        _check_count(planned, len(batch))
+        check_path_count(planned, len(batch))
         cap = path_cap(maze)
         return [plain_path(path, cap) for path in planned], _increments(before, _counts(planner))
 
@@ -259,29 +258,12 @@ def guarded(function: Callable[[], Any]) -> tuple[Any, BaseException | None]:
         return None, error
 
 
-def failure_text(error: BaseException) -> str:
-    """Why the planner failed what it was asked: its wrong answer, or what it raised."""
-    return str(error) if isinstance(error, PlannerOutputError) else f"planner raised {error_line(error)}"
-
-
-def _check_count(planned: Any, wanted: int) -> None:
-    """Raise PlannerOutputError unless ``planned`` is one path per query."""
-    try:
-        count = len(planned)
-    except TypeError:
-        raise PlannerOutputError(
-            f"planner returned an object of type {type(planned).__name__}, not a list of paths"
-        ) from None
-    if count != wanted:
-        raise PlannerOutputError(f"planner returned {count} paths for {wanted} subgoal sequences")
-
-
 def _counts(planner: Planner) -> dict[str, float]:
     """The planner's counters that are finite numbers, as Python numbers (others are not added up)."""
     return {
         key: int(value) if isinstance(value, Integral) else float(value)
         for key, value in dict(planner.counters).items()
-        if isinstance(key, str) and _finite_number(value)
+        if isinstance(key, str) and finite_number(value)
     }
 
 
@@ -299,10 +281,6 @@ def _add_counts(planner: Planner, counts: dict) -> None:
     _, error = guarded(add)
     if error:
         LOG.warning("the planner's counters cannot be added to (%s)", error_line(error))
-
-
-def _finite_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
 def _summarize(scores: list, samples: list[dict], planner: Planner, dataset: Dataset) -> dict:
@@ -346,7 +324,7 @@ def _calls_per_path(counters: Any) -> float | None:
     if not isinstance(counters, Mapping):
         return None
     calls, paths = counters.get("path_network_calls"), counters.get("paths")
-    return calls / paths if _finite_number(calls) and _finite_number(paths) and paths > 0 else None
+    return calls / paths if finite_number(calls) and finite_number(paths) and paths > 0 else None
 
 
 def generative_metrics(samples: list[dict], pair_paths: dict[int, list[list]]) -> dict:

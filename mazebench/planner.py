@@ -4,8 +4,11 @@ Planner``)."""
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Mapping, Sequence
+from numbers import Real
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +44,28 @@ class Planner(abc.ABC):
 class PlannerOutputError(Exception):
     """What a planner failed to give: an answer of the wrong kind (not one path per query, a description that is
     no dict), or none (it raised, ran past its time limit or its process died): the message says which."""
+
+
+def failure_text(error: BaseException) -> str:
+    """Why the planner failed what it was asked: its wrong answer, or what it raised."""
+    return str(error) if isinstance(error, PlannerOutputError) else f"planner raised {error_line(error)}"
+
+
+def check_path_count(planned: Any, wanted: int) -> None:
+    """Raise PlannerOutputError unless ``planned`` is one path per query."""
+    try:
+        count = len(planned)
+    except TypeError:
+        raise PlannerOutputError(
+            f"planner returned an object of type {type(planned).__name__}, not a list of paths"
+        ) from None
+    if count != wanted:
+        raise PlannerOutputError(f"planner returned {count} paths for {wanted} subgoal sequences")
+
+
+def finite_number(value: Any) -> bool:
+    """Whether ``value`` is a real, finite number (not a bool): a counter that can be added up."""
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
 def error_line(error: BaseException) -> str:

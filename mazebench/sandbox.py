@@ -22,7 +22,6 @@ import contextlib
 import ctypes
 import importlib
 import json
-import math
 import os
 import select
 import signal
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from mazebench.planner import Planner, PlannerOutputError, error_line
+from mazebench.planner import Planner, PlannerOutputError, check_path_count, error_line, failure_text, finite_number
 from mazebench.scoring import json_safe, path_cap, plain_path, short_text
 
 MAX_REPLY_BYTES = 256 * 2**20  # far above a batch of 256 paths at the path cap on the 41x41 maze
@@ -187,7 +186,9 @@ class _Host:
             raise PlannerOutputError("planner's process answered out of protocol")
         if "counters" in reply:
             counters = reply["counters"]
-            reply["counters"] = {k: v for k, v in counters.items() if _finite(v)} if isinstance(counters, dict) else {}
+            reply["counters"] = (
+                {k: v for k, v in counters.items() if finite_number(v)} if isinstance(counters, dict) else {}
+            )
         return reply
 
     def _death(self) -> str:
@@ -204,10 +205,6 @@ def _wait_for(pipe, mode: str, deadline: float | None, time_limit: float | None)
     ready = select.select([pipe] if mode == "r" else [], [pipe] if mode == "w" else [], [], remaining)
     if not any(ready):
         raise PlannerOutputError(f"planner's batch ran longer than the limit of {time_limit:g} s")
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _become_subreaper() -> None:
@@ -294,22 +291,14 @@ def serve() -> None:
             raise
         except BaseException as error:  # the planner's own failure, even SystemExit: its request fails
             building = request["op"] == "build" and isinstance(error, (ValueError, OSError))
-            send(
-                {"error": error_line(error).partition(": ")[2] if building else _failure_text(error), "told": building}
-            )
-
-
-def _failure_text(error: BaseException) -> str:
-    """Why a request failed: the suite's own finding (PlannerOutputError), or what the planner raised."""
-    return str(error) if isinstance(error, PlannerOutputError) else f"planner raised {error_line(error)}"
+            send({"error": error_line(error).partition(": ")[2] if building else failure_text(error), "told": building})
 
 
 def _answer(planner: Planner, request: dict) -> Any:
     if request["op"] == "plan":
         maze = np.array(request["maze"], dtype=np.int8)
         paths = planner.plan(maze, [np.array(s, dtype=np.int64) for s in request["subgoals"]], seed=request["seed"])
-        if isinstance(paths, (str, bytes)) or not hasattr(paths, "__len__"):
-            raise PlannerOutputError(f"planner returned an object of type {type(paths).__name__}, not a list of paths")
+        check_path_count(paths, len(request["subgoals"]))
         cap = path_cap(maze)
         return [plain_path(path, cap) for path in paths]
     if request["op"] == "describe":
