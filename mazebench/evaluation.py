@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import json
 import logging
 import sys
@@ -20,7 +19,7 @@ import numpy as np
 
 from mazebench.datasets import QUERY_SEED, Dataset, check_content, recover_folder, replacing_folder
 from mazebench.folders import check_own_folder, folder_lock, mark_own_folder
-from mazebench.maze import frozen_copy, maze_to_text, save_maze
+from mazebench.maze import frozen_copy, save_maze
 from mazebench.parallel import TaskFailed, ordered_map
 from mazebench.planner import Planner, PlannerOutputError, check_path_count, error_line, failure_text, finite_number
 from mazebench.progress import progress_bar
@@ -92,7 +91,7 @@ def evaluate(
     examples = [dataset.val[int(i)] for i in indices]
     pair_lengths = dataset.val.pair_lengths()
     out = Path(out_dir)
-    maze = _verified_maze(dataset)  # the scorer's own copy; planners get copies of their own
+    maze = frozen_copy(dataset.maze)  # the scorer's own copy, checked above; planners get copies of their own
     sandboxed = isinstance(planner, SandboxedPlanner)  # it keeps the time limit itself, in its own process
     if sandboxed:
         planner.time_limit = batch_timeout
@@ -136,25 +135,14 @@ def evaluate(
         paths, scores = drawn_paths[0], drawn_scores[0]  # draw 0: the benchmark's single-sample evaluation
 
         samples = [
-            {
-                "index": int(i),
-                "pair_id": example.pair_id,
-                "subgoals": example.subgoals.tolist(),
-                "path": path,
-                "reference_length": len(example.path),
-                "pair_lengths": pair_lengths[example.pair_id],
-                **asdict(score),
-            }
-            for i, example, path, score in zip(indices, examples, paths, scores)
+            query_line(
+                i, example, pair_lengths, [(drawn_paths[d][j], drawn_scores[d][j]) for d in range(samples_per_query)]
+            )
+            for j, (i, example) in enumerate(zip(indices, examples))
         ]
         summary = _summarize(scores, samples, planner, dataset)
         summary["network_calls_per_path"] = _calls_per_path(summary["planner"].get("counters"))
         if samples_per_query > 1:
-            for j, sample in enumerate(samples):
-                sample["more_samples"] = [
-                    {"path": other_paths[j], **asdict(other_scores[j])}
-                    for other_paths, other_scores in zip(drawn_paths[1:], drawn_scores[1:])
-                ]
             summary["generative"] = generative_metrics(samples, dataset.val.pair_paths())
         summary["evaluation"] = {
             "split": "val",
@@ -197,17 +185,6 @@ def _outcome(result: tuple | TaskFailed) -> tuple:
     return (None, {}, f"planner's batch {result.reason}") if isinstance(result, TaskFailed) else result
 
 
-def _verified_maze(dataset: Dataset) -> np.ndarray:
-    """A read-only copy of the dataset's maze, checked against the hash in its meta.json."""
-    maze = frozen_copy(dataset.maze)
-    if hashlib.sha256(maze_to_text(maze).encode()).hexdigest() != dataset.meta["config"]["maze_sha256"]:
-        raise ValueError(
-            f"the maze of dataset {dataset.path} in memory differs from its meta.json hash "
-            f"(was it changed by a planner?); reload the dataset"
-        )
-    return maze
-
-
 @contextlib.contextmanager
 def _report_folder(out: Path) -> Iterator[Path]:
     """The new folder that replaces the report ``out`` when the block ends (``datasets.replacing_folder``), with
@@ -218,6 +195,25 @@ def _report_folder(out: Path) -> Iterator[Path]:
         with replacing_folder(out) as folder:
             mark_own_folder(folder, "an evaluation report")
             yield folder
+
+
+def query_line(index: int, example, pair_lengths: dict, draws: list[tuple[Any, PathScore]]) -> dict:
+    """One line of samples.jsonl: the query (its index in the split, pair, subgoals, reference length and its
+    pair's path lengths) and its plans, ``draws`` of (path as the scorer read it, verdict): draw 0's fields on
+    the line, the others under ``more_samples``."""
+    (path, score), *more = draws
+    line = {
+        "index": int(index),
+        "pair_id": example.pair_id,
+        "subgoals": example.subgoals.tolist(),
+        "path": path,
+        "reference_length": len(example.path),
+        "pair_lengths": pair_lengths[example.pair_id],
+        **asdict(score),
+    }
+    if more:
+        line["more_samples"] = [{"path": other, **asdict(verdict)} for other, verdict in more]
+    return line
 
 
 def planner_failure(reason: str) -> PathScore:

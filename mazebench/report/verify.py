@@ -9,6 +9,7 @@ per query pass@k, distinct paths and coverage) is recomputed and compared. No ch
 from __future__ import annotations
 
 import gzip
+import inspect
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -16,22 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from mazebench.datasets import Dataset, default_data_dir, generate_dataset, load_dataset
-from mazebench.evaluation import PLANNER_ERROR, generative_metrics, planner_failure, score_summary
+from mazebench.evaluation import PLANNER_ERROR, generative_metrics, planner_failure, query_line, score_summary
 from mazebench.manifest import MANIFEST, read_manifest
 from mazebench.scoring import score_path
 
-GENERATION_SETTINGS = (  # the settings of generate_dataset a dataset's meta.json records in its config
-    "num_subgoals",
-    "pairs",
-    "paths_per_pair",
-    "seed",
-    "val_frac",
-    "max_detour_ratio",
-    "attempts_per_path",
-    "maze_size",
-    "maze_seed",
-    "extra_door_frac",
-)
 SHOWN_MISMATCHES = 5  # per evaluation, for per-query verdicts
 
 
@@ -50,11 +39,12 @@ def verify(folder: str | Path, data_root: str | Path = "data") -> Verification:
     """Verify every evaluation under ``folder`` (each folder with a results.json of an evaluation); a ValueError
     for a folder without any, or one whose per-query outputs are missing or unreadable."""
     root, found, datasets = Path(folder), Verification(), {}
-    cells = sorted(path.parent for path in root.rglob("results.json") if _is_evaluation(path))
+    summaries = {path.parent: _evaluation_summary(path) for path in sorted(root.rglob("results.json"))}
+    cells = {cell: summary for cell, summary in summaries.items() if summary is not None}
     if not cells:
         raise ValueError(f"{root} holds no evaluation (no results.json of an evaluation under it)")
-    for cell in cells:
-        _verify_evaluation(cell, Path(data_root), datasets, found)
+    for cell, summary in cells.items():
+        _verify_evaluation(cell, summary, Path(data_root), datasets, found)
     manifest = read_manifest(root)
     if manifest is not None:
         found.manifest = True
@@ -62,7 +52,7 @@ def verify(folder: str | Path, data_root: str | Path = "data") -> Verification:
     return found
 
 
-def _manifest_mismatches(root: Path, cells: list[Path], manifest: dict) -> list[str]:
+def _manifest_mismatches(root: Path, cells: dict[Path, dict], manifest: dict) -> list[str]:
     """What the manifest says that the page does not hold: evaluations listed or not, their datasets, and the
     digests of the checkpoints that are at hand (one that is not cannot be checked here)."""
     from agents.checkpoints import checkpoint_digest
@@ -71,7 +61,7 @@ def _manifest_mismatches(root: Path, cells: list[Path], manifest: dict) -> list[
     lines = [f"lists {name}, which the page does not hold" for name in sorted(listed.keys() - found.keys())]
     lines += [f"does not list {name}" for name in sorted(found.keys() - listed.keys())]
     for name in sorted(listed.keys() & found.keys()):
-        entry, summary = listed[name], json.loads((found[name] / "results.json").read_text())
+        entry, summary = listed[name], cells[found[name]]
         if not isinstance(entry, dict) or entry.get("dataset_id") != summary["dataset"]["dataset_id"]:
             lines.append(f"{name}: its dataset id is not the evaluation's")
         elif "checkpoint" in entry and Path(entry["checkpoint"]).is_file():
@@ -80,16 +70,17 @@ def _manifest_mismatches(root: Path, cells: list[Path], manifest: dict) -> list[
     return lines
 
 
-def _is_evaluation(results: Path) -> bool:
+def _evaluation_summary(results: Path) -> dict | None:
+    """The results.json of an evaluation; None for any other file of that name."""
     try:
         summary = json.loads(results.read_text())
     except (OSError, ValueError, RecursionError):
-        return False
-    return isinstance(summary, dict) and {"n", "success_rate", "dataset", "evaluation"} <= summary.keys()
+        return None
+    is_evaluation = isinstance(summary, dict) and {"n", "success_rate", "dataset", "evaluation"} <= summary.keys()
+    return summary if is_evaluation else None
 
 
-def _verify_evaluation(cell: Path, data_root: Path, datasets: dict, found: Verification) -> None:
-    summary = json.loads((cell / "results.json").read_text())
+def _verify_evaluation(cell: Path, summary: dict, data_root: Path, datasets: dict, found: Verification) -> None:
     samples = read_samples(cell)
     meta = summary["dataset"]["meta"]
     if meta["dataset_id"] not in datasets:
@@ -101,7 +92,8 @@ def _verify_evaluation(cell: Path, data_root: Path, datasets: dict, found: Verif
     if [sample.get("index") for sample in samples] != wanted:
         mismatches.append("its queries are not the recorded evaluation's queries (index, order or count)")
     else:
-        rescored = [_rescore(dataset, sample, mismatches) for sample in samples]
+        pair_lengths = dataset.val.pair_lengths()
+        rescored = [_rescore(dataset, pair_lengths, sample, mismatches) for sample in samples]
         found.plans += len(samples) * (1 + len(samples[0].get("more_samples", [])) if samples else 0)
         recomputed = score_summary([score for score, _ in rescored], [line for _, line in rescored])
         if "generative" in summary:
@@ -116,22 +108,18 @@ def _verify_evaluation(cell: Path, data_root: Path, datasets: dict, found: Verif
     found.mismatches += [f"{cell}: {line}" for line in mismatches]
 
 
-def _rescore(dataset: Dataset, sample: dict, mismatches: list[str]) -> tuple[Any, dict]:
+def _rescore(dataset: Dataset, pair_lengths: dict, sample: dict, mismatches: list[str]) -> tuple[Any, dict]:
     """The verdict on a stored query re-scored (its draws too), and its line rebuilt from the dataset; a line
     in ``mismatches`` (up to SHOWN_MISMATCHES) for a stored verdict that differs."""
     example = dataset.val[sample["index"]]
-    line = {
-        "index": sample["index"],
-        "pair_id": example.pair_id,
-        "subgoals": example.subgoals.tolist(),
-        "reference_length": len(example.path),
-        "pair_lengths": [int(length) for length in dataset.val.pair_lengths()[example.pair_id]],
-    }
+    draws = [sample, *sample.get("more_samples", [])]
+    scores = [_score(dataset, example.subgoals, draw) for draw in draws]
+    line = query_line(
+        sample["index"], example, pair_lengths, [(draw.get("path"), score) for draw, score in zip(draws, scores)]
+    )
     for key in ("pair_id", "subgoals", "reference_length"):
         if sample.get(key) != line[key] and len(mismatches) < SHOWN_MISMATCHES:
             mismatches.append(f"query {sample['index']}: its stored {key} is not the dataset's")
-    draws = [sample, *sample.get("more_samples", [])]
-    scores = [_score(dataset, example.subgoals, draw) for draw in draws]
     for number, (draw, score) in enumerate(zip(draws, scores)):
         stored = {key: draw.get(key) for key in asdict(score)}
         if stored != asdict(score) and len(mismatches) < SHOWN_MISMATCHES:
@@ -140,9 +128,6 @@ def _rescore(dataset: Dataset, sample: dict, mismatches: list[str]) -> tuple[Any
                 f"{_short(stored['success'])} ({stored['failure_kind']}), re-scored {score.success} "
                 f"({score.failure_kind}: {score.reason})"
             )
-    line.update(path=sample.get("path"), **asdict(scores[0]))
-    if len(draws) > 1:
-        line["more_samples"] = [{"path": d.get("path"), **asdict(s)} for d, s in zip(draws[1:], scores[1:])]
     return scores[0], line
 
 
@@ -165,7 +150,8 @@ def recorded_dataset(meta: dict, data_root: Path) -> Dataset:
         "dataset_id"
     ) != dataset_id:
         folder = data_root / f"dataset-{dataset_id[:12]}"  # the conventional folder holds another dataset
-    generate_dataset(folder, progress=False, **{key: config[key] for key in GENERATION_SETTINGS if key in config})
+    settings = inspect.signature(generate_dataset).parameters  # what the config records of them
+    generate_dataset(folder, progress=False, **{key: value for key, value in config.items() if key in settings})
     dataset = load_dataset(folder)
     if dataset.meta["dataset_id"] != dataset_id:
         raise ValueError(
