@@ -168,17 +168,21 @@ def _plain(value: Any) -> Any:
 
 
 def _as_int(value: Any) -> int | None:
+    """An integer coordinate (clamped to +-``COORDINATE_LIMIT``), or None for what is none."""
     if isinstance(value, (bool, np.bool_)):
         return None
-    number = None
     if isinstance(value, Integral):
-        number = int(value)
+        return _clamped(int(value))
     try:
-        if number is None and isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
-            number = int(value)
+        if isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
+            return _clamped(int(value))
     except (OverflowError, ValueError):  # a number too large for a float (e.g. a huge Fraction)
         pass
-    return None if number is None else max(-COORDINATE_LIMIT, min(COORDINATE_LIMIT, number))
+    return None
+
+
+def _clamped(number: int) -> int:
+    return max(-COORDINATE_LIMIT, min(COORDINATE_LIMIT, number))
 
 
 def _first_invalid(grid: np.ndarray, cells: list) -> tuple[int, str, str] | None:
